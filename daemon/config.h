@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the YAML configuration, validated into a Config. Every error names
+ * FILE:LINE:COL; loading goes on after an error so one run shows every error. A Config is
+ * immutable once loaded: a reload builds a new one and swaps only on success.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "earshot-plugin.h"
+#include "match.h"
+#include "util/time-util.h"
+
+typedef struct Plugin Plugin;
+typedef struct PluginRegistry PluginRegistry;
+
+typedef struct ConfigPos {
+        const char *file; /* borrowed from Config::files */
+        unsigned line, column;
+} ConfigPos;
+
+/* Validated plugin option values, in the plugin's table order. */
+typedef struct PluginValues {
+        struct earshot_value *v; /* owned, n entries; strings owned too */
+        size_t n;
+} PluginValues;
+
+typedef struct SourceConfig {
+        char *name;
+        char *type;
+        const Plugin *plugin; /* borrowed from the registry */
+        usec_t interval;
+        usec_t respond_within; /* 0 = not set here */
+        usec_t backfill;
+        bool enabled;
+        PluginValues values;
+        ConfigPos pos;
+} SourceConfig;
+
+typedef struct NotifierConfig {
+        char *name;
+        char *type;
+        const Plugin *plugin; /* borrowed from the registry */
+        bool enabled;
+        PluginValues values;
+        ConfigPos pos;
+} NotifierConfig;
+
+typedef struct TermList {
+        Term **terms; /* owned */
+        size_t n;
+} TermList;
+
+typedef struct BrandConfig {
+        char *name;
+        TermList terms;
+        TermList exclude;
+        ConfigPos pos;
+} BrandConfig;
+
+typedef enum Severity {
+        SEVERITY_LOW,
+        SEVERITY_NORMAL,
+        SEVERITY_HIGH,
+        SEVERITY_CRITICAL,
+        _SEVERITY_MAX,
+        _SEVERITY_INVALID = -EINVAL,
+} Severity;
+
+const char *severity_to_string(Severity s);
+Severity severity_from_string(const char *s);
+
+typedef struct RuleConfig {
+        char *name;
+        size_t *brands; /* indexes into Config::brands; NULL = any brand */
+        size_t n_brands;
+        TermList any;
+        TermList none;
+        Severity severity;
+        usec_t respond_within; /* 0 = not set here */
+        ConfigPos pos;
+} RuleConfig;
+
+typedef struct Config {
+        char *path; /* the main file as given */
+        char *dir;  /* its folder, for relative paths */
+        char **files; /* every file read (main + includes), owned; ConfigPos points here */
+
+        char *state_dir;  /* NULL = not set */
+        char *plugin_dir; /* NULL = not set */
+        int log_level;    /* -1 = not set */
+
+        usec_t default_respond_within;
+        usec_t default_backfill;
+        usec_t default_interval;
+
+        usec_t http_timeout;
+        usec_t http_connect_timeout;
+        uint64_t max_response_size;
+        char *user_agent;
+
+        usec_t retry_initial;
+        usec_t retry_max;
+        usec_t seen_retention;
+
+        SourceConfig *sources;
+        size_t n_sources;
+        NotifierConfig *notifiers;
+        size_t n_notifiers;
+        BrandConfig *brands;
+        size_t n_brands;
+        RuleConfig *rules;
+        size_t n_rules;
+} Config;
+
+/* Called once per error, already formatted as "FILE:LINE:COL: message". */
+typedef void (*ConfigErrorFunc)(const char *msg, void *userdata);
+
+/*
+ * Load and validate. plugin_dir_override (from --plugin-dir or $EARSHOT_PLUGIN_DIR) wins over
+ * the config's plugin_dir; the registry loads the plugins the config names. Returns 0 and
+ * *ret; or -EINVAL after reporting every error through on_error; or another negative errno.
+ */
+int config_load(const char *path, const char *plugin_dir_override, PluginRegistry *registry,
+                ConfigErrorFunc on_error, void *userdata, Config **ret);
+Config *config_free(Config *c);
+
+/* Print a summary (sources, feeds, rules, notifiers; secrets as ***) to f. */
+void config_dump_summary(const Config *c, FILE *f);
+
+/* The effective target for a rule matched on a source: rule > source > global default. */
+usec_t config_respond_within(const Config *c, const RuleConfig *rule, const SourceConfig *src);
+
+/* Levenshtein distance capped at 255; used for "did you mean". */
+unsigned edit_distance(const char *a, const char *b);
+
+static inline void config_freep(Config **c) {
+        if (*c)
+                config_free(*c);
+}

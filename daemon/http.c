@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.c - glue between libcurl's multi-socket API and sd-event.
+ *
+ * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to wake it
+ * (CURLMOPT_TIMERFUNCTION); we turn those into sd-event I/O sources and one time source and
+ * call curl_multi_socket_action() from them. Finished transfers are collected with
+ * curl_multi_info_read() after every action. Nothing here blocks the loop: DNS goes through
+ * curl's resolver thread, and every transfer has a total timeout and a size cap, so a server
+ * that never answers, or answers forever, costs one timer and a bounded buffer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "log.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+#define MAX_HEADERS 200
+#define MAX_HEADER_BYTES (64u << 10)
+
+struct HttpGlue {
+        sd_event *event;            /* referenced */
+        CURLM *multi;               /* owned */
+        sd_event_source *timer;     /* owned */
+        HttpCall *calls;            /* owned list: HttpGlue::calls */
+        size_t n_calls;
+};
+
+struct HttpCall {
+        HttpGlue *glue;             /* borrowed */
+        CURL *easy;                 /* owned */
+        struct curl_slist *headers; /* owned */
+        HttpDoneFunc cb;
+        void *userdata;
+        char *body;                 /* owned: response body */
+        size_t body_len, body_cap;
+        uint64_t max_size;
+        bool too_large;
+        char **resp_headers;        /* owned strv */
+        size_t header_bytes;
+        char errbuf[CURL_ERROR_SIZE];
+        usec_t started;
+        HttpCall *prev, *next;      /* HttpGlue::calls */
+};
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+void http_request_done(struct earshot_request *req) {
+        free(req->url);
+        free(req->method);
+        strv_free(req->headers);
+        free(req->body);
+        *req = (struct earshot_request){};
+}
+
+static int replace(char **dst, const char *src) {
+        char *s = strdup(src);
+        if (!s)
+                return -ENOMEM;
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+int http_request_set_url(struct earshot_request *req, const char *url) {
+        return url ? replace(&req->url, url) : -EINVAL;
+}
+
+int http_request_set_method(struct earshot_request *req, const char *method) {
+        return method ? replace(&req->method, method) : -EINVAL;
+}
+
+int http_request_add_header(struct earshot_request *req, const char *name, const char *value) {
+        char *h;
+        if (!name || !value || strpbrk(name, ":\r\n") || strpbrk(value, "\r\n"))
+                return -EINVAL; /* no header injection through plugin-supplied text */
+        if (asprintf(&h, "%s: %s", name, value) < 0)
+                return -ENOMEM;
+        return strv_consume(&req->headers, h);
+}
+
+int http_request_set_body(struct earshot_request *req, const void *body, size_t len) {
+        char *b = malloc(len + 1);
+        if (!b)
+                return -ENOMEM;
+        memcpy(b, body, len);
+        b[len] = 0;
+        free(req->body);
+        req->body = b;
+        req->body_len = len;
+        return 0;
+}
+
+/* ---- the glue ------------------------------------------------------------------------------ */
+
+static void call_free(HttpCall *c) {
+        HttpGlue *g = c->glue;
+        if (c->easy) {
+                curl_multi_remove_handle(g->multi, c->easy);
+                curl_easy_cleanup(c->easy);
+        }
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (g->calls == c)
+                g->calls = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        g->n_calls--;
+        curl_slist_free_all(c->headers);
+        free(c->body);
+        strv_free(c->resp_headers);
+        free(c);
+}
+
+static void check_done(HttpGlue *g) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(g->multi, &left))) {
+                HttpCall *c = NULL;
+                long status = 0;
+                char *eff = NULL;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c) !=
+                            CURLE_OK ||
+                    !c)
+                        continue;
+                CURLcode result = msg->data.result;
+                (void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+                (void)curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff);
+
+                HttpResponse resp = {
+                        .status = result == CURLE_OK ? (int)status : 0,
+                        .result = result,
+                        .too_large = c->too_large,
+                        .body = c->body ? c->body : (char *)"",
+                        .body_len = c->body_len,
+                        .headers = c->resp_headers,
+                        .url = eff,
+                        .elapsed = now_usec(CLOCK_MONOTONIC) - c->started,
+                };
+                /* file:// transfers report no status; a successful read is a 200 */
+                if (result == CURLE_OK && status == 0 && eff && strncmp(eff, "file:", 5) == 0)
+                        resp.status = 200;
+                if (c->too_large)
+                        resp.error = "response too large";
+                else if (result != CURLE_OK)
+                        resp.error = *c->errbuf ? c->errbuf : curl_easy_strerror(result);
+
+                HttpDoneFunc cb = c->cb;
+                void *ud = c->userdata;
+                /* The callback may start or cancel transfers; detach this one first. */
+                curl_multi_remove_handle(g->multi, c->easy);
+                cb(c, &resp, ud);
+                call_free(c);
+        }
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        HttpGlue *g = userdata;
+        int action = 0, running;
+
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & EPOLLERR)
+                action |= CURL_CSELECT_ERR;
+        (void)curl_multi_socket_action(g->multi, fd, action, &running);
+        check_done(g);
+        return 0;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        HttpGlue *g = userp;
+        sd_event_source *io = socketp;
+        uint32_t events = 0;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (io) {
+                        sd_event_source_disable_unref(io);
+                        curl_multi_assign(g->multi, fd, NULL);
+                }
+                return 0;
+        }
+        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+                events |= EPOLLIN;
+        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+                events |= EPOLLOUT;
+        if (io) {
+                if (sd_event_source_set_io_events(io, events) < 0 ||
+                    sd_event_source_set_enabled(io, SD_EVENT_ON) < 0)
+                        return -1;
+                return 0;
+        }
+        if (sd_event_add_io(g->event, &io, fd, events, on_io, g) < 0)
+                return -1;
+        (void)sd_event_source_set_description(io, "curl-io");
+        if (curl_multi_assign(g->multi, fd, io) != CURLM_OK) {
+                sd_event_source_disable_unref(io);
+                return -1;
+        }
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        HttpGlue *g = userdata;
+        int running;
+        (void)curl_multi_socket_action(g->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        check_done(g);
+        return 0;
+}
+
+static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
+        HttpGlue *g = userp;
+
+        if (timeout_ms < 0) {
+                if (g->timer)
+                        (void)sd_event_source_set_enabled(g->timer, SD_EVENT_OFF);
+                return 0;
+        }
+        usec_t when = now_usec(CLOCK_MONOTONIC) + (usec_t)timeout_ms * USEC_PER_MSEC;
+        if (g->timer) {
+                if (sd_event_source_set_time(g->timer, when) < 0 ||
+                    sd_event_source_set_enabled(g->timer, SD_EVENT_ONESHOT) < 0)
+                        return -1;
+                return 0;
+        }
+        if (sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 0, on_timer, g) < 0)
+                return -1;
+        (void)sd_event_source_set_description(g->timer, "curl-timer");
+        return 0;
+}
+
+int http_glue_new(sd_event *e, HttpGlue **ret) {
+        HttpGlue *g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->multi = curl_multi_init();
+        if (!g->multi) {
+                free(g);
+                return -ENOMEM;
+        }
+        g->event = sd_event_ref(e);
+        curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
+        curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+        curl_multi_setopt(g->multi, CURLMOPT_TIMERDATA, g);
+        curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+        *ret = g;
+        return 0;
+}
+
+HttpGlue *http_glue_free(HttpGlue *g) {
+        if (!g)
+                return NULL;
+        while (g->calls)
+                call_free(g->calls);
+        if (g->multi)
+                curl_multi_cleanup(g->multi);
+        sd_event_source_disable_unref(g->timer);
+        sd_event_unref(g->event);
+        free(g);
+        return NULL;
+}
+
+size_t http_in_flight(HttpGlue *g) {
+        return g->n_calls;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        HttpCall *c = userdata;
+        size_t n = size * nmemb;
+
+        if (c->body_len + n > c->max_size) {
+                c->too_large = true;
+                return 0; /* abort the transfer: CURLE_WRITE_ERROR */
+        }
+        if (c->body_len + n + 1 > c->body_cap) {
+                size_t cap = c->body_cap ? c->body_cap : 16384;
+                while (cap < c->body_len + n + 1)
+                        cap *= 2;
+                char *b = realloc(c->body, cap);
+                if (!b)
+                        return 0;
+                c->body = b;
+                c->body_cap = cap;
+        }
+        memcpy(c->body + c->body_len, ptr, n);
+        c->body_len += n;
+        c->body[c->body_len] = 0;
+        return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata) {
+        HttpCall *c = userdata;
+        size_t n = size * nitems, len = n;
+
+        while (len > 0 && (ptr[len - 1] == '\n' || ptr[len - 1] == '\r'))
+                len--;
+        if (len >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+                /* a new response (after a redirect or 100 Continue): keep only the last */
+                c->resp_headers = strv_free(c->resp_headers);
+                c->header_bytes = 0;
+                return n;
+        }
+        if (len == 0 || !memchr(ptr, ':', len))
+                return n;
+        c->header_bytes += len;
+        if (c->header_bytes > MAX_HEADER_BYTES || strv_length(c->resp_headers) >= MAX_HEADERS)
+                return n; /* ignore the excess rather than fail the transfer */
+        char *h = strndup(ptr, len);
+        if (!h || strv_consume(&c->resp_headers, h) < 0)
+                return 0;
+        return n;
+}
+
+int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions *o,
+               HttpDoneFunc cb, void *userdata, HttpCall **ret) {
+        HttpCall *c;
+        CURL *e;
+
+        if (!req->url)
+                return -EINVAL;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->glue = g;
+        c->cb = cb;
+        c->userdata = userdata;
+        c->max_size = o->max_size;
+        c->started = now_usec(CLOCK_MONOTONIC);
+        c->next = g->calls;
+        if (g->calls)
+                g->calls->prev = c;
+        g->calls = c;
+        g->n_calls++;
+
+        e = c->easy = curl_easy_init();
+        if (!e) {
+                call_free(c);
+                return -ENOMEM;
+        }
+        STRV_FOREACH(h, req->headers) {
+                struct curl_slist *l = curl_slist_append(c->headers, *h);
+                if (!l) {
+                        call_free(c);
+                        return -ENOMEM;
+                }
+                c->headers = l;
+        }
+        bool ok = curl_easy_setopt(e, CURLOPT_URL, req->url) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_PRIVATE, c) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_WRITEDATA, c) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_HEADERDATA, c) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout / USEC_PER_MSEC)) ==
+                          CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                                   (long)(o->connect_timeout / USEC_PER_MSEC)) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size) ==
+                          CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                                   o->allow_file ? "http,https,file" : "http,https") ==
+                          CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK &&
+                  (!o->user_agent ||
+                   curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent) == CURLE_OK);
+        if (ok && req->body) {
+                ok = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                                      (curl_off_t)req->body_len) == CURLE_OK &&
+                     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body) == CURLE_OK;
+        }
+        if (ok && req->method && strcmp(req->method, req->body ? "POST" : "GET") != 0)
+                ok = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
+        if (!ok || curl_multi_add_handle(g->multi, e) != CURLM_OK) {
+                call_free(c);
+                return -EINVAL;
+        }
+        if (ret)
+                *ret = c;
+        return 0;
+}
+
+void http_cancel(HttpCall *c) {
+        if (c)
+                call_free(c);
+}
+
+void http_response_view(const HttpResponse *resp, struct earshot_response *ret) {
+        *ret = (struct earshot_response){
+                .size = sizeof(struct earshot_response),
+                .status = resp->status,
+                .url = resp->url,
+                .body = resp->body,
+                .body_len = resp->body_len,
+                .headers = (const char *const *)resp->headers,
+        };
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.h - non-blocking HTTP on the sd-event loop, through libcurl's multi-socket API. Every
+ * transfer is bounded: a total timeout, a connect timeout, a response size cap, a redirect
+ * limit and a protocol allow-list.
+ */
+#pragma once
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "earshot-plugin.h"
+#include "util/time-util.h"
+
+/* The request a plugin fills in through the host's request_* functions. */
+struct earshot_request {
+        char *url;        /* owned */
+        char *method;     /* owned; NULL = GET, or POST when a body is set */
+        char **headers;   /* owned strv of "Name: value" */
+        char *body;       /* owned */
+        size_t body_len;
+};
+
+void http_request_done(struct earshot_request *req);
+int http_request_set_url(struct earshot_request *req, const char *url);
+int http_request_set_method(struct earshot_request *req, const char *method);
+int http_request_add_header(struct earshot_request *req, const char *name, const char *value);
+int http_request_set_body(struct earshot_request *req, const void *body, size_t len);
+
+typedef struct HttpOptions {
+        usec_t timeout;
+        usec_t connect_timeout;
+        uint64_t max_size;
+        const char *user_agent;
+        bool allow_file; /* file:// URLs (replay source); never reachable by redirect */
+} HttpOptions;
+
+typedef struct HttpResponse {
+        int status;           /* HTTP status, 0 when the transfer failed */
+        CURLcode result;      /* CURLE_OK or why it failed */
+        const char *error;    /* readable reason when result != CURLE_OK */
+        bool too_large;       /* the body passed max_size and was cut off */
+        char *body;           /* NUL-terminated */
+        size_t body_len;
+        char **headers;       /* strv, of the last response only (after redirects) */
+        const char *url;      /* effective URL */
+        usec_t elapsed;
+} HttpResponse;
+
+typedef struct HttpGlue HttpGlue;
+typedef struct HttpCall HttpCall;
+
+/* Called once per transfer, on the loop. The response is borrowed for the call. */
+typedef void (*HttpDoneFunc)(HttpCall *call, const HttpResponse *resp, void *userdata);
+
+int http_glue_new(sd_event *e, HttpGlue **ret);
+HttpGlue *http_glue_free(HttpGlue *g);
+
+/* Start a transfer. *ret (may be NULL) is valid until the callback runs or http_cancel(). */
+int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions *o,
+               HttpDoneFunc cb, void *userdata, HttpCall **ret);
+/* Abort a transfer; its callback will not run. NULL is fine. */
+void http_cancel(HttpCall *c);
+/* Number of transfers in flight. */
+size_t http_in_flight(HttpGlue *g);
+
+/* The response as plugins see it (borrowing from resp). */
+void http_response_view(const HttpResponse *resp, struct earshot_response *ret);

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - earshotd's command line. Runs in the foreground, as systemd expects (no forking,
+ * no PID file); everything else lives in the Manager.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+#include "earshot-build.h"
+#include "log.h"
+#include "manager.h"
+#include "util/cleanup.h"
+
+static const char *arg_config = DEFAULT_CONFIG;
+static const char *arg_state_dir;
+static const char *arg_plugin_dir;
+static const char *arg_describe;
+static bool arg_check;
+static bool arg_once;
+static int arg_log_level = -1;
+
+static void help(void) {
+        printf("Usage: earshotd [OPTIONS]\n"
+               "\n"
+               "Watch public feeds for complaints about a brand and make sure each one is\n"
+               "answered in time: matching posts become alerts with a due time, delivered to\n"
+               "the team through notifiers.\n"
+               "\n"
+               "  -c, --config PATH        configuration file (default %s)\n"
+               "  -n, --check-config       validate the configuration, print a summary, exit\n"
+               "      --once               poll every feed once, deliver what is due, exit\n"
+               "  -s, --state-dir DIR      where the store lives (default: config state_dir,\n"
+               "                           $STATE_DIRECTORY, or %s)\n"
+               "  -p, --plugin-dir DIR     where plugins live (default: $EARSHOT_PLUGIN_DIR,\n"
+               "                           config plugin_dir, or %s)\n"
+               "      --describe-plugin KIND-TYPE   list a plugin's options (e.g. source-mastodon)\n"
+               "  -l, --log-level LEVEL    err, warning, notice, info (default), debug\n"
+               "  -V, --version            print the version and exit\n"
+               "  -h, --help               show this help and exit\n"
+               "\n"
+               "Signals: SIGHUP reloads the configuration (a bad one is refused and the running\n"
+               "one kept); SIGTERM or SIGINT stops.\n",
+               DEFAULT_CONFIG, DEFAULT_STATE_DIR, PLUGINDIR);
+}
+
+static int parse_argv(int argc, char **argv) {
+        enum { ARG_ONCE = 0x100, ARG_DESCRIBE };
+        static const struct option options[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"check-config", no_argument, NULL, 'n'},
+                {"once", no_argument, NULL, ARG_ONCE},
+                {"state-dir", required_argument, NULL, 's'},
+                {"plugin-dir", required_argument, NULL, 'p'},
+                {"describe-plugin", required_argument, NULL, ARG_DESCRIBE},
+                {"log-level", required_argument, NULL, 'l'},
+                {"version", no_argument, NULL, 'V'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "c:ns:p:l:Vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        arg_config = optarg;
+                        break;
+                case 'n':
+                        arg_check = true;
+                        break;
+                case ARG_ONCE:
+                        arg_once = true;
+                        break;
+                case 's':
+                        arg_state_dir = optarg;
+                        break;
+                case 'p':
+                        arg_plugin_dir = optarg;
+                        break;
+                case ARG_DESCRIBE:
+                        arg_describe = optarg;
+                        break;
+                case 'l':
+                        arg_log_level = log_level_from_string(optarg);
+                        if (arg_log_level < 0) {
+                                fprintf(stderr, "earshotd: invalid log level '%s' (err, warning, "
+                                                "notice, info, debug)\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'V':
+                        printf("earshotd %s (plugin ABI %d)\n", PACKAGE_VERSION,
+                               EARSHOT_PLUGIN_ABI);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'earshotd --help'.\n");
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "earshotd: unexpected argument '%s'. Try 'earshotd --help'.\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static void print_error(const char *msg, void *userdata) {
+        fprintf(stderr, "%s\n", msg);
+        (*(unsigned *)userdata)++;
+}
+
+static const char *type_name(uint32_t t) {
+        switch (t) {
+        case EARSHOT_OPT_STRING: return "string";
+        case EARSHOT_OPT_INT: return "integer";
+        case EARSHOT_OPT_BOOL: return "boolean";
+        case EARSHOT_OPT_DURATION: return "duration";
+        case EARSHOT_OPT_STRLIST: return "list of strings";
+        case EARSHOT_OPT_URL: return "URL";
+        case EARSHOT_OPT_PATH: return "path";
+        default: return "?";
+        }
+}
+
+static int describe_plugin(Manager *m, const char *what) {
+        const char *dir = arg_plugin_dir ? arg_plugin_dir : getenv("EARSHOT_PLUGIN_DIR");
+        uint32_t kind = strncmp(what, "source-", 7) == 0   ? EARSHOT_PLUGIN_SOURCE
+                        : strncmp(what, "notify-", 7) == 0 ? EARSHOT_PLUGIN_NOTIFIER
+                                                           : 0;
+        const Plugin *p;
+        char err[768];
+
+        if (!kind) {
+                fprintf(stderr, "earshotd: name a plugin as source-TYPE or notify-TYPE\n");
+                return EXIT_FAILURE;
+        }
+        if (plugin_registry_get(m->registry, isempty(dir) ? PLUGINDIR : dir, kind, what + 7, &p,
+                                err, sizeof(err)) < 0) {
+                fprintf(stderr, "earshotd: %s\n", err);
+                return EXIT_FAILURE;
+        }
+        printf("%s: %s\n\nOptions:\n", what, p->desc->description ? p->desc->description : "");
+        for (const struct earshot_option *o = p->desc->options; o && o->name; o++)
+                printf("  %-16s %s%s%s%s%s%s\n                   %s\n", o->name, type_name(o->type),
+                       o->flags & EARSHOT_OPT_REQUIRED ? ", required" : "",
+                       o->flags & EARSHOT_OPT_SECRET ? ", secret (or " : "",
+                       o->flags & EARSHOT_OPT_SECRET ? o->name : "",
+                       o->flags & EARSHOT_OPT_SECRET ? "_file: PATH)" : "",
+                       o->def ? (o->def[0] ? ", default " : "") : "",
+                       o->description ? o->description : "");
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        log_setup();
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (arg_log_level >= 0)
+                log_set_max_level(arg_log_level);
+
+        signal(SIGPIPE, SIG_IGN);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                log_error("cannot initialize libcurl");
+                return EXIT_FAILURE;
+        }
+
+        ManagerOptions o = {
+                .config_path = arg_config,
+                .state_dir = arg_state_dir,
+                .plugin_dir = arg_plugin_dir,
+                .once = arg_once,
+                .log_level_forced = arg_log_level >= 0,
+        };
+        r = manager_new(&o, &m);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
+
+        if (arg_describe)
+                return describe_plugin(m, arg_describe);
+
+        if (arg_check) {
+                Instances in = {};
+                unsigned n_errors = 0;
+                r = instances_load(m, arg_config, print_error, &n_errors, &in);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %u error%s, configuration is invalid\n", arg_config,
+                                n_errors, n_errors == 1 ? "" : "s");
+                        return EXIT_FAILURE;
+                }
+                config_dump_summary(in.config, stdout);
+                _cleanup_free_ char *sd = manager_state_dir(&o, in.config);
+                printf("  state directory: %s\n", strna(sd));
+                instances_done(&in);
+                return EXIT_SUCCESS;
+        }
+
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_run(m);
+        m = manager_free(m);
+        curl_global_cleanup();
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,920 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * manager.c - the daemon's root: one sd-event loop owning signals, timers and every socket.
+ *
+ * A feed is polled when its timer fires: the plugin describes a request, http.c performs it
+ * without blocking, the plugin turns the response into posts and a cursor, and everything the
+ * response yields (seen posts, alerts, outbox rows, the new cursor) is written in ONE store
+ * transaction. A crash at any instant therefore keeps or drops a whole response, never part
+ * of one; the cursor never moves past a post whose alert was not written.
+ *
+ * Reload (SIGHUP) builds a complete new set of instances aside and swaps only when all of it
+ * is valid; a bad config leaves the running one untouched. Stop (SIGTERM/SIGINT) aborts
+ * transfers in flight (their results were not committed, so nothing is half-written) and
+ * leaves the loop at once.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cjson/cJSON.h>
+#include <systemd/sd-daemon.h>
+
+#include "dispatch.h"
+#include "earshot-build.h"
+#include "manager.h"
+#include "normalize.h"
+#include "rules.h"
+#include "scheduler.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+#define MAX_POSTS_PER_RESPONSE 2000
+#define MAX_TEXT_BYTES (64u << 10)
+#define MAX_FIELD_BYTES 2048
+#define MAX_PAGES_HARD 50
+#define MAX_BACKOFF (60 * USEC_PER_MINUTE)
+#define PRUNE_INTERVAL (6 * USEC_PER_HOUR)
+
+/* ---- the sink: what one response yields ---------------------------------------------------- */
+
+typedef struct SinkPost {
+        struct earshot_post p; /* strings owned */
+} SinkPost;
+
+struct earshot_sink {
+        SinkPost *posts;
+        size_t n, cap;
+        char *cursor;
+        char *page;
+        bool overflow;
+};
+
+static void sink_done(struct earshot_sink *s) {
+        for (size_t i = 0; i < s->n; i++) {
+                struct earshot_post *p = &s->posts[i].p;
+                free((char *)p->id);
+                free((char *)p->network);
+                free((char *)p->url);
+                free((char *)p->text);
+                free((char *)p->author_handle);
+                free((char *)p->author_name);
+                free((char *)p->lang);
+        }
+        free(s->posts);
+        free(s->cursor);
+        free(s->page);
+        *s = (struct earshot_sink){};
+}
+
+/* Copy a plugin-supplied string: valid UTF-8, bounded, NULL stays NULL. */
+static int copy_field(const char *in, size_t max, const char **out) {
+        *out = NULL;
+        if (!in)
+                return 0;
+        size_t len = strnlen(in, max);
+        char *s = utf8_sanitize(in, len);
+        if (!s)
+                return -ENOMEM;
+        *out = s;
+        return 0;
+}
+
+static int host_emit_post(struct earshot_sink *s, const struct earshot_post *in) {
+        if (!in || in->size < sizeof(struct earshot_post) || isempty(in->id) ||
+            isempty(in->network) || !in->text)
+                return -EINVAL;
+        if (s->n >= MAX_POSTS_PER_RESPONSE) {
+                s->overflow = true;
+                return -E2BIG;
+        }
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 32;
+                SinkPost *np = realloc(s->posts, cap * sizeof(SinkPost));
+                if (!np)
+                        return -ENOMEM;
+                s->posts = np;
+                s->cap = cap;
+        }
+        struct earshot_post *p = &s->posts[s->n].p;
+        *p = (struct earshot_post){
+                .size = sizeof(*p),
+                .author_followers = in->author_followers,
+                .created_usec = in->created_usec,
+                .replies = in->replies,
+                .reposts = in->reposts,
+                .likes = in->likes,
+        };
+        s->n++;
+        if (copy_field(in->id, MAX_FIELD_BYTES, &p->id) < 0 ||
+            copy_field(in->network, 64, &p->network) < 0 ||
+            copy_field(in->url, MAX_FIELD_BYTES, &p->url) < 0 ||
+            copy_field(in->text, MAX_TEXT_BYTES, &p->text) < 0 ||
+            copy_field(in->author_handle, MAX_FIELD_BYTES, &p->author_handle) < 0 ||
+            copy_field(in->author_name, MAX_FIELD_BYTES, &p->author_name) < 0 ||
+            copy_field(in->lang, 64, &p->lang) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int host_set_cursor(struct earshot_sink *s, const char *cursor) {
+        char *c = NULL;
+        if (cursor && !(c = strndup(cursor, 4096)))
+                return -ENOMEM;
+        free(s->cursor);
+        s->cursor = c;
+        return 0;
+}
+
+static int host_next_page(struct earshot_sink *s, const char *page) {
+        char *c = NULL;
+        if (!page || !(c = strndup(page, 4096)))
+                return page ? -ENOMEM : -EINVAL;
+        free(s->page);
+        s->page = c;
+        return 0;
+}
+
+/* ---- the host vtable ------------------------------------------------------------------------ */
+
+static void host_log(const struct earshot_host *host, int priority, const char *format, ...) {
+        const char *prefix = host->userdata ? (const char *)host->userdata : "[plugin]";
+        char msg[2048];
+        va_list ap;
+
+        if (priority > log_get_max_level())
+                return;
+        va_start(ap, format);
+        vsnprintf(msg, sizeof(msg), format, ap);
+        va_end(ap);
+        log_internal(priority < LOG_ERR ? LOG_ERR : priority > LOG_DEBUG ? LOG_DEBUG : priority, 0,
+                     "%s %s", prefix, msg);
+}
+
+static int64_t host_now(const struct earshot_host *host) {
+        return (int64_t)now_usec(CLOCK_REALTIME);
+}
+
+static const char *host_format_time(int64_t usec, char *buf, size_t len) {
+        return format_timestamp(buf, len, usec);
+}
+
+void manager_host_init(struct earshot_host *host, void *userdata) {
+        *host = (struct earshot_host){
+                .size = sizeof(struct earshot_host),
+                .log = host_log,
+                .now_usec = host_now,
+                .request_url = http_request_set_url,
+                .request_method = http_request_set_method,
+                .request_header = http_request_add_header,
+                .request_body = http_request_set_body,
+                .emit_post = host_emit_post,
+                .set_cursor = host_set_cursor,
+                .next_page = host_next_page,
+                .html_to_text = html_to_text,
+                .parse_time = parse_timestamp,
+                .format_time = host_format_time,
+                .userdata = userdata,
+        };
+}
+
+/* ---- instances ------------------------------------------------------------------------------ */
+
+static void source_done(Source *s) {
+        for (size_t i = 0; i < s->n_feeds; i++) {
+                Feed *f = &s->feeds[i];
+                http_cancel(f->call);
+                f->call = NULL;
+                http_request_done(&f->req);
+                sd_event_source_disable_unref(f->timer);
+                free(f->key);
+                free(f->page);
+        }
+        free(s->feeds);
+        if (s->state && s->cfg->plugin->desc->source->destroy)
+                s->cfg->plugin->desc->source->destroy(s->state);
+        *s = (Source){};
+}
+
+void instances_done(Instances *i) {
+        for (size_t k = 0; k < i->n_sources; k++)
+                source_done(&i->sources[k]);
+        for (size_t k = 0; k < i->n_notifiers; k++) {
+                Notifier *n = &i->notifiers[k];
+                if (n->state && n->cfg->plugin->desc->notifier->destroy)
+                        n->cfg->plugin->desc->notifier->destroy(n->state);
+        }
+        free(i->sources);
+        free(i->notifiers);
+        config_free(i->config);
+        *i = (Instances){};
+}
+
+static struct earshot_values values_of(const PluginValues *pv) {
+        return (struct earshot_values){.n = pv->n, .v = pv->v};
+}
+
+int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void *userdata,
+                   Instances *ret) {
+        Instances in = {};
+        const char *plugin_dir = m->opts.plugin_dir ? m->opts.plugin_dir
+                                                    : getenv("EARSHOT_PLUGIN_DIR");
+        int r, failed = 0;
+
+        if (isempty(plugin_dir))
+                plugin_dir = NULL;
+        r = config_load(path, plugin_dir, m->registry, on_error, userdata, &in.config);
+        if (r < 0)
+                return r;
+        Config *c = in.config;
+        in.sources = calloc(c->n_sources + 1, sizeof(Source));
+        in.notifiers = calloc(c->n_notifiers + 1, sizeof(Notifier));
+        if (!in.sources || !in.notifiers) {
+                instances_done(&in);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < c->n_sources; i++) {
+                const SourceConfig *sc = &c->sources[i];
+                Source *s = &in.sources[in.n_sources++];
+                const struct earshot_source_ops *ops = sc->plugin->desc->source;
+                struct earshot_values vals = values_of(&sc->values);
+                char err[512] = "";
+
+                s->manager = m;
+                s->cfg = sc;
+                snprintf(s->prefix, sizeof(s->prefix), "[source:%s:%s]", sc->type, sc->name);
+                manager_host_init(&s->host, s->prefix);
+                r = ops->create(&s->host, &vals, err, sizeof(err), &s->state);
+                if (r < 0) {
+                        char msg[1024];
+                        snprintf(msg, sizeof(msg), "%s:%u:%u: source '%s' (%s): %s",
+                                 sc->pos.file, sc->pos.line, sc->pos.column, sc->name, sc->type,
+                                 *err ? err : strerror(-r));
+                        if (on_error)
+                                on_error(msg, userdata);
+                        s->state = NULL;
+                        failed = r;
+                        continue;
+                }
+                while (ops->feed(s->state, (uint32_t)s->n_feeds) && s->n_feeds < 10000)
+                        s->n_feeds++;
+                s->feeds = calloc(s->n_feeds + 1, sizeof(Feed));
+                if (!s->feeds) {
+                        instances_done(&in);
+                        return -ENOMEM;
+                }
+                for (size_t k = 0; k < s->n_feeds; k++) {
+                        Feed *f = &s->feeds[k];
+                        f->source = s;
+                        f->index = (uint32_t)k;
+                        if (asprintf(&f->key, "%s/%s", sc->name,
+                                     ops->feed(s->state, (uint32_t)k)) < 0) {
+                                f->key = NULL;
+                                instances_done(&in);
+                                return -ENOMEM;
+                        }
+                }
+                if (sc->enabled)
+                        in.n_feeds += s->n_feeds;
+        }
+        for (size_t i = 0; i < c->n_notifiers; i++) {
+                const NotifierConfig *nc = &c->notifiers[i];
+                Notifier *n = &in.notifiers[in.n_notifiers++];
+                struct earshot_values vals = values_of(&nc->values);
+                char err[512] = "";
+
+                n->manager = m;
+                n->cfg = nc;
+                snprintf(n->prefix, sizeof(n->prefix), "[notify:%s:%s]", nc->type, nc->name);
+                manager_host_init(&n->host, n->prefix);
+                r = nc->plugin->desc->notifier->create(&n->host, &vals, err, sizeof(err),
+                                                       &n->state);
+                if (r < 0) {
+                        char msg[1024];
+                        snprintf(msg, sizeof(msg), "%s:%u:%u: notifier '%s' (%s): %s",
+                                 nc->pos.file, nc->pos.line, nc->pos.column, nc->name, nc->type,
+                                 *err ? err : strerror(-r));
+                        if (on_error)
+                                on_error(msg, userdata);
+                        n->state = NULL;
+                        failed = r;
+                }
+        }
+        if (failed) {
+                instances_done(&in);
+                return failed == -ENOMEM ? -ENOMEM : -EINVAL;
+        }
+        *ret = in;
+        return 0;
+}
+
+/* ---- polling ---------------------------------------------------------------------------------- */
+
+static void feed_schedule(Feed *f, usec_t delay);
+static void feed_poll(Feed *f);
+
+static bool cursor_eq(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int rules_json(const Config *c, const RuleMatches *rm, char **ret) {
+        cJSON *a = cJSON_CreateArray();
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < rm->n; i++) {
+                cJSON *s = cJSON_CreateString(c->rules[rm->rules[i]].name);
+                if (!s || !cJSON_AddItemToArray(a, s)) {
+                        cJSON_Delete(s);
+                        cJSON_Delete(a);
+                        return -ENOMEM;
+                }
+        }
+        *ret = cJSON_PrintUnformatted(a);
+        cJSON_Delete(a);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/*
+ * Write what one response yields, in one transaction. Returns the number of new alerts, or a
+ * negative errno (nothing was written).
+ */
+static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
+        Manager *m = f->source->manager;
+        const Config *c = m->inst.config;
+        const SourceConfig *sc = f->source->cfg;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        int r, n_alerts = 0;
+
+        r = store_begin(m->store);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sink->n; i++) {
+                const struct earshot_post *p = &sink->posts[i].p;
+                _cleanup_free_ char *key = NULL, *rules = NULL;
+                RuleMatches rm = {};
+                bool is_new, backfill;
+
+                if (asprintf(&key, "%s:%s", p->network, p->id) < 0) {
+                        key = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                /* the first poll of a feed does not alert on posts older than `backfill` */
+                backfill = !known && p->created_usec > 0 &&
+                           p->created_usec < now - (int64_t)sc->backfill;
+                if (!backfill) {
+                        r = rules_match(c, p->text, &rm);
+                        if (r < 0)
+                                goto fail;
+                }
+                r = store_seen_add(m->store, key, f->key, now, rm.n > 0, &is_new);
+                if (r < 0 || !is_new || rm.n == 0) {
+                        rule_matches_done(&rm);
+                        if (r < 0)
+                                goto fail;
+                        continue;
+                }
+
+                usec_t within = 0;
+                for (size_t k = 0; k < rm.n; k++) {
+                        usec_t w = config_respond_within(c, &c->rules[rm.rules[k]], sc);
+                        if (k == 0 || w < within)
+                                within = w; /* several rules: the strictest target wins */
+                }
+                Severity sev = SEVERITY_LOW;
+                for (size_t k = 0; k < rm.n; k++)
+                        if (c->rules[rm.rules[k]].severity > sev)
+                                sev = c->rules[rm.rules[k]].severity;
+                char id[24];
+                alert_id_for(key, id);
+                r = rules_json(c, &rm, &rules);
+                if (r < 0) {
+                        rule_matches_done(&rm);
+                        goto fail;
+                }
+                int64_t created = p->created_usec > 0 ? p->created_usec : now;
+                Alert a = {
+                        .id = id,
+                        .post_key = key,
+                        .source = sc->name,
+                        .feed = f->key,
+                        .network = (char *)p->network,
+                        .brand = rm.brand ? rm.brand->name : NULL,
+                        .rules_json = rules,
+                        .severity = (char *)severity_to_string(sev),
+                        .post_id = (char *)p->id,
+                        .url = (char *)p->url,
+                        .text = (char *)p->text,
+                        .author_handle = (char *)p->author_handle,
+                        .author_name = (char *)p->author_name,
+                        .lang = (char *)p->lang,
+                        .author_followers = p->author_followers,
+                        .replies = p->replies,
+                        .reposts = p->reposts,
+                        .likes = p->likes,
+                        .created_usec = created,
+                        .detected_usec = now,
+                        .due_usec = created + (int64_t)within,
+                        .respond_within_usec = (int64_t)within,
+                };
+                rule_matches_done(&rm);
+                r = store_alert_insert(m->store, &a);
+                if (r == -EEXIST)
+                        continue; /* the same post through another feed: one alert */
+                if (r < 0)
+                        goto fail;
+                for (size_t k = 0; k < m->inst.n_notifiers; k++) {
+                        const Notifier *n = &m->inst.notifiers[k];
+                        if (!n->cfg->enabled)
+                                continue;
+                        r = store_outbox_add(m->store, id, n->cfg->name, "new", now, now);
+                        if (r < 0)
+                                goto fail;
+                }
+                n_alerts++;
+                char due[32];
+                int64_t left = a.due_usec - now;
+                log_info("%s new alert %s for %s (rules %s), %s %s", f->source->prefix, id,
+                         key, rules, left >= 0 ? "due in" : "overdue by",
+                         format_duration(due, sizeof(due),
+                                         (usec_t)(left >= 0 ? left : -left)));
+        }
+        r = store_feed_success(m->store, f->key, sc->name, sink->cursor, now);
+        if (r < 0)
+                goto fail;
+        r = store_commit(m->store);
+        if (r < 0)
+                goto fail;
+        if (n_alerts > 0) {
+                m->open_alerts += n_alerts;
+                dispatcher_kick(m->dispatcher);
+                manager_update_status(m);
+        }
+        return n_alerts;
+fail:
+        store_rollback(m->store);
+        return r;
+}
+
+static void feed_finish_poll(Feed *f) {
+        Manager *m = f->source->manager;
+        f->pages = 0;
+        free(f->page);
+        f->page = NULL;
+        if (m->opts.once) {
+                if (!f->polled_once) {
+                        f->polled_once = true;
+                        m->once_pending--;
+                }
+                manager_check_once_done(m);
+        }
+}
+
+static void feed_failed(Feed *f, const char *what, const char *detail, usec_t server) {
+        Manager *m = f->source->manager;
+        const SourceConfig *sc = f->source->cfg;
+        char when[32], msg[1024];
+        int r;
+
+        f->failures++;
+        usec_t delay = schedule_delay(sc->interval, f->failures, MAX_BACKOFF, server);
+        snprintf(msg, sizeof(msg), "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+        if (complaint_fail(&f->complaint, what))
+                log_warning("%s feed %s: %s; will retry in %s%s", f->source->prefix, f->key, msg,
+                            format_duration(when, sizeof(when), delay),
+                            server ? " (as the server asked)" : "");
+        else
+                log_debug("%s feed %s: %s (failure %u)", f->source->prefix, f->key, msg,
+                          f->failures);
+        r = store_feed_failure(m->store, f->key, sc->name, msg,
+                               (int64_t)now_usec(CLOCK_REALTIME));
+        if (r < 0)
+                log_warning_errno(r, "cannot record a failed poll in the store: %s",
+                                  store_errmsg(m->store));
+        feed_finish_poll(f);
+        feed_schedule(f, delay);
+}
+
+static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *userdata) {
+        Feed *f = userdata;
+        Source *s = f->source;
+        Manager *m = s->manager;
+        const struct earshot_source_ops *ops = s->cfg->plugin->desc->source;
+        struct earshot_response view;
+        struct earshot_sink sink = {};
+        _cleanup_free_ char *cursor = NULL;
+        const char *url = f->req.url;
+        char detail[512];
+        bool known;
+        int r;
+
+        f->call = NULL;
+        http_response_view(resp, &view);
+        usec_t server = server_delay(&view, (int64_t)now_usec(CLOCK_REALTIME));
+
+        if (resp->too_large) {
+                snprintf(detail, sizeof(detail), "%s: more than %llu bytes", url,
+                         (unsigned long long)m->inst.config->max_response_size);
+                feed_failed(f, "response too large", detail, server);
+                goto out;
+        }
+        if (resp->result != CURLE_OK) {
+                snprintf(detail, sizeof(detail), "%s: %s", url, resp->error);
+                feed_failed(f,
+                            resp->result == CURLE_OPERATION_TIMEDOUT ? "request timed out"
+                                                                     : "request failed",
+                            detail, server);
+                goto out;
+        }
+        if (resp->status < 200 || resp->status >= 300) {
+                char what[64], body[160];
+                size_t bl = 0;
+                for (size_t i = 0; i < resp->body_len && bl + 1 < sizeof(body); i++)
+                        body[bl++] = (resp->body[i] >= 0x20 && resp->body[i] < 0x7f)
+                                             ? resp->body[i]
+                                             : ' ';
+                body[bl] = 0;
+                snprintf(what, sizeof(what), "HTTP %d", resp->status);
+                snprintf(detail, sizeof(detail), "%s%s%s%s", url, bl ? " answered \"" : "",
+                         body, bl ? "\"" : "");
+                if (server) {
+                        char d[32];
+                        size_t l = strlen(detail);
+                        snprintf(detail + l, sizeof(detail) - l, " (Retry-After/rate limit: %s)",
+                                 format_duration(d, sizeof(d), server));
+                }
+                feed_failed(f, what, detail, server);
+                goto out;
+        }
+
+        r = store_feed_get(m->store, f->key, &cursor, &known);
+        if (r < 0) {
+                snprintf(detail, sizeof(detail), "%s", store_errmsg(m->store));
+                feed_failed(f, "store error", detail, 0);
+                goto out;
+        }
+        r = ops->parse_response(s->state, f->index, cursor, f->page, &view, &sink);
+        if (r < 0 || r == EARSHOT_RETRY) {
+                snprintf(detail, sizeof(detail), "%s (%zu bytes)", url, resp->body_len);
+                feed_failed(f,
+                            r == EARSHOT_RETRY ? "the server asked to retry later"
+                            : r == -EBADMSG    ? "malformed response"
+                                               : "the plugin failed to parse the response",
+                            detail, server);
+                goto out;
+        }
+        if (sink.overflow)
+                log_warning("%s feed %s: more than %d posts in one response; the rest waits "
+                            "for the next poll",
+                            s->prefix, f->key, MAX_POSTS_PER_RESPONSE);
+
+        int n = feed_commit(f, &sink, known);
+        if (n < 0) {
+                snprintf(detail, sizeof(detail), "%s", store_errmsg(m->store));
+                feed_failed(f, "cannot write to the store", detail, 0);
+                goto out;
+        }
+        if (complaint_release(&f->complaint))
+                log_notice("%s feed %s recovered after %u failed poll%s", s->prefix, f->key,
+                           f->failures, f->failures == 1 ? "" : "s");
+        f->failures = 0;
+        log_debug("%s feed %s: %zu posts, %d new alerts, cursor %s", s->prefix, f->key, sink.n,
+                  n, sink.cursor ? sink.cursor : cursor ? cursor : "-");
+
+        if (r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, f->page) && !m->stopping &&
+            f->pages < MAX_PAGES_HARD) {
+                free(f->page);
+                f->page = TAKE_PTR(sink.page);
+                feed_poll(f);
+                goto out;
+        }
+        if (resp->elapsed > s->cfg->interval)
+                log_warning("%s feed %s: a poll took longer than the interval", s->prefix,
+                            f->key);
+        feed_finish_poll(f);
+        feed_schedule(f, schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server));
+out:
+        sink_done(&sink);
+        http_request_done(&f->req);
+}
+
+static void feed_poll(Feed *f) {
+        Source *s = f->source;
+        Manager *m = s->manager;
+        const struct earshot_source_ops *ops = s->cfg->plugin->desc->source;
+        _cleanup_free_ char *cursor = NULL;
+        bool known;
+        int r;
+
+        http_request_done(&f->req);
+        r = store_feed_get(m->store, f->key, &cursor, &known);
+        if (r < 0) {
+                feed_failed(f, "store error", store_errmsg(m->store), 0);
+                return;
+        }
+        r = ops->build_request(s->state, f->index, cursor, f->page, &f->req);
+        if (r < 0 || !f->req.url) {
+                feed_failed(f, "the plugin could not build a request", strerror(r < 0 ? -r : EINVAL),
+                            0);
+                return;
+        }
+        HttpOptions o = {
+                .timeout = m->inst.config->http_timeout,
+                .connect_timeout = m->inst.config->http_connect_timeout,
+                .max_size = m->inst.config->max_response_size,
+                .user_agent = m->inst.config->user_agent,
+                .allow_file = strncmp(f->req.url, "file://", 7) == 0,
+        };
+        f->pages++;
+        log_debug("%s feed %s: GET %s", s->prefix, f->key, f->req.url);
+        r = http_start(m->http, &f->req, &o, on_feed_response, f, &f->call);
+        if (r < 0) {
+                f->call = NULL;
+                feed_failed(f, "cannot start the request", strerror(-r), 0);
+        }
+}
+
+static int on_feed_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        Feed *f = userdata;
+        if (!f->call && !f->source->manager->stopping)
+                feed_poll(f);
+        return 0;
+}
+
+static void feed_schedule(Feed *f, usec_t delay) {
+        Manager *m = f->source->manager;
+        usec_t when = now_usec(CLOCK_MONOTONIC) + delay;
+        int r;
+
+        if (m->opts.once)
+                return; /* one poll each, no more */
+        if (f->timer) {
+                r = sd_event_source_set_time(f->timer, when);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(f->timer, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time(m->event, &f->timer, CLOCK_MONOTONIC, when,
+                                      USEC_PER_SEC / 20, on_feed_timer, f);
+                if (r >= 0)
+                        (void)sd_event_source_set_description(f->timer, "feed-poll");
+        }
+        if (r < 0)
+                log_error_errno(r, "%s feed %s: cannot arm the poll timer: %s", f->source->prefix,
+                                f->key, strerror(-r));
+}
+
+static void instances_start(Manager *m) {
+        m->once_pending = 0;
+        for (size_t i = 0; i < m->inst.n_sources; i++) {
+                Source *s = &m->inst.sources[i];
+                if (!s->cfg->enabled)
+                        continue;
+                for (size_t k = 0; k < s->n_feeds; k++) {
+                        Feed *f = &s->feeds[k];
+                        if (m->opts.once) {
+                                m->once_pending++;
+                                feed_poll(f);
+                                continue;
+                        }
+                        /* spread the first polls a little so feeds do not fire together */
+                        usec_t spread = s->cfg->interval / 4;
+                        if (spread > USEC_PER_SEC)
+                                spread = USEC_PER_SEC;
+                        feed_schedule(f, spread ? (usec_t)rand() % spread : 0);
+                }
+        }
+}
+
+/* ---- the manager ------------------------------------------------------------------------------ */
+
+void manager_update_status(Manager *m) {
+        const Config *c = m->inst.config;
+        if (!c)
+                return;
+        (void)sd_notifyf(false,
+                         "STATUS=%zu source%s (%zu feed%s), %zu rule%s, %zu notifier%s; "
+                         "%lld open alert%s",
+                         c->n_sources, c->n_sources == 1 ? "" : "s", m->inst.n_feeds,
+                         m->inst.n_feeds == 1 ? "" : "s", c->n_rules, c->n_rules == 1 ? "" : "s",
+                         c->n_notifiers, c->n_notifiers == 1 ? "" : "s",
+                         (long long)m->open_alerts, m->open_alerts == 1 ? "" : "s");
+}
+
+void manager_check_once_done(Manager *m) {
+        if (!m->opts.once || m->once_pending > 0 || m->stopping)
+                return;
+        if (dispatcher_idle(m->dispatcher)) {
+                log_info("--once: every feed polled and every due alert handled, exiting");
+                m->stopping = true;
+                (void)sd_event_exit(m->event, 0);
+        }
+}
+
+char *manager_state_dir(const ManagerOptions *opts, const Config *c) {
+        const char *d = opts->state_dir;
+        if (!d && c && c->state_dir)
+                d = c->state_dir;
+        if (!d) {
+                /* systemd's StateDirectory= may list several, colon-separated: take the first */
+                const char *e = getenv("STATE_DIRECTORY");
+                if (!isempty(e))
+                        return strndup(e, strcspn(e, ":"));
+        }
+        return strdup(d ? d : DEFAULT_STATE_DIR);
+}
+
+static void log_config_error(const char *msg, void *userdata) {
+        log_error("%s", msg);
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        log_info("received %s, stopping", strsignal((int)si->ssi_signo));
+        (void)sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+        m->stopping = true;
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void)manager_reload(userdata);
+        return 0;
+}
+
+static int on_prune(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int64_t before = (int64_t)now_usec(CLOCK_REALTIME) - (int64_t)m->inst.config->seen_retention;
+        int r = store_seen_prune(m->store, before);
+        if (r < 0)
+                log_warning_errno(r, "cannot prune seen posts: %s", store_errmsg(m->store));
+        else if (r > 0)
+                log_debug("pruned %d seen posts older than the retention window", r);
+        (void)sd_event_source_set_time(s, now_usec(CLOCK_MONOTONIC) + PRUNE_INTERVAL);
+        return 0;
+}
+
+int manager_new(const ManagerOptions *opts, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(*m));
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->opts = *opts;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        r = plugin_registry_new(&m->registry);
+        if (r < 0)
+                return r;
+        r = http_glue_new(m->event, &m->http);
+        if (r < 0)
+                return r;
+        r = dispatcher_new(m, &m->dispatcher);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        dispatcher_free(m->dispatcher);
+        instances_done(&m->inst);
+        http_glue_free(m->http);
+        store_free(m->store);
+        sd_event_source_disable_unref(m->prune_timer);
+        sd_event_unref(m->event);
+        plugin_registry_free(m->registry);
+        free(m->state_dir);
+        free(m);
+        return NULL;
+}
+
+int manager_start(Manager *m) {
+        _cleanup_free_ char *db = NULL;
+        sigset_t ss;
+        int r;
+
+        r = instances_load(m, m->opts.config_path, log_config_error, NULL, &m->inst);
+        if (r < 0)
+                return log_error_errno(r, "%s: invalid configuration, not starting",
+                                       m->opts.config_path);
+        if (!m->opts.log_level_forced && m->inst.config->log_level >= 0)
+                log_set_max_level(m->inst.config->log_level);
+
+        m->state_dir = manager_state_dir(&m->opts, m->inst.config);
+        if (!m->state_dir)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = mkdir_p(m->state_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "cannot create state directory %s: %s", m->state_dir,
+                                       strerror(-r));
+        if (asprintf(&db, "%s/%s", m->state_dir, STORE_FILE) < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = store_open(db, false, &m->store);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r, "%s was written by a newer earshot (schema newer than "
+                                          "%d); refusing to touch it",
+                                       db, STORE_SCHEMA_VERSION);
+        if (r < 0)
+                return log_error_errno(r, "cannot open the store %s: %s", db, strerror(-r));
+        (void)store_count_open_alerts(m->store, &m->open_alerts);
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(-errno, "cannot block signals: %m");
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0)
+                return log_error_errno(r, "cannot install signal handlers: %s", strerror(-r));
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "cannot enable the watchdog: %s", strerror(-r));
+        r = sd_event_add_time_relative(m->event, &m->prune_timer, CLOCK_MONOTONIC, 0,
+                                       USEC_PER_MINUTE, on_prune, m);
+        if (r >= 0) {
+                (void)sd_event_source_set_enabled(m->prune_timer, SD_EVENT_ON);
+                (void)sd_event_source_set_description(m->prune_timer, "prune-seen");
+        }
+
+        log_info("earshotd %s started: %zu sources (%zu feeds), %zu rules, %zu notifiers; "
+                 "store %s",
+                 PACKAGE_VERSION, m->inst.config->n_sources, m->inst.n_feeds,
+                 m->inst.config->n_rules, m->inst.config->n_notifiers, db);
+        instances_start(m);
+        dispatcher_kick(m->dispatcher);
+        (void)sd_notify(false, "READY=1");
+        manager_update_status(m);
+        if (m->opts.once)
+                manager_check_once_done(m);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "event loop failed: %s", strerror(-r));
+        (void)sd_notify(false, "STOPPING=1");
+        return r;
+}
+
+int manager_reload(Manager *m) {
+        Instances in = {};
+        int r;
+
+        (void)sd_notifyf(false, "RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%llu",
+                         m->opts.config_path,
+                         (unsigned long long)now_usec(CLOCK_MONOTONIC));
+        log_info("reloading %s", m->opts.config_path);
+        r = instances_load(m, m->opts.config_path, log_config_error, NULL, &in);
+        if (r < 0) {
+                log_error("reload failed: %s is invalid; still running the previous "
+                          "configuration",
+                          m->opts.config_path);
+                (void)sd_notify(false, "READY=1");
+                manager_update_status(m);
+                return r;
+        }
+        _cleanup_free_ char *sd = manager_state_dir(&m->opts, in.config);
+        if (sd && strcmp(sd, m->state_dir) != 0)
+                log_warning("state_dir changed to %s; it takes effect at the next restart", sd);
+
+        /* Deliveries and polls in flight belong to the old instances: their outbox rows stay
+         * pending and are sent again by the new ones; no poll result was committed. */
+        dispatcher_cancel_all(m->dispatcher);
+        instances_done(&m->inst);
+        m->inst = in;
+        if (!m->opts.log_level_forced)
+                log_set_max_level(m->inst.config->log_level >= 0 ? m->inst.config->log_level
+                                                                 : LOG_INFO);
+        instances_start(m);
+        dispatcher_kick(m->dispatcher);
+        log_info("reloaded: %zu sources (%zu feeds), %zu rules, %zu notifiers",
+                 m->inst.config->n_sources, m->inst.n_feeds, m->inst.config->n_rules,
+                 m->inst.config->n_notifiers);
+        (void)sd_notify(false, "READY=1");
+        manager_update_status(m);
+        return 0;
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * manager.h - the daemon's root object: owns the event loop, the HTTP glue, the store, the
+ * plugin registry, the running Config and the source and notifier instances built from it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "plugin.h"
+#include "store.h"
+
+typedef struct Manager Manager;
+typedef struct Source Source;
+typedef struct Dispatcher Dispatcher;
+
+typedef struct Feed {
+        Source *source;          /* owner: Source::feeds */
+        uint32_t index;          /* the plugin's feed number */
+        char *key;               /* owned: "SOURCE/FEED", the feed's identity in the store */
+        sd_event_source *timer;  /* owned */
+        HttpCall *call;          /* the transfer in flight, or NULL */
+        struct earshot_request req; /* owned: the request in flight */
+        char *page;              /* owned: page token while a poll spans several requests */
+        unsigned failures;       /* consecutive failed polls */
+        unsigned pages;          /* requests in the current poll */
+        Complaint complaint;
+        bool polled_once;        /* --once: this feed finished its poll */
+} Feed;
+
+struct Source {
+        Manager *manager;             /* borrowed */
+        const SourceConfig *cfg;      /* borrowed from the Config the instance was built with */
+        void *state;                  /* owned by the plugin */
+        struct earshot_host host;     /* host.userdata = this */
+        Feed *feeds;                  /* owned */
+        size_t n_feeds;
+        char prefix[160];             /* "[source:mastodon:NAME]" */
+};
+
+typedef struct Notifier {
+        Manager *manager;             /* borrowed */
+        const NotifierConfig *cfg;    /* borrowed */
+        void *state;                  /* owned by the plugin */
+        struct earshot_host host;
+        char prefix[160];
+        Complaint complaint;
+} Notifier;
+
+/* Source and notifier instances built from one Config; swapped as a whole on reload. */
+typedef struct Instances {
+        Config *config;               /* owned */
+        Source *sources;              /* owned */
+        size_t n_sources;
+        Notifier *notifiers;          /* owned */
+        size_t n_notifiers;
+        size_t n_feeds;
+} Instances;
+
+typedef struct ManagerOptions {
+        const char *config_path;
+        const char *state_dir;   /* NULL: from config, $STATE_DIRECTORY or the default */
+        const char *plugin_dir;  /* NULL: $EARSHOT_PLUGIN_DIR, the config or the default */
+        bool once;
+        bool log_level_forced;   /* --log-level given: the config's log_level is ignored */
+} ManagerOptions;
+
+struct Manager {
+        ManagerOptions opts;
+        sd_event *event;              /* owned */
+        HttpGlue *http;               /* owned */
+        Store *store;                 /* owned */
+        PluginRegistry *registry;     /* owned */
+        Instances inst;               /* owned */
+        Dispatcher *dispatcher;       /* owned */
+        sd_event_source *prune_timer; /* owned */
+        char *state_dir;              /* owned */
+        int64_t open_alerts;
+        size_t once_pending;          /* --once: feeds whose poll has not finished */
+        bool stopping;
+};
+
+/* Build the host vtable plugins get (log prefix from `prefix`). */
+void manager_host_init(struct earshot_host *host, void *userdata);
+
+/*
+ * Load a config and build (but do not start) its instances. Errors are reported through
+ * on_error (config errors) and the log (plugin create() errors). 0, -EINVAL or -ENOMEM.
+ */
+int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void *userdata,
+                   Instances *ret);
+void instances_done(Instances *i);
+
+int manager_new(const ManagerOptions *opts, Manager **ret);
+Manager *manager_free(Manager *m);
+/* Load config, open the store, start everything; then run the loop until stopped. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+/* Re-read the config; keep the running one when the new one is invalid. */
+int manager_reload(Manager *m);
+void manager_update_status(Manager *m);
+void manager_check_once_done(Manager *m);
+
+/* The state directory a Config and options select. malloc()ed. */
+char *manager_state_dir(const ManagerOptions *opts, const Config *c);
+
+static inline void manager_freep(Manager **m) {
+        if (*m)
+                manager_free(*m);
+}

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * normalize.c - turns what feeds send into the text the matcher sees (see normalize.h).
+ *
+ * Guarantees: every function here accepts any byte string (NULs, invalid UTF-8, hostile or
+ * truncated HTML, megabytes of garbage) and either returns valid, NUL-free UTF-8 or fails with
+ * ENOMEM; nothing else fails. Invalid UTF-8 is replaced before libxml2 sees it, so libxml2 never
+ * falls back to guessing an encoding. The functions keep no state of their own and are safe to
+ * call from any thread: libxml2 is initialized once (pthread_once) and never cleaned up, since
+ * xmlCleanupParser() would pull the rug from under other threads. The HTML tree is walked
+ * iteratively, so nesting depth costs no stack.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <utf8proc.h>
+
+#include "util/cleanup.h"
+#include "normalize.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDoc *, xmlFreeDoc);
+
+/* U+FFFD REPLACEMENT CHARACTER */
+static const char replacement[] = "\xEF\xBF\xBD";
+
+/*
+ * Length of the well-formed UTF-8 sequence at s[0..n), as 1..4; or, for an ill-formed one, minus
+ * the length of its maximal subpart, which the Unicode standard (ch. 3, "U+FFFD Substitution of
+ * Maximal Subparts") recommends replacing by one U+FFFD. Follows RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF. NUL counts as ill-formed, because C strings end there.
+ */
+static int utf8_sequence(const uint8_t *s, size_t n) {
+        uint8_t c = s[0], lo = 0x80, hi = 0xBF;
+        int need;
+
+        if (c == 0)
+                return -1;
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xC2 && c <= 0xDF)
+                need = 1;
+        else if (c == 0xE0) {
+                need = 2;
+                lo = 0xA0;
+        } else if (c == 0xED) {
+                need = 2;
+                hi = 0x9F;
+        } else if (c >= 0xE1 && c <= 0xEF)
+                need = 2;
+        else if (c == 0xF0) {
+                need = 3;
+                lo = 0x90;
+        } else if (c == 0xF4) {
+                need = 3;
+                hi = 0x8F;
+        } else if (c >= 0xF1 && c <= 0xF3)
+                need = 3;
+        else
+                return -1;
+
+        for (int i = 1; i <= need; i++) {
+                if ((size_t)i >= n || s[i] < lo || s[i] > hi)
+                        return -i;
+                lo = 0x80;
+                hi = 0xBF;
+        }
+        return need + 1;
+}
+
+/* Sanitizes s[0..len) into out (if not NULL); returns the output length either way. */
+static size_t sanitize_into(const uint8_t *s, size_t len, char *out) {
+        size_t o = 0;
+
+        for (size_t i = 0; i < len;) {
+                int r = utf8_sequence(s + i, len - i);
+
+                if (r > 0) {
+                        if (out)
+                                memcpy(out + o, s + i, r);
+                        o += r;
+                        i += r;
+                } else {
+                        if (out)
+                                memcpy(out + o, replacement, 3);
+                        o += 3;
+                        i += -r;
+                }
+        }
+        return o;
+}
+
+char *utf8_sanitize(const char *s, size_t len) {
+        size_t n;
+        char *out;
+
+        if (!s)
+                len = 0;
+
+        /* The output is at most 3 bytes per input byte; refuse sizes where that could wrap. */
+        if (len > (SIZE_MAX - 1) / 3)
+                return NULL;
+
+        n = sanitize_into((const uint8_t *)s, len, NULL);
+        out = malloc(n + 1);
+        if (!out)
+                return NULL;
+        (void)sanitize_into((const uint8_t *)s, len, out);
+        out[n] = '\0';
+        return out;
+}
+
+/*
+ * NFKC would turn "Acme™" into "acmetm" and "Acme℠" into "acmesm", gluing the mark onto the
+ * brand name it follows, which is exactly where brands put it. Read them as blanks instead.
+ */
+static utf8proc_int32_t fold_custom(utf8proc_int32_t cp, _unused_ void *data) {
+        if (cp == 0x2122 /* ™ */ || cp == 0x2120 /* ℠ */)
+                return ' ';
+        return cp;
+}
+
+int text_fold(const char *s, size_t len, char **ret) {
+        _cleanup_free_ char *clean = NULL;
+        utf8proc_uint8_t *folded = NULL;
+        utf8proc_ssize_t r;
+
+        clean = utf8_sanitize(s, len);
+        if (!clean)
+                return -ENOMEM;
+
+        len = strlen(clean); /* sanitized text has no NULs */
+        if (len > (size_t)SSIZE_MAX)
+                return -ENOMEM;
+
+        /* Length-based (no UTF8PROC_NULLTERM): the sanitized copy is exactly len bytes. */
+        r = utf8proc_map_custom((const utf8proc_uint8_t *)clean, (utf8proc_ssize_t)len, &folded,
+                                UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+                                        UTF8PROC_CASEFOLD | UTF8PROC_IGNORE,
+                                fold_custom, NULL);
+        if (r < 0)
+                /* Sanitized input cannot be invalid; what is left is NOMEM or OVERFLOW. */
+                return -ENOMEM;
+
+        *ret = (char *)folded;
+        return 0;
+}
+
+/*
+ * The text being built, with white space held back: a blank or line break is written only once
+ * the next visible character arrives, which collapses runs and trims both ends for free.
+ */
+typedef struct TextBuf {
+        char *data; /* owned */
+        size_t len, cap;
+        unsigned pending_nl; /* line breaks owed before the next character, at most 2 */
+        bool pending_space;
+        bool oom;
+} TextBuf;
+
+static bool textbuf_reserve(TextBuf *b, size_t n) {
+        size_t cap;
+        char *p;
+
+        if (b->oom)
+                return false;
+        if (b->len + n + 1 <= b->cap)
+                return true;
+
+        cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) {
+                if (cap > SIZE_MAX / 2) {
+                        b->oom = true;
+                        return false;
+                }
+                cap *= 2;
+        }
+        p = realloc(b->data, cap);
+        if (!p) {
+                b->oom = true;
+                return false;
+        }
+        b->data = p;
+        b->cap = cap;
+        return true;
+}
+
+/* Writes n visible bytes, after whatever white space is owed (none at the very start). */
+static void textbuf_put(TextBuf *b, const char *s, size_t n) {
+        if (!textbuf_reserve(b, n + 2))
+                return;
+        if (b->len > 0) {
+                if (b->pending_nl > 0)
+                        for (unsigned i = 0; i < b->pending_nl; i++)
+                                b->data[b->len++] = '\n';
+                else if (b->pending_space)
+                        b->data[b->len++] = ' ';
+        }
+        b->pending_nl = 0;
+        b->pending_space = false;
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+}
+
+/* A block boundary: at least one line break. Adjacent boundaries (</p><p>) do not add up. */
+static void textbuf_soft_break(TextBuf *b) {
+        if (b->pending_nl == 0)
+                b->pending_nl = 1;
+}
+
+/* <br>: one more line break, but never more than one blank line. */
+static void textbuf_hard_break(TextBuf *b) {
+        if (b->pending_nl < 2)
+                b->pending_nl++;
+}
+
+static void textbuf_text(TextBuf *b, const char *s) {
+        const char *run = s;
+
+        for (const char *p = s;; p++) {
+                size_t blank = 0;
+
+                if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
+                        blank = 1;
+                else if ((uint8_t)p[0] == 0xC2 && (uint8_t)p[1] == 0xA0) /* U+00A0 &nbsp; */
+                        blank = 2;
+                else if (*p != '\0')
+                        continue;
+
+                if (p > run)
+                        textbuf_put(b, run, p - run);
+                if (*p == '\0')
+                        return;
+                b->pending_space = true;
+                p += blank - 1;
+                run = p + 1;
+        }
+}
+
+static bool name_in(const xmlChar *name, const char *const *list) {
+        for (; *list; list++)
+                if (xmlStrEqual(name, (const xmlChar *)*list))
+                        return true;
+        return false;
+}
+
+/* Whose content is not text a person wrote. */
+static const char *const dropped_elements[] = {
+        "script", "style", "template", NULL,
+};
+
+/* Elements that start and end a line of their own (libxml2 lower-cases HTML names). */
+static const char *const block_elements[] = {
+        "address", "article", "aside", "blockquote", "caption", "dd", "details", "dialog",
+        "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+        "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+        "li", "main", "nav", "ol", "p", "pre", "section", "summary",
+        "table", "tbody", "tfoot", "thead", "tr", "ul", NULL,
+};
+
+static const char *const cell_elements[] = { "td", "th", NULL };
+
+/* Called on entering and on leaving an element (except <br>, which has no content). */
+static void element_edge(TextBuf *b, const xmlNode *n) {
+        if (name_in(n->name, block_elements))
+                textbuf_soft_break(b);
+        else if (name_in(n->name, cell_elements))
+                b->pending_space = true;
+}
+
+static void walk(TextBuf *b, xmlNode *root) {
+        xmlNode *n = root;
+
+        while (n && !b->oom) {
+                bool descend = false;
+
+                switch (n->type) {
+                case XML_ELEMENT_NODE:
+                        if (xmlStrEqual(n->name, (const xmlChar *)"br"))
+                                textbuf_hard_break(b);
+                        else if (!name_in(n->name, dropped_elements)) {
+                                element_edge(b, n);
+                                descend = true;
+                        }
+                        break;
+                case XML_TEXT_NODE:
+                case XML_CDATA_SECTION_NODE:
+                        if (n->content)
+                                textbuf_text(b, (const char *)n->content);
+                        break;
+                case XML_DOCUMENT_NODE:
+                case XML_HTML_DOCUMENT_NODE:
+                case XML_DOCUMENT_FRAG_NODE:
+                        descend = true;
+                        break;
+                default: /* comments, processing instructions, DTDs, ... */
+                        break;
+                }
+
+                if (descend && n->children) {
+                        n = n->children;
+                        continue;
+                }
+
+                /* Done with n's subtree: close elements on the way up to the next sibling. */
+                for (;;) {
+                        if (descend && n->type == XML_ELEMENT_NODE)
+                                element_edge(b, n);
+                        if (n == root)
+                                return;
+                        if (n->next) {
+                                n = n->next;
+                                break;
+                        }
+                        n = n->parent;
+                        if (!n) /* not below root: cannot happen, but never walk off */
+                                return;
+                        descend = true; /* every ancestor was descended into */
+                }
+        }
+}
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void) {
+        xmlInitParser();
+}
+
+char *html_to_text(const char *html, size_t len) {
+        _cleanup_(xmlFreeDocp) xmlDoc *doc = NULL;
+        _cleanup_free_ char *clean = NULL;
+        TextBuf b = {};
+        char *text;
+
+        clean = utf8_sanitize(html, len);
+        if (!clean)
+                return NULL;
+        len = strlen(clean);
+
+        /* libxml2 takes an int; cut oversized input at a character boundary. */
+        if (len > INT_MAX) {
+                len = INT_MAX;
+                while (len > 0 && ((uint8_t)clean[len] & 0xC0) == 0x80)
+                        len--;
+        }
+        if (len == 0)
+                return strdup("");
+
+        (void)pthread_once(&xml_once, xml_init);
+
+        /*
+         * "UTF-8" plus HTML_PARSE_IGNORE_ENC: the input was just sanitized, so no <meta charset>
+         * may reinterpret it. NONET: never fetch anything. NOERROR/NOWARNING: feeds are full of
+         * broken markup, which is not ours to report.
+         */
+        doc = htmlReadMemory(clean, (int)len, NULL, "UTF-8",
+                             HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                     HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC);
+        if (!doc)
+                /* Either OOM or nothing parseable; nothing tells the two apart, so: no text. */
+                return strdup("");
+
+        walk(&b, (xmlNode *)doc);
+        if (b.oom) {
+                free(b.data);
+                return NULL;
+        }
+        if (!b.data)
+                return strdup("");
+
+        /* libxml2 emits UTF-8, but make the contract independent of what it does with &#0; */
+        text = utf8_sanitize(b.data, b.len);
+        free(b.data);
+        return text;
+}

@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c - SQLite behind the daemon's durable state.
+ *
+ * Guarantees: the schema is versioned with PRAGMA user_version and migrated forward in one
+ * transaction per step on open; a database from a newer earshot is refused rather than
+ * damaged. WAL mode and synchronous=FULL make every committed poll survive a crash of the
+ * process or the machine. All statements are prepared with bound parameters (post text is
+ * data, never SQL). Errors come back as negative errno (-EIO, -EBUSY, -EEXIST ...); the
+ * library's message is kept for the caller's log (store_errmsg()).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "util/cleanup.h"
+
+struct Store {
+        sqlite3 *db;
+        bool read_only;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+/* Forward migrations; migrations[i] takes the schema from version i to i+1. */
+static const char *const migrations[] = {
+        /* 0 -> 1 */
+        "CREATE TABLE feeds ("
+        "  feed TEXT PRIMARY KEY,"
+        "  source TEXT NOT NULL,"
+        "  cursor TEXT,"
+        "  polls INTEGER NOT NULL DEFAULT 0,"
+        "  failures INTEGER NOT NULL DEFAULT 0,"
+        "  last_error TEXT,"
+        "  last_success_usec INTEGER,"
+        "  last_failure_usec INTEGER"
+        ");"
+        "CREATE TABLE seen ("
+        "  post_key TEXT PRIMARY KEY,"
+        "  feed TEXT NOT NULL,"
+        "  seen_usec INTEGER NOT NULL,"
+        "  alerted INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE INDEX seen_by_time ON seen(seen_usec);"
+        "CREATE TABLE alerts ("
+        "  id TEXT PRIMARY KEY,"
+        "  post_key TEXT NOT NULL UNIQUE,"
+        "  source TEXT NOT NULL,"
+        "  feed TEXT NOT NULL,"
+        "  network TEXT NOT NULL,"
+        "  brand TEXT,"
+        "  rules TEXT NOT NULL,"
+        "  severity TEXT NOT NULL,"
+        "  post_id TEXT NOT NULL,"
+        "  url TEXT,"
+        "  text TEXT NOT NULL,"
+        "  author_handle TEXT,"
+        "  author_name TEXT,"
+        "  author_followers INTEGER NOT NULL DEFAULT -1,"
+        "  lang TEXT,"
+        "  replies INTEGER NOT NULL DEFAULT -1,"
+        "  reposts INTEGER NOT NULL DEFAULT -1,"
+        "  likes INTEGER NOT NULL DEFAULT -1,"
+        "  created_usec INTEGER NOT NULL,"
+        "  detected_usec INTEGER NOT NULL,"
+        "  due_usec INTEGER NOT NULL,"
+        "  respond_within_usec INTEGER NOT NULL,"
+        "  state TEXT NOT NULL DEFAULT 'open',"
+        "  escalation_level INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE INDEX alerts_by_due ON alerts(state, due_usec);"
+        "CREATE TABLE outbox ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  notifier TEXT NOT NULL,"
+        "  event TEXT NOT NULL DEFAULT 'new',"
+        "  state TEXT NOT NULL DEFAULT 'pending',"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_attempt_usec INTEGER NOT NULL,"
+        "  last_error TEXT,"
+        "  created_usec INTEGER NOT NULL,"
+        "  delivered_usec INTEGER,"
+        "  UNIQUE(alert_id, notifier, event)"
+        ");"
+        "CREATE INDEX outbox_pending ON outbox(state, next_attempt_usec);",
+};
+
+static int sqlite_to_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EUCLEAN;
+        default:
+                return -EIO;
+        }
+}
+
+const char *store_errmsg(Store *s) {
+        return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+}
+
+static int exec(Store *s, const char *sql) {
+        return sqlite_to_errno(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+static int prepare(Store *s, const char *sql, sqlite3_stmt **ret) {
+        return sqlite_to_errno(sqlite3_prepare_v2(s->db, sql, -1, ret, NULL));
+}
+
+static int get_user_version(Store *s, int *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "PRAGMA user_version", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        *ret = sqlite3_column_int(st, 0);
+        return 0;
+}
+
+static int migrate(Store *s) {
+        int version, r;
+
+        r = get_user_version(s, &version);
+        if (r < 0)
+                return r;
+        if (version > STORE_SCHEMA_VERSION)
+                return -EPROTONOSUPPORT; /* written by a newer earshot: do not touch */
+        for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+                char pragma[64];
+                r = exec(s, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+                r = exec(s, migrations[v]);
+                if (r >= 0)
+                        r = exec(s, pragma);
+                if (r >= 0)
+                        r = exec(s, "COMMIT");
+                if (r < 0) {
+                        (void)exec(s, "ROLLBACK");
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int store_open(const char *path, bool read_only, Store **ret) {
+        Store *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->read_only = read_only;
+        r = sqlite_to_errno(sqlite3_open_v2(
+                path, &s->db,
+                (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                        SQLITE_OPEN_NOMUTEX,
+                NULL));
+        if (r < 0)
+                goto fail;
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 5000);
+        if (!read_only) {
+                r = exec(s, "PRAGMA journal_mode=WAL");
+                if (r >= 0)
+                        r = exec(s, "PRAGMA synchronous=FULL");
+                if (r >= 0)
+                        r = exec(s, "PRAGMA foreign_keys=ON");
+                if (r >= 0)
+                        r = migrate(s);
+        } else {
+                int version;
+                r = get_user_version(s, &version);
+                if (r >= 0 && version != STORE_SCHEMA_VERSION)
+                        r = version > STORE_SCHEMA_VERSION ? -EPROTONOSUPPORT : -ENOMEDIUM;
+        }
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        /* keep the message reachable for the caller's log through a short-lived handle */
+        store_free(s);
+        return r;
+}
+
+Store *store_free(Store *s) {
+        if (!s)
+                return NULL;
+        if (s->db)
+                sqlite3_close_v2(s->db);
+        free(s);
+        return NULL;
+}
+
+int store_begin(Store *s) {
+        return exec(s, "BEGIN IMMEDIATE");
+}
+
+int store_commit(Store *s) {
+        return exec(s, "COMMIT");
+}
+
+void store_rollback(Store *s) {
+        if (!sqlite3_get_autocommit(s->db))
+                (void)exec(s, "ROLLBACK");
+}
+
+static int step_done(Store *s, sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+                return 0;
+        return sqlite_to_errno(rc);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+        if (v)
+                sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+static char *column_dup(sqlite3_stmt *st, int i) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return t ? strdup((const char *)t) : NULL;
+}
+
+int store_feed_get(Store *s, const char *feed, char **ret_cursor, bool *ret_known) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT cursor, polls FROM feeds WHERE feed = ?", &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        int rc = sqlite3_step(st);
+        *ret_cursor = NULL;
+        *ret_known = false;
+        if (rc == SQLITE_ROW) {
+                if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+                        *ret_cursor = column_dup(st, 0);
+                        if (!*ret_cursor)
+                                return -ENOMEM;
+                }
+                *ret_known = sqlite3_column_int64(st, 1) > 0;
+                return 0;
+        }
+        return sqlite_to_errno(rc);
+}
+
+int store_feed_success(Store *s, const char *feed, const char *source, const char *cursor,
+                       int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "INSERT INTO feeds(feed, source, cursor, polls, failures, "
+                        "last_success_usec) VALUES(?1, ?2, ?3, 1, 0, ?4) "
+                        "ON CONFLICT(feed) DO UPDATE SET source = ?2, "
+                        "cursor = COALESCE(?3, cursor), polls = polls + 1, failures = 0, "
+                        "last_error = NULL, last_success_usec = ?4",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        bind_text(st, 2, source);
+        bind_text(st, 3, cursor);
+        sqlite3_bind_int64(st, 4, now);
+        return step_done(s, st);
+}
+
+int store_feed_failure(Store *s, const char *feed, const char *source, const char *error,
+                       int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "INSERT INTO feeds(feed, source, failures, last_error, "
+                        "last_failure_usec) VALUES(?1, ?2, 1, ?3, ?4) "
+                        "ON CONFLICT(feed) DO UPDATE SET source = ?2, failures = failures + 1, "
+                        "last_error = ?3, last_failure_usec = ?4",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        bind_text(st, 2, source);
+        bind_text(st, 3, error);
+        sqlite3_bind_int64(st, 4, now);
+        return step_done(s, st);
+}
+
+int store_seen_add(Store *s, const char *post_key, const char *feed, int64_t now, bool alerted,
+                   bool *ret_new) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "INSERT OR IGNORE INTO seen(post_key, feed, seen_usec, alerted) "
+                        "VALUES(?, ?, ?, ?)",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, post_key);
+        bind_text(st, 2, feed);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int(st, 4, alerted);
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        *ret_new = sqlite3_changes(s->db) > 0;
+        return 0;
+}
+
+int store_seen_prune(Store *s, int64_t before) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "DELETE FROM seen WHERE seen_usec < ? AND post_key NOT IN "
+                        "(SELECT post_key FROM alerts WHERE state = 'open')",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, before);
+        r = step_done(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_alert_insert(Store *s, const Alert *a) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "INSERT INTO alerts(id, post_key, source, feed, network, brand, rules, "
+                        "severity, post_id, url, text, author_handle, author_name, "
+                        "author_followers, lang, replies, reposts, likes, created_usec, "
+                        "detected_usec, due_usec, respond_within_usec, state) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open')",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, a->id);
+        bind_text(st, 2, a->post_key);
+        bind_text(st, 3, a->source);
+        bind_text(st, 4, a->feed);
+        bind_text(st, 5, a->network);
+        bind_text(st, 6, a->brand);
+        bind_text(st, 7, a->rules_json);
+        bind_text(st, 8, a->severity);
+        bind_text(st, 9, a->post_id);
+        bind_text(st, 10, a->url);
+        bind_text(st, 11, a->text);
+        bind_text(st, 12, a->author_handle);
+        bind_text(st, 13, a->author_name);
+        sqlite3_bind_int64(st, 14, a->author_followers);
+        bind_text(st, 15, a->lang);
+        sqlite3_bind_int64(st, 16, a->replies);
+        sqlite3_bind_int64(st, 17, a->reposts);
+        sqlite3_bind_int64(st, 18, a->likes);
+        sqlite3_bind_int64(st, 19, a->created_usec);
+        sqlite3_bind_int64(st, 20, a->detected_usec);
+        sqlite3_bind_int64(st, 21, a->due_usec);
+        sqlite3_bind_int64(st, 22, a->respond_within_usec);
+        return step_done(s, st);
+}
+
+int store_outbox_add(Store *s, const char *alert_id, const char *notifier, const char *event,
+                     int64_t next_attempt, int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "INSERT OR IGNORE INTO outbox(alert_id, notifier, event, "
+                        "next_attempt_usec, created_usec) VALUES(?, ?, ?, ?, ?)",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, notifier);
+        bind_text(st, 3, event);
+        sqlite3_bind_int64(st, 4, next_attempt);
+        sqlite3_bind_int64(st, 5, now);
+        return step_done(s, st);
+}
+
+#define ALERT_COLUMNS                                                                          \
+        "a.id, a.post_key, a.source, a.feed, a.network, a.brand, a.rules, a.severity, "       \
+        "a.post_id, a.url, a.text, a.author_handle, a.author_name, a.lang, a.state, "         \
+        "a.author_followers, a.replies, a.reposts, a.likes, a.created_usec, a.detected_usec, " \
+        "a.due_usec, a.respond_within_usec"
+#define N_ALERT_COLUMNS 23
+
+static int read_alert(sqlite3_stmt *st, int off, Alert *a) {
+        char **strs[] = {&a->id,     &a->post_key,      &a->source,      &a->feed,
+                         &a->network, &a->brand,        &a->rules_json,  &a->severity,
+                         &a->post_id, &a->url,          &a->text,        &a->author_handle,
+                         &a->author_name, &a->lang,     &a->state};
+        int64_t *nums[] = {&a->author_followers, &a->replies,      &a->reposts,
+                           &a->likes,            &a->created_usec, &a->detected_usec,
+                           &a->due_usec,         &a->respond_within_usec};
+        int i = off;
+        for (size_t k = 0; k < ELEMENTSOF(strs); k++, i++) {
+                *strs[k] = NULL;
+                if (sqlite3_column_type(st, i) != SQLITE_NULL && !(*strs[k] = column_dup(st, i)))
+                        return -ENOMEM;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(nums); k++, i++)
+                *nums[k] = sqlite3_column_int64(st, i);
+        return 0;
+}
+
+void alert_done(Alert *a) {
+        char *strs[] = {a->id,      a->post_key,   a->source,        a->feed,
+                        a->network, a->brand,      a->rules_json,    a->severity,
+                        a->post_id, a->url,        a->text,          a->author_handle,
+                        a->author_name, a->lang,   a->state};
+        for (size_t k = 0; k < ELEMENTSOF(strs); k++)
+                free(strs[k]);
+        *a = (Alert){};
+}
+
+void outbox_items_free(OutboxItem *items, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(items[i].notifier);
+                free(items[i].event);
+                alert_done(&items[i].alert);
+        }
+        free(items);
+}
+
+int store_outbox_due(Store *s, int64_t now, size_t max, OutboxItem **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        OutboxItem *items = NULL;
+        size_t n = 0;
+        int r = prepare(s,
+                        "SELECT o.id, o.notifier, o.event, o.attempts, " ALERT_COLUMNS
+                        " FROM outbox o JOIN alerts a ON a.id = o.alert_id "
+                        "WHERE o.state = 'pending' AND o.next_attempt_usec <= ? "
+                        "ORDER BY o.next_attempt_usec, o.id LIMIT ?",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, (int64_t)max);
+        items = calloc(max ? max : 1, sizeof(OutboxItem));
+        if (!items)
+                return -ENOMEM;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+                OutboxItem *it = &items[n++];
+                it->id = sqlite3_column_int64(st, 0);
+                it->notifier = column_dup(st, 1);
+                it->event = column_dup(st, 2);
+                it->attempts = sqlite3_column_int64(st, 3);
+                if (!it->notifier || !it->event || read_alert(st, 4, &it->alert) < 0) {
+                        outbox_items_free(items, n);
+                        return -ENOMEM;
+                }
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+                outbox_items_free(items, n);
+                return sqlite_to_errno(rc);
+        }
+        *ret = items;
+        *ret_n = n;
+        return 0;
+}
+
+int store_outbox_next(Store *s, int64_t *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "SELECT MIN(next_attempt_usec) FROM outbox WHERE state = 'pending'",
+                        &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+                return -ENOENT;
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+int store_outbox_delivered(Store *s, int64_t id, int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, "
+                        "delivered_usec = ?, last_error = NULL WHERE id = ?",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, id);
+        return step_done(s, st);
+}
+
+int store_outbox_retry(Store *s, int64_t id, int64_t next_attempt, const char *error) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_usec = ?, "
+                        "last_error = ? WHERE id = ?",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, next_attempt);
+        bind_text(st, 2, error);
+        sqlite3_bind_int64(st, 3, id);
+        return step_done(s, st);
+}
+
+int store_outbox_rejected(Store *s, int64_t id, const char *error, int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE outbox SET state = 'rejected', attempts = attempts + 1, "
+                        "last_error = ?, delivered_usec = ? WHERE id = ?",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, error);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_int64(st, 3, id);
+        return step_done(s, st);
+}
+
+int store_count_open_alerts(Store *s, int64_t *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT COUNT(*) FROM alerts WHERE state = 'open'", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+int store_list_alerts(Store *s, Alert **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        Alert *list = NULL;
+        size_t n = 0, cap = 0;
+        int rc, r = prepare(s, "SELECT " ALERT_COLUMNS " FROM alerts a ORDER BY a.due_usec, a.id",
+                            &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 64;
+                        Alert *nl = realloc(list, cap * sizeof(Alert));
+                        if (!nl)
+                                goto oom;
+                        list = nl;
+                }
+                if (read_alert(st, 0, &list[n++]) < 0)
+                        goto oom;
+        }
+        if (rc != SQLITE_DONE) {
+                for (size_t i = 0; i < n; i++)
+                        alert_done(&list[i]);
+                free(list);
+                return sqlite_to_errno(rc);
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+oom:
+        for (size_t i = 0; i < n; i++)
+                alert_done(&list[i]);
+        free(list);
+        return -ENOMEM;
+}
+
+void alert_id_for(const char *post_key, char buf[static 24]) {
+        /* FNV-1a, 64 bit: stable across runs and machines, so a post redetected after a crash
+         * gets the id it had, and receivers can de-duplicate on it. */
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        for (const unsigned char *p = (const unsigned char *)post_key; *p; p++) {
+                h ^= *p;
+                h *= UINT64_C(0x100000001b3);
+        }
+        snprintf(buf, 24, "%016" PRIx64, h);
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the durable state: feed cursors, seen posts, alerts and the delivery outbox, in one
+ * SQLite database (WAL). A poll's results are written between store_begin() and
+ * store_commit(), so a crash keeps or drops the whole poll. earshotctl opens the same database
+ * while the daemon runs; both sides wait on a busy database instead of failing.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_FILE "earshot.db"
+
+typedef struct Store Store;
+
+typedef struct Alert {
+        char *id;
+        char *post_key;
+        char *source;
+        char *feed;
+        char *network;
+        char *brand;      /* may be NULL */
+        char *rules_json; /* JSON array of rule names */
+        char *severity;
+        char *post_id;
+        char *url;
+        char *text;
+        char *author_handle;
+        char *author_name;
+        char *lang;
+        char *state;
+        int64_t author_followers; /* -1 unknown */
+        int64_t replies, reposts, likes;
+        int64_t created_usec, detected_usec, due_usec, respond_within_usec;
+} Alert;
+
+void alert_done(Alert *a);
+
+typedef struct OutboxItem {
+        int64_t id;
+        char *notifier;
+        char *event;
+        int64_t attempts;
+        Alert alert;
+} OutboxItem;
+
+void outbox_items_free(OutboxItem *items, size_t n);
+
+/* Open (creating and migrating as needed). read_only for tools that only look. */
+int store_open(const char *path, bool read_only, Store **ret);
+Store *store_free(Store *s);
+/* SQLite's message for the last error, for logs. */
+const char *store_errmsg(Store *s);
+
+int store_begin(Store *s);
+int store_commit(Store *s);
+void store_rollback(Store *s);
+
+/* A feed's cursor: 0 and *ret_cursor (malloc()ed, NULL when none), *ret_known whether the feed
+ * has ever been polled successfully. */
+int store_feed_get(Store *s, const char *feed, char **ret_cursor, bool *ret_known);
+/* Record a successful poll (cursor NULL keeps the old one). */
+int store_feed_success(Store *s, const char *feed, const char *source, const char *cursor,
+                       int64_t now);
+/* Record a failed poll. */
+int store_feed_failure(Store *s, const char *feed, const char *source, const char *error,
+                       int64_t now);
+
+/* Mark a post as seen; *ret_new tells whether it was new. */
+int store_seen_add(Store *s, const char *post_key, const char *feed, int64_t now, bool alerted,
+                   bool *ret_new);
+/* Forget seen posts older than `before` (never those with an open alert). Returns count. */
+int store_seen_prune(Store *s, int64_t before);
+
+/* Insert an alert (0), or -EEXIST when the post already has one. */
+int store_alert_insert(Store *s, const Alert *a);
+int store_outbox_add(Store *s, const char *alert_id, const char *notifier, const char *event,
+                     int64_t next_attempt, int64_t now);
+
+/* Up to max pending outbox rows due at `now`, oldest first, with their alerts. */
+int store_outbox_due(Store *s, int64_t now, size_t max, OutboxItem **ret, size_t *ret_n);
+/* The earliest next_attempt of any pending row; -ENOENT when none. */
+int store_outbox_next(Store *s, int64_t *ret);
+int store_outbox_delivered(Store *s, int64_t id, int64_t now);
+int store_outbox_retry(Store *s, int64_t id, int64_t next_attempt, const char *error);
+int store_outbox_rejected(Store *s, int64_t id, const char *error, int64_t now);
+
+int store_count_open_alerts(Store *s, int64_t *ret);
+/* All alerts, by due time. */
+int store_list_alerts(Store *s, Alert **ret, size_t *ret_n);
+
+/* The stable alert id of a post key (a hash: the same post always gets the same id). */
+void alert_id_for(const char *post_key, char buf[static 24]);

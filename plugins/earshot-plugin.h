@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * earshot-plugin.h - the one header an earshot plugin includes.
+ *
+ * A plugin is a shared module in the plugin directory that exports exactly one
+ * symbol, `earshot_plugin_descriptor`, of type `const struct earshot_plugin`.
+ * earshotd dlopen()s the module, checks `abi` and `size` before touching anything
+ * else, and refuses a module built for another ABI with a message naming the file,
+ * the ABI found and the ABI expected.
+ *
+ * Plugins are pure: they do no I/O, start no threads, keep no globals and never
+ * sleep. A source plugin turns (options, cursor) into a request description and a
+ * response into posts plus the next cursor. A notifier plugin turns an alert into a
+ * request description (or handles it locally, e.g. by logging), and a response into
+ * an outcome. The core owns every socket, timer, retry, rate limit and byte of storage.
+ *
+ * Return values follow one rule everywhere: 0 is success, a positive value is a
+ * documented outcome (EARSHOT_*), a negative value is a negative errno and means a
+ * bug or a resource failure; the core logs it with the plugin name.
+ *
+ * Ownership: whatever the core passes in is borrowed for the duration of the call.
+ * Whatever the plugin hands to the core (posts, cursors, request parts) is copied by
+ * the core before the call returns. A plugin creates and frees its own state.
+ *
+ * Only fixed-size integer types cross this boundary (no bare enums, no bool), so the
+ * ABI does not depend on compiler flags. Every struct that may grow starts with, or
+ * carries, a `size` field.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <strings.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bump on any incompatible change of the structs or callbacks below. */
+#define EARSHOT_PLUGIN_ABI 1
+
+/* struct earshot_plugin.kind */
+#define EARSHOT_PLUGIN_SOURCE   UINT32_C(1)
+#define EARSHOT_PLUGIN_NOTIFIER UINT32_C(2)
+
+/* Outcomes (positive return values). */
+#define EARSHOT_DELIVERED 1 /* notifier: the alert reached its destination */
+#define EARSHOT_RETRY     2 /* notifier/source: transient failure, try again later */
+#define EARSHOT_REJECTED  3 /* notifier: permanent failure, do not retry */
+#define EARSHOT_SEND      4 /* notifier: the request was filled in, the core must send it */
+#define EARSHOT_MORE      5 /* source: the poll continues with another request at once */
+
+/* Log priorities, as syslog(3) / sd-daemon. */
+#define EARSHOT_LOG_ERR     3
+#define EARSHOT_LOG_WARNING 4
+#define EARSHOT_LOG_NOTICE  5
+#define EARSHOT_LOG_INFO    6
+#define EARSHOT_LOG_DEBUG   7
+
+/* ---------------------------------------------------------------------------------------------
+ * Options: a plugin declares its configuration as data. The core validates the YAML against
+ * this table (unknown keys, wrong types, missing required options are reported with
+ * file:line:col), resolves secrets and hands the plugin typed values.
+ */
+
+#define EARSHOT_OPT_STRING   UINT32_C(1) /* a scalar string */
+#define EARSHOT_OPT_INT      UINT32_C(2) /* a decimal integer (int64) */
+#define EARSHOT_OPT_BOOL     UINT32_C(3) /* true/false/yes/no */
+#define EARSHOT_OPT_DURATION UINT32_C(4) /* "90s", "15m", "1h", "2d"; value in microseconds */
+#define EARSHOT_OPT_STRLIST  UINT32_C(5) /* a sequence of strings, or a single string */
+#define EARSHOT_OPT_URL      UINT32_C(6) /* an http:// or https:// URL */
+#define EARSHOT_OPT_PATH     UINT32_C(7) /* a file path; relative to the config file's folder */
+
+#define EARSHOT_OPT_REQUIRED UINT32_C(1) /* flag: the option must be given */
+/*
+ * flag: the value is a secret. It is never logged or printed (dumps show "***"). Instead of
+ * `NAME: value` the config may say `NAME_file: PATH`; a relative PATH is looked up under
+ * $CREDENTIALS_DIRECTORY when systemd provides one. `${ENV_VAR}` works in any string value.
+ */
+#define EARSHOT_OPT_SECRET UINT32_C(2)
+
+struct earshot_option {
+        const char *name;        /* YAML key; NULL ends the table */
+        uint32_t type;           /* EARSHOT_OPT_STRING ... */
+        uint32_t flags;          /* EARSHOT_OPT_REQUIRED | EARSHOT_OPT_SECRET */
+        const char *def;         /* default, written as it would be in YAML; NULL = none */
+        const char *description; /* one line, for --describe-plugin */
+};
+
+/* One validated option value, as handed to create(). */
+struct earshot_value {
+        const char *name; /* the option's name */
+        uint32_t type;    /* the option's type */
+        uint32_t set;     /* 1 when given in the config or by a default */
+        const char *str;  /* STRING, URL, and the text of every other type */
+        int64_t num;      /* INT, BOOL (0/1), DURATION (microseconds) */
+        const char *const *list; /* STRLIST: NULL-terminated */
+        size_t n_list;
+};
+
+struct earshot_values {
+        size_t n;
+        const struct earshot_value *v;
+};
+
+/* Look up a value by name; NULL if the plugin's table has no such option. */
+static inline const struct earshot_value *earshot_value_get(const struct earshot_values *vals,
+                                                            const char *name) {
+        for (size_t i = 0; i < vals->n; i++)
+                if (vals->v[i].name && strcasecmp(vals->v[i].name, name) == 0)
+                        return &vals->v[i];
+        return NULL;
+}
+
+static inline const char *earshot_value_str(const struct earshot_values *vals,
+                                            const char *name) {
+        const struct earshot_value *v = earshot_value_get(vals, name);
+        return v && v->set ? v->str : NULL;
+}
+
+static inline int64_t earshot_value_num(const struct earshot_values *vals, const char *name,
+                                        int64_t def) {
+        const struct earshot_value *v = earshot_value_get(vals, name);
+        return v && v->set ? v->num : def;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Requests and responses. A request is built through the host (the core owns it); a response
+ * is plain data borrowed for the duration of the parse call.
+ */
+
+struct earshot_request; /* opaque, owned by the core */
+
+struct earshot_response {
+        uint32_t size;
+        int32_t status;            /* HTTP status code */
+        const char *url;           /* effective URL */
+        const char *body;          /* NUL-terminated for convenience; may contain NULs */
+        size_t body_len;
+        const char *const *headers; /* "Name: value" lines, NULL-terminated, as received */
+};
+
+/* Case-insensitive header lookup; returns the value with leading blanks skipped. */
+static inline const char *earshot_response_header(const struct earshot_response *resp,
+                                                  const char *name) {
+        size_t n = 0;
+        while (name[n])
+                n++;
+        for (const char *const *h = resp->headers; h && *h; h++)
+                if (strncasecmp(*h, name, n) == 0 && (*h)[n] == ':') {
+                        const char *v = *h + n + 1;
+                        while (*v == ' ' || *v == '\t')
+                                v++;
+                        return v;
+                }
+        return NULL;
+}
+
+/*
+ * The usual reading of an HTTP status for a delivery: 2xx delivered; 408, 425, 429 and 5xx
+ * retry; any other status rejected; status 0 (no response: network error, timeout) retry.
+ */
+static inline int earshot_http_outcome(int32_t status) {
+        if (status >= 200 && status < 300)
+                return EARSHOT_DELIVERED;
+        if (status == 0 || status == 408 || status == 425 || status == 429 || status >= 500)
+                return EARSHOT_RETRY;
+        return EARSHOT_REJECTED;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Posts (source -> core) and alerts (core -> notifier).
+ */
+
+struct earshot_post {
+        uint32_t size;             /* sizeof(struct earshot_post) */
+        const char *id;            /* required: stable, unique within the network */
+        const char *network;       /* required: "mastodon", "bluesky", ... */
+        const char *url;           /* link to the post; may be NULL */
+        const char *text;          /* required: plain UTF-8 text (HTML already converted) */
+        const char *author_handle; /* e.g. "alice@mastodon.social"; may be NULL */
+        const char *author_name;   /* display name; may be NULL */
+        int64_t author_followers;  /* -1 when unknown */
+        const char *lang;          /* BCP 47 / ISO 639-1 as the network says; may be NULL */
+        int64_t created_usec;      /* creation time, µs since the epoch; 0 when unknown */
+        int64_t replies, reposts, likes; /* engagement; -1 when unknown */
+};
+
+struct earshot_alert {
+        uint32_t size;
+        const char *id;            /* stable alert id; equal across retries */
+        const char *const *rules;  /* names of the rules that matched, NULL-terminated */
+        const char *brand;         /* may be NULL */
+        const char *severity;      /* "low", "normal", "high", "critical" */
+        const char *source;        /* name of the source in the config */
+        const struct earshot_post *post;
+        int64_t detected_usec;     /* when earshot detected the post */
+        int64_t due_usec;          /* when an answer is due */
+        int64_t respond_within_usec;
+        const char *event;         /* "new" for a first alert; later kinds are added as needed */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * The host: everything a plugin may ask of the core. Passed to create(), valid until destroy().
+ */
+
+struct earshot_sink; /* opaque: collects what a source parse emits */
+
+struct earshot_host {
+        uint32_t size; /* sizeof(struct earshot_host) as the core knows it */
+
+        /* Log a message, prefixed by the core with "[source:mastodon:NAME]". */
+        void (*log)(const struct earshot_host *host, int priority, const char *format, ...)
+                __attribute__((format(printf, 3, 4)));
+
+        /* Current wall-clock time in microseconds since the epoch. */
+        int64_t (*now_usec)(const struct earshot_host *host);
+
+        /* Request building. Each call copies its arguments. Return 0 or -ENOMEM. */
+        int (*request_url)(struct earshot_request *req, const char *url);
+        int (*request_method)(struct earshot_request *req, const char *method);
+        int (*request_header)(struct earshot_request *req, const char *name, const char *value);
+        int (*request_body)(struct earshot_request *req, const void *body, size_t len);
+
+        /*
+         * Source output. emit_post() copies the post; set_cursor() sets the cursor to commit
+         * with the posts of this response (NULL keeps the old one); next_page() asks for one
+         * more request in the same poll, with the given opaque page token.
+         */
+        int (*emit_post)(struct earshot_sink *sink, const struct earshot_post *post);
+        int (*set_cursor)(struct earshot_sink *sink, const char *cursor);
+        int (*next_page)(struct earshot_sink *sink, const char *page);
+
+        /*
+         * Turn an HTML fragment into clean plain text: tags dropped, block elements become
+         * line breaks, entities decoded, white space collapsed, invalid UTF-8 replaced.
+         * Returns a malloc()ed string the caller frees with free(), or NULL on OOM.
+         */
+        char *(*html_to_text)(const char *html, size_t len);
+
+        /*
+         * Parse an RFC 3339 / ISO 8601 timestamp ("2026-08-01T13:55:55.867Z"); returns 0 and
+         * the time in µs since the epoch, or -EINVAL.
+         */
+        int (*parse_time)(const char *s, int64_t *ret_usec);
+
+        /* Format µs since the epoch as RFC 3339 UTC ("2026-08-01T13:55:55.867Z"); len >= 32. */
+        const char *(*format_time)(int64_t usec, char *buf, size_t len);
+
+        void *userdata; /* the core's, do not touch */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Source plugins.
+ *
+ * A source instance serves one or more feeds (e.g. one hashtag on one instance). The core
+ * keeps a cursor, a schedule and a failure count per feed, and polls feeds independently, so
+ * one dead server does not hold up the others.
+ */
+struct earshot_source_ops {
+        uint32_t size; /* sizeof(struct earshot_source_ops) */
+
+        /*
+         * create - validate options and build the plugin's state.
+         * ARGUMENTS: host (valid until destroy), vals (borrowed for the call), err/err_len: a
+         *   buffer for a one-line error message when the options make no sense together.
+         * RETURN VALUE: 0 and *ret_state; -EINVAL with err filled; other negative errno.
+         * OWNERSHIP: the plugin owns *ret_state and frees it in destroy().
+         */
+        int (*create)(const struct earshot_host *host, const struct earshot_values *vals,
+                      char *err, size_t err_len, void **ret_state);
+        void (*destroy)(void *state);
+
+        /*
+         * feed - name of feed number i, or NULL when i is past the last feed. The name is the
+         * feed's identity in the store (its cursor is kept under it), so it must be stable
+         * across restarts, e.g. "https://mastodon.social#acme".
+         * OWNERSHIP: the string is owned by the state.
+         */
+        const char *(*feed)(void *state, uint32_t i);
+
+        /*
+         * build_request - describe the next request for feed i.
+         * ARGUMENTS: cursor: the last committed cursor of the feed, NULL before the first
+         *   successful poll; page: NULL for the first request of a poll, else the token the
+         *   previous parse passed to next_page().
+         * RETURN VALUE: 0 (the request is filled through host->request_*), or negative errno.
+         */
+        int (*build_request)(void *state, uint32_t i, const char *cursor, const char *page,
+                             struct earshot_request *req);
+
+        /*
+         * parse_response - turn a response into posts and the next cursor.
+         * RETURN VALUE: 0 done; EARSHOT_MORE when next_page() was called; EARSHOT_RETRY when
+         *   the response says "try later" (the core honours Retry-After); -EBADMSG when the
+         *   body is malformed (nothing emitted is kept); other negative errno.
+         * Everything emitted and the cursor are committed in one transaction, or not at all.
+         */
+        int (*parse_response)(void *state, uint32_t i, const char *cursor, const char *page,
+                              const struct earshot_response *resp, struct earshot_sink *sink);
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Notifier plugins.
+ */
+struct earshot_notifier_ops {
+        uint32_t size; /* sizeof(struct earshot_notifier_ops) */
+
+        /* As for sources. */
+        int (*create)(const struct earshot_host *host, const struct earshot_values *vals,
+                      char *err, size_t err_len, void **ret_state);
+        void (*destroy)(void *state);
+
+        /*
+         * deliver - handle one alert.
+         * RETURN VALUE: EARSHOT_SEND when req was filled in and the core must send it (the
+         *   outcome then comes from response()); EARSHOT_DELIVERED when the plugin handled the
+         *   alert itself (e.g. by logging); EARSHOT_REJECTED when it can never be delivered;
+         *   negative errno on failure.
+         */
+        int (*deliver)(void *state, const struct earshot_alert *alert,
+                       struct earshot_request *req);
+
+        /*
+         * response - judge the response to the request built by deliver(). May be NULL, in
+         *   which case the core applies earshot_http_outcome(). status 0 means no response.
+         * RETURN VALUE: EARSHOT_DELIVERED, EARSHOT_RETRY or EARSHOT_REJECTED.
+         */
+        int (*response)(void *state, const struct earshot_alert *alert,
+                        const struct earshot_response *resp);
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * The descriptor.
+ */
+struct earshot_plugin {
+        uint32_t abi;  /* EARSHOT_PLUGIN_ABI */
+        uint32_t size; /* sizeof(struct earshot_plugin) */
+        uint32_t kind; /* EARSHOT_PLUGIN_SOURCE or EARSHOT_PLUGIN_NOTIFIER */
+        uint32_t reserved;
+        const char *name;        /* "mastodon"; the file is source-mastodon.so */
+        const char *description; /* one line */
+        const struct earshot_option *options; /* ends with { .name = NULL } */
+        const struct earshot_source_ops *source;     /* set for sources */
+        const struct earshot_notifier_ops *notifier; /* set for notifiers */
+};
+
+#define EARSHOT_PLUGIN_SYMBOL "earshot_plugin_descriptor"
+
+/*
+ * Defines the descriptor with default visibility (build plugins with -fvisibility=hidden).
+ * Usage: EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "x", ...);
+ */
+#define EARSHOT_PLUGIN_DEFINE(...)                                                             \
+        __attribute__((visibility("default"))) const struct earshot_plugin                    \
+                earshot_plugin_descriptor = {                                                  \
+                        .abi = EARSHOT_PLUGIN_ABI,                                             \
+                        .size = sizeof(struct earshot_plugin),                                 \
+                        __VA_ARGS__}
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""crash: SIGKILL at random moments loses nothing and invents nothing.
+
+A feeder thread publishes a complaint or a non-complaint every ~100 ms while
+earshotd is killed with SIGKILL 0.05-1.5 s after each READY=1 and restarted, at
+least 20 times; the webhook answers every 5th request with 500 and takes a
+little time to answer (so kills also land mid-delivery).  Then feeding stops
+and the last daemon runs until every outbox row is delivered.  Checks:
+  * every complaint has exactly one alerts row;
+  * every alert id reached the webhook with a 2xx at least once; duplicates are
+    allowed but carry the same id (and the same post) as the first;
+  * no alert for a non-complaint, none for the posts older than backfill;
+  * the final SIGTERM exits 0.
+"""
+
+import threading
+import time
+
+import harness as H
+
+ROUNDS = 20
+BUDGET = 75.0          # seconds for the kill/restart rounds (more rounds if time allows)
+
+COMPLAINTS = ["<p>acme I want a refund for order {n}</p>",
+              "<p>#acme where is my money back? ({n})</p>",
+              "<p>Acme Corp refunded nobody, me neither #{n}</p>"]
+OTHERS = ["<p>love acme #{n}</p>",
+          "<p>acme is hiring refund agents #{n}</p>",
+          "<p>my landlord owes me a refund #{n}</p>",
+          "<p>acmejobs: acme refund desk #{n}</p>"]
+
+
+def test(case):
+    rnd = case.random
+    srv = case.server("mock")
+    masto = H.MastodonInstance(srv)
+
+    def responder(n, entry):
+        f = {"delay": rnd.uniform(0.0, 0.08)}
+        if n % 5 == 4:
+            f["status"] = 500
+            f["body"] = b'{"error":"injected"}'
+        return f
+    hook = H.WebhookReceiver(srv, "/hook", responder=responder)
+
+    complaints, others, old = {}, {}, {}
+    for i in range(3):
+        s = masto.add_status(f"<p>acme refund, old post {i}</p>", age=3 * 3600 + i)
+        old[s["uri"]] = s
+
+    cfg = H.make_config(
+        sources=[H.mastodon_source("mastodon-acme", masto.url, interval="300ms", limit=40,
+                                   max_pages=10)],
+        notifiers=[H.webhook_notifier("hook", hook.url)],
+        delivery={"retry_initial": "200ms", "retry_max": "2s"},
+        http={"timeout": "5s", "connect_timeout": "2s"})
+    d = case.daemon(cfg)
+
+    stop_feed = threading.Event()
+    lock = threading.Lock()
+
+    def feeder():
+        n = 0
+        while not stop_feed.is_set():
+            n += 1
+            if rnd.random() < 0.5:
+                s = masto.add_status(rnd.choice(COMPLAINTS).format(n=n),
+                                     acct=f"c{n}@crash.example")
+                with lock:
+                    complaints[s["uri"]] = s
+            else:
+                s = masto.add_status(rnd.choice(OTHERS).format(n=n), acct=f"o{n}@crash.example")
+                with lock:
+                    others[s["uri"]] = s
+            stop_feed.wait(rnd.uniform(0.05, 0.15))
+
+    t = threading.Thread(target=feeder, name="feeder", daemon=True)
+    t.start()
+    case.cleanups.append(stop_feed.set)
+
+    t0 = time.monotonic()
+    rounds = 0
+    while rounds < ROUNDS or (time.monotonic() - t0 < BUDGET * 0.6 and rounds < 40):
+        d.start()
+        delay = rnd.uniform(0.05, 1.5)
+        time.sleep(delay)    # the random kill moment is the point of this test
+        H.check(d.alive(), f"earshotd exited by itself (status {d.proc.returncode}) in round {rounds}")
+        d.kill9()
+        rounds += 1
+        if time.monotonic() - t0 > BUDGET:
+            break
+    case.note(f"{rounds} kill -9 rounds in {time.monotonic() - t0:.1f}s; "
+              f"{len(complaints)} complaints, {len(others)} others so far, "
+              f"{len(hook.all())} webhook requests")
+    H.check(rounds >= ROUNDS, f"only {rounds} rounds fitted in the time budget")
+
+    stop_feed.set()
+    t.join()
+    d.start()
+
+    def quiescent():
+        rows = d.alerts_by_post()
+        if not set(complaints) <= set(rows):
+            return False
+        outbox = d.db_try("SELECT state FROM outbox")
+        if not outbox or any(r["state"] != "delivered" for r in outbox):
+            return False
+        ids = {a["id"] for rs in rows.values() for a in rs}
+        return ids <= set(hook.ok_ids())
+    try:
+        H.wait_until(quiescent, 60, "quiescence: every complaint alerted, every outbox row "
+                                    "delivered, every alert id received")
+    finally:
+        rows = d.alerts_by_post()
+        outbox = d.db_try("SELECT * FROM outbox")
+        case.note(f"final: {len(rows)} alerted posts, {len(outbox)} outbox rows, states "
+                  f"{sorted({r['state'] for r in outbox})}")
+    d.stop()
+
+    rows = d.alerts_by_post()
+    for uri, s in complaints.items():
+        n = len(rows.get(uri, []))
+        case.expect(n == 1, f"complaint {s['id']} ({uri}) has {n} alerts rows, want 1")
+    for uri, s in others.items():
+        case.expect(uri not in rows, f"non-complaint {s['id']} {s['content']!r} was alerted")
+    for uri, s in old.items():
+        case.expect(uri not in rows, f"post older than backfill {s['id']} was alerted")
+    unknown = set(rows) - set(complaints) - set(others) - set(old)
+    case.expect(not unknown, f"alerts for posts never published: {sorted(unknown)[:5]}")
+
+    ids = {a["id"]: uri for uri, rs in rows.items() for a in rs}
+    ok = hook.ok()
+    got = {dl["key"] for dl in ok}
+    missing = set(ids) - got
+    case.expect(not missing, f"{len(missing)} alert ids never delivered with a 2xx: "
+                             f"{sorted(missing)[:5]}")
+    first_post = {}
+    for dl in hook.all():
+        j = dl["json"] or {}
+        case.expect(dl["key"] == j.get("id"), f"Idempotency-Key {dl['key']!r} != body id {j.get('id')!r}")
+        pid = (j.get("post") or {}).get("id")
+        if dl["key"] in first_post:
+            case.expect(first_post[dl["key"]] == pid,
+                        f"alert id {dl['key']} was delivered for two posts")
+        first_post.setdefault(dl["key"], pid)
+        case.expect(dl["key"] in ids, f"webhook got alert id {dl['key']} that is not in the store")
+        if dl["key"] in ids:
+            case.expect(ids[dl["key"]] == pid,
+                        f"alert id {dl['key']} delivered for {pid}, stored for {ids[dl['key']]}")
+    keys = [dl["key"] for dl in ok]
+    dups = len(keys) - len(set(keys))
+    case.note(f"{len(ids)} alerts, {len(ok)} 2xx deliveries ({dups} duplicates), "
+              f"{len(hook.all())} webhook requests")
+
+
+if __name__ == "__main__":
+    H.main("crash", test)

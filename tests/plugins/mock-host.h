@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mock-host.h - an earshot_host for plugin unit tests. It plays the core's part the way
+ * earshotd does (html_to_text, parse_time and format_time are the daemon's real functions),
+ * and records what a plugin asks for: requests (method, URL, headers, body), emitted posts
+ * (deep copies, as the core copies them), the cursor and the next page, and every log line.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "earshot-plugin.h"
+
+/* A request as the plugin built it; every string owned. */
+struct earshot_request {
+        char *method; /* NULL until request_method() is called */
+        char *url;
+        char **headers; /* "Name: value" */
+        size_t n_headers;
+        char *body;
+        size_t body_len;
+};
+
+/* What one parse_response() produced; every string owned. */
+struct earshot_sink {
+        struct earshot_post *posts;
+        size_t n_posts;
+        char *cursor;        /* last set_cursor() argument */
+        unsigned n_cursor;   /* how many times set_cursor() was called */
+        char *page;          /* last next_page() argument */
+        unsigned n_page;
+};
+
+typedef struct MockLogLine {
+        int priority;
+        char *message;
+} MockLogLine;
+
+typedef struct MockHost {
+        struct earshot_host host;
+        int64_t now; /* what now_usec() answers */
+        MockLogLine *logs;
+        size_t n_logs;
+} MockHost;
+
+void mock_host_init(MockHost *m);
+void mock_host_done(MockHost *m);
+/* Forget the recorded log lines. */
+void mock_host_clear_logs(MockHost *m);
+/* Number of log lines at `priority` (or any priority if < 0) containing `needle`. */
+size_t mock_host_count_logs(const MockHost *m, int priority, const char *needle);
+
+void mock_request_init(struct earshot_request *req);
+void mock_request_done(struct earshot_request *req);
+/* The value of a header the plugin set (case-insensitive name), or NULL. */
+const char *mock_request_header(const struct earshot_request *req, const char *name);
+
+void mock_sink_init(struct earshot_sink *sink);
+void mock_sink_done(struct earshot_sink *sink);
+
+/*
+ * Option values as the core hands them to create(): `settings` is a NULL-terminated list of
+ * "name=value" strings (a STRLIST option takes one entry per element), checked against the
+ * plugin's table; defaults are applied and INT/BOOL converted. Unknown names fail the test.
+ */
+#define MOCK_VALUES_MAX 16
+#define MOCK_LIST_MAX 16
+typedef struct MockValues {
+        struct earshot_values vals;
+        struct earshot_value v[MOCK_VALUES_MAX];
+        const char *lists[MOCK_VALUES_MAX][MOCK_LIST_MAX + 1];
+} MockValues;
+
+void mock_values_build(MockValues *mv, const struct earshot_option *options,
+                       const char *const *settings);
+
+/* A response with the given status and body (borrowed), and no headers. */
+struct earshot_response mock_response(int32_t status, const char *body, size_t len);
+
+/*
+ * Read tests/fixtures/<relpath> ($EARSHOT_TEST_FIXTURES, else the source tree's, as meson
+ * passes it). Returns a malloc()ed, NUL-terminated buffer; fails the test when missing.
+ */
+char *mock_read_fixture(const char *relpath, size_t *ret_len);
