@@ -1260,8 +1260,14 @@ int config_load(const char *path, const char *plugin_dir_override, PluginRegistr
         c->retry_max = USEC_PER_HOUR;
         c->seen_retention = 30 * USEC_PER_DAY;
         c->path = strdup(path);
+        /* relative paths in the config resolve against the folder of the main file */
         const char *slash = strrchr(path, '/');
-        c->dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+        _cleanup_free_ char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path))
+                                         : strdup(".");
+        if (dir)
+                c->dir = realpath(dir, NULL);
+        if (dir && !c->dir)
+                c->dir = TAKE_PTR(dir); /* does not exist: reading the file will say so */
         c->files = calloc(1, sizeof(char *));
         c->user_agent = strdup("earshot/" PACKAGE_VERSION
                                " (+https://github.com/earshot; complaint monitor)");

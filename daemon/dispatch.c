@@ -300,7 +300,7 @@ int dispatcher_new(Manager *m, Dispatcher **ret) {
         if (!d)
                 return -ENOMEM;
         d->m = m;
-        r = sd_event_add_time(m->event, &d->timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, on_timer,
+        r = sd_event_add_time(m->event, &d->timer, CLOCK_MONOTONIC, USEC_INFINITY, 1, on_timer,
                               d);
         if (r < 0) {
                 free(d);

@@ -231,7 +231,7 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
                         return -1;
                 return 0;
         }
-        if (sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 0, on_timer, g) < 0)
+        if (sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 1, on_timer, g) < 0)
                 return -1;
         (void)sd_event_source_set_description(g->timer, "curl-timer");
         return 0;

@@ -580,12 +580,18 @@ oom:
 }
 
 void alert_id_for(const char *post_key, char buf[static 24]) {
-        /* FNV-1a, 64 bit: stable across runs and machines, so a post redetected after a crash
+        /* FNV-1a, 64 bit, then mixed: stable across runs and machines, so a post redetected after a crash
          * gets the id it had, and receivers can de-duplicate on it. */
         uint64_t h = UINT64_C(0xcbf29ce484222325);
         for (const unsigned char *p = (const unsigned char *)post_key; *p; p++) {
                 h ^= *p;
                 h *= UINT64_C(0x100000001b3);
         }
+        /* splitmix64's finalizer, so that similar keys get unrelated-looking ids */
+        h ^= h >> 30;
+        h *= UINT64_C(0xbf58476d1ce4e5b9);
+        h ^= h >> 27;
+        h *= UINT64_C(0x94d049bb133111eb);
+        h ^= h >> 31;
         snprintf(buf, 24, "%016" PRIx64, h);
 }

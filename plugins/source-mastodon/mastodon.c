@@ -44,60 +44,47 @@ static inline void cJSON_Deletep(cJSON **j) {
         cJSON_Delete(*j);
 }
 
-/* A growing NUL-terminated string; every append returns 0 or -ENOMEM. */
-typedef struct StrBuf {
-        char *s;
-        size_t len, cap;
-} StrBuf;
-
-static void strbuf_done(StrBuf *b) {
-        free(b->s);
-        *b = (StrBuf){0};
-}
-
-static int strbuf_append(StrBuf *b, const char *s, size_t n) {
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 64;
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                char *p = realloc(b->s, cap);
-                if (!p)
-                        return -ENOMEM;
-                b->s = p;
-                b->cap = cap;
-        }
-        memcpy(b->s + b->len, s, n);
-        b->len += n;
-        b->s[b->len] = 0;
-        return 0;
-}
-
-static int strbuf_puts(StrBuf *b, const char *s) {
-        return strbuf_append(b, s, strlen(s));
-}
-
-/* Percent-encode everything but RFC 3986 unreserved characters. */
-static int strbuf_put_encoded(StrBuf *b, const char *s) {
+/* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
+static char *url_encode(const char *s) {
         static const char hex[] = "0123456789ABCDEF";
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-                int r;
+        char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
                 if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || strchr("-._~", *p))
-                        r = strbuf_append(b, (const char *)p, 1);
-                else
-                        r = strbuf_append(b, esc, sizeof(esc));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
+                        *o++ = (char)*p;
+                else {
+                        *o++ = '%';
+                        *o++ = hex[*p >> 4];
+                        *o++ = hex[*p & 15];
+                }
+        *o = 0;
+        return out;
 }
 
-static char *strbuf_take(StrBuf *b) {
-        char *s = b->s;
-        *b = (StrBuf){0};
-        return s;
+/* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
+static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
+static char *strjoin_internal(const char *first, ...) {
+        size_t len = 0;
+        char *out, *o;
+        va_list ap;
+
+        va_start(ap, first);
+        for (const char *s = first; s; s = va_arg(ap, const char *))
+                len += strlen(s);
+        va_end(ap);
+        out = o = malloc(len + 1);
+        if (!out)
+                return NULL;
+        va_start(ap, first);
+        for (const char *s = first; s; s = va_arg(ap, const char *))
+                o = stpcpy(o, s);
+        va_end(ap);
+        return out;
 }
+#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
 
 typedef struct Instance {
         char *base; /* owned: "https://mastodon.social", no trailing '/' */
@@ -298,19 +285,15 @@ static int instance_parse(const char *url, Instance *ret, const char **ret_error
                 return -EINVAL;
         }
 
-        _cleanup_free_ char *host = strndup(p, alen);
-        if (!host)
+        _cleanup_free_ char *host = strndup(p, alen), *rest = strndup(path, plen);
+        if (!host || !rest)
                 return -ENOMEM;
         for (char *c = host; *c; c++)
                 *c = ascii_tolower(*c);
 
-        StrBuf b = {0};
-        if (strbuf_puts(&b, scheme) < 0 || strbuf_puts(&b, host) < 0 ||
-            strbuf_append(&b, path, plen) < 0) {
-                strbuf_done(&b);
+        ret->base = strjoin(scheme, host, rest);
+        if (!ret->base)
                 return -ENOMEM;
-        }
-        ret->base = strbuf_take(&b);
         ret->host = host;
         host = NULL;
         return 0;
@@ -434,12 +417,9 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                                          "%zu instances are listed; use one source per "
                                          "instance",
                                          m->n_instances);
-                StrBuf b = {0};
-                if (strbuf_puts(&b, "Bearer ") < 0 || strbuf_puts(&b, token) < 0) {
-                        strbuf_done(&b);
+                m->authorization = strjoin("Bearer ", token);
+                if (!m->authorization)
                         return -ENOMEM;
-                }
-                m->authorization = strbuf_take(&b);
         }
 
         m->feeds = calloc(m->n_instances * m->n_tags, sizeof(Feed));
@@ -448,16 +428,12 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
         for (size_t i = 0; i < m->n_instances; i++)
                 for (size_t t = 0; t < m->n_tags; t++) {
                         Feed *f = &m->feeds[m->n_feeds];
-                        StrBuf b = {0};
 
-                        if (strbuf_puts(&b, m->instances[i].base) < 0 ||
-                            strbuf_puts(&b, "#") < 0 || strbuf_puts(&b, m->tags[t]) < 0) {
-                                strbuf_done(&b);
+                        f->name = strjoin(m->instances[i].base, "#", m->tags[t]);
+                        if (!f->name)
                                 return -ENOMEM;
-                        }
                         f->instance = i;
                         f->tag = t;
-                        f->name = strbuf_take(&b);
                         m->n_feeds++;
                 }
 
@@ -520,22 +496,21 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
                 min_id = cursor;
 
         (void)snprintf(num, sizeof(num), "%" PRId64, m->limit);
-        _cleanup_(strbuf_done) StrBuf url = {0};
-        if (strbuf_puts(&url, m->instances[f->instance].base) < 0 ||
-            strbuf_puts(&url, "/api/v1/timelines/tag/") < 0 ||
-            strbuf_put_encoded(&url, m->tags[f->tag]) < 0 || strbuf_puts(&url, "?limit=") < 0 ||
-            strbuf_puts(&url, num) < 0)
+        _cleanup_free_ char *tag = url_encode(m->tags[f->tag]);
+        _cleanup_free_ char *min = min_id ? url_encode(min_id) : NULL;
+        if (!tag || (min_id && !min))
                 return -ENOMEM;
-        if (m->local && strbuf_puts(&url, "&local=true") < 0)
-                return -ENOMEM;
-        if (min_id &&
-            (strbuf_puts(&url, "&min_id=") < 0 || strbuf_put_encoded(&url, min_id) < 0))
+        _cleanup_free_ char *url = strjoin(m->instances[f->instance].base,
+                                           "/api/v1/timelines/tag/", tag, "?limit=", num,
+                                           m->local ? "&local=true" : "", min ? "&min_id=" : "",
+                                           min ? min : "");
+        if (!url)
                 return -ENOMEM;
 
         r = h->request_method(req, "GET");
         if (r < 0)
                 return r;
-        r = h->request_url(req, url.s);
+        r = h->request_url(req, url);
         if (r < 0)
                 return r;
         r = h->request_header(req, "Accept", "application/json");
@@ -601,13 +576,9 @@ static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *it
 
         uri = json_nstr(s, "uri");
         if (!uri) {
-                StrBuf b = {0};
-                if (strbuf_puts(&b, inst->base) < 0 || strbuf_puts(&b, "/") < 0 ||
-                    strbuf_puts(&b, id) < 0) {
-                        strbuf_done(&b);
+                post_id = strjoin(inst->base, "/", id);
+                if (!post_id)
                         return -ENOMEM;
-                }
-                post_id = strbuf_take(&b);
         }
 
         text = h->html_to_text(content, strlen(content));
@@ -615,27 +586,20 @@ static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *it
                 return -ENOMEM;
         spoiler = json_nstr(s, "spoiler_text");
         if (spoiler) {
-                StrBuf b = {0};
-                if (strbuf_puts(&b, spoiler) < 0 ||
-                    (*text && (strbuf_puts(&b, "\n") < 0 || strbuf_puts(&b, text) < 0))) {
-                        strbuf_done(&b);
+                char *joined = *text ? strjoin(spoiler, "\n", text) : strdup(spoiler);
+                if (!joined)
                         return -ENOMEM;
-                }
                 free(text);
-                text = strbuf_take(&b);
+                text = joined;
         }
 
         account = cJSON_GetObjectItemCaseSensitive(s, "account");
         acct = json_nstr(account, "acct");
         if (acct && !strchr(acct, '@')) {
                 /* a local account: acct is relative to the instance we asked */
-                StrBuf b = {0};
-                if (strbuf_puts(&b, acct) < 0 || strbuf_puts(&b, "@") < 0 ||
-                    strbuf_puts(&b, inst->host) < 0) {
-                        strbuf_done(&b);
+                handle = strjoin(acct, "@", inst->host);
+                if (!handle)
                         return -ENOMEM;
-                }
-                handle = strbuf_take(&b);
         }
 
         struct earshot_post post = {
@@ -756,11 +720,11 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
         }
 
         char num[16];
-        _cleanup_(strbuf_done) StrBuf token = {0};
         (void)snprintf(num, sizeof(num), "%u:", page_n + 1);
-        if (strbuf_puts(&token, num) < 0 || strbuf_puts(&token, newest) < 0)
+        _cleanup_free_ char *token = strjoin(num, newest);
+        if (!token)
                 return -ENOMEM;
-        r = h->next_page(sink, token.s);
+        r = h->next_page(sink, token);
         if (r < 0)
                 return r;
         return EARSHOT_MORE;

@@ -34,13 +34,8 @@
 #include "earshot-plugin.h"
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
 
 #define BATCH_MAX 100000
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
 
 static inline void cJSON_Deletep(cJSON **j) {
         cJSON_Delete(*j);

@@ -153,15 +153,15 @@ def test(case):
     expected = {}   # status uri -> expectation (complaints that must alert)
     negatives = {}  # status uri -> name (must not alert)
 
-    def add(name, text, exp=None, **kw):
+    def add(label, text, exp=None, **kw):
         s = masto.add_status(text, **kw)
-        posts[name] = s
+        posts[label] = s
         if exp:
             e = dict(exp)
             e.setdefault("instance_host", host)
-            expected[s["uri"]] = (name, s, e)
+            expected[s["uri"]] = (label, s, e)
         else:
-            negatives[s["uri"]] = name
+            negatives[s["uri"]] = label
         return s
 
     refunds = {"rules": ["refunds"], "severity": "high", "respond_within": RW_REFUNDS}

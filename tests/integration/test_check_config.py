@@ -123,6 +123,12 @@ rules:
 """
 
 
+def value_pos(text, needle):
+    """Position of the value in a 'key: value' needle."""
+    line, col = H.pos_of(text, needle)
+    return line, col + needle.index(": ") + 2
+
+
 def mutate(text, old, new):
     assert old in text, f"test bug: {old!r} not in config"
     return text.replace(old, new, 1)
@@ -173,14 +179,16 @@ def test(case):
          [r"list|sequence|array"]),
         ("no-instances", mutate(VALID, "    instances: [http://127.0.0.1:9]\n", ""),
          "name: mastodon-acme", [r"instances"]),
-        ("unknown-type", mutate(VALID, "    type: mastodon", "    type: twitter"), "twitter",
+        ("unknown-type", mutate(VALID, "    type: mastodon", "    type: twitter"), "type: twitter",
          [r"twitter"]),
         ("bad-severity", mutate(VALID, "    severity: high", "    severity: urgent"), "urgent",
          [r"urgent"]),
     ]
     for label, text, needle, words in singles:
         p = write(f"bad-{label}.yaml", text)
-        line, col = H.pos_of(text, needle)
+        line, col = value_pos(text, needle) if ": " in needle else H.pos_of(text, needle)
+        if needle.startswith("name: "):     # a missing option: the mapping, at its first key
+            line, col = H.pos_of(text, needle)
         rc, out = H.run_check_config(case, p, env)
         check_errors(case, label, rc, out, f"bad-{label}.yaml", [(line, col, words)])
 
@@ -207,7 +215,7 @@ def test(case):
         (*H.pos_of(MULTI, "fast"), [r"invalid duration 'fast'"]),
         (*H.pos_of(MULTI, "{acme"), [r"list|sequence|array"]),
         (*H.pos_of(MULTI, "name: src-noinst"), [r"instances"]),
-        (*H.pos_of(MULTI, "twitter"), [r"twitter"]),
+        (*value_pos(MULTI, "type: twitter"), [r"twitter"]),
         (*H.pos_of(MULTI, "urgent"), [r"urgent"]),
     ])
 

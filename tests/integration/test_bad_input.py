@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""bad_input: a misbehaving instance neither stops the daemon nor delays the others.
+
+Two Mastodon sources on two loopback instances.  The bad instance answers its
+timeline, in turn: truncated JSON, HTTP 500, 429 + Retry-After: 3, a 50 MiB body
+streamed without Content-Length, a 50 MiB body announced by Content-Length, a
+hang (no answer; http.timeout is 2s), a status with invalid UTF-8 in content, a
+status whose content is an HTML bomb of nested tags, and an array of wrongly
+typed values; between faults it answers normally (so failure backoff resets).
+The good instance gets a complaint every ~1.5 s throughout.  The webhook answers
+its first request 429 + Retry-After: 2.  Checks:
+  * earshotd never exits; SIGTERM at the end exits 0;
+  * every good complaint reaches the webhook within 10 s of being posted;
+  * one clear log line per fault that names the bad source (or its URL):
+    JSON/malformed, HTTP 500, 429/Retry-After, too large/size, timeout, ...;
+  * no request to the bad instance within Retry-After (3 s) after its 429;
+  * the daemon stopped reading the 50 MiB bodies early (max_response_size 4 MiB);
+  * valid complaints on the bad instance (before and after the faults) alert;
+  * every webhook body is valid UTF-8 JSON;
+  * the 429'd alert is redelivered no earlier than 2 s later, and every alert
+    is delivered (2xx) exactly once.
+"""
+
+import json
+import re
+import threading
+import time
+
+import harness as H
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+
+
+def test(case):
+    good_srv = case.server("good")
+    good = H.MastodonInstance(good_srv, first_id=117020593741189701)
+    bad_srv = case.server("bad")
+    bad = H.MastodonInstance(bad_srv, first_id=217020593741189701)
+    hook_srv = case.server("hook")
+    hook = H.WebhookReceiver(hook_srv, "/hook")
+    hook.script([{"status": 429, "headers": {"Retry-After": "2"},
+                  "body": b'{"error":"Too many requests"}', "name": "webhook-429"}])
+
+    # Statuses carried only by fault bodies get fresh ids from the bad instance, so
+    # whatever the daemon does with its cursor, later real statuses are newer.
+    def one_status_body(content_marker, raw_content):
+        s = bad.build_status(content_marker, acct="mallory@bad.example")
+        body = json.dumps([s], ensure_ascii=False).encode()
+        return body.replace(json.dumps(content_marker).encode()[1:-1], raw_content)
+
+    bad_utf8 = one_status_body("@@CONTENT@@", b"<p>acme refund \xff\xfe\xc3\x28 \xed\xa0\x80 now</p>")
+    n = 150000
+    bomb = one_status_body("@@CONTENT@@", b"<b>" * n + b"<p>acme refund please</p>" + b"</b>" * n)
+    wrong = json.dumps([
+        {"id": 12345, "uri": None, "content": 5, "created_at": "yesterday", "account": [],
+         "language": {"x": 1}},
+        "a string", 42, None, True, [],
+        {"id": bad.new_id(), "uri": ["x"], "url": 7, "content": {"html": "acme refund"},
+         "created_at": None, "account": {"acct": 5, "followers_count": "many"}},
+    ]).encode()
+    faults = [
+        {"name": "truncated", "body": b'[{"id": "1", trunc'},
+        {"pass": True},
+        {"name": "http500", "status": 500, "body": b"<html>oops</html>",
+         "headers": {"Content-Type": "text/html"}},
+        {"pass": True},
+        {"name": "429", "status": 429, "headers": {"Retry-After": "3"},
+         "body": b'{"error":"Too many requests"}'},
+        {"pass": True},
+        {"name": "huge", "body_size": 50 << 20},
+        {"pass": True},
+        {"name": "huge-cl", "body_size": 50 << 20, "content_length": True},
+        {"pass": True},
+        {"name": "hang", "hang": True},
+        {"pass": True},
+        {"name": "bad-utf8", "body": bad_utf8},
+        {"pass": True},
+        {"name": "html-bomb", "body": bomb},
+        {"pass": True},
+        {"name": "wrong-types", "body": wrong},
+        {"pass": True},
+    ]
+    log_patterns = {
+        "truncated": r"malformed|json|parse|syntax|invalid|truncat",
+        "http500": r"\b500\b",
+        "429": r"\b429\b|retry-after|rate.?limit|too many",
+        "huge": r"too large|too big|exceed|size|max_response",
+        "huge-cl": r"too large|too big|exceed|size|max_response",
+        "hang": r"timed? ?out|timeout",
+        "wrong-types": r"malformed|json|invalid|unexpected|type|expected|skip",
+    }
+    bad_srv.add_faults(TIMELINE, faults)
+
+    p0 = bad.add_status("<p>acme refund please (bad instance, before the faults)</p>",
+                        acct="first@bad.example")
+    g0 = good.add_status("<p>acme refund please (good instance, at start)</p>")
+
+    cfg = H.make_config(
+        sources=[H.mastodon_source("mastodon-good", good.url, interval="1s"),
+                 H.mastodon_source("mastodon-bad", bad.url, interval="1s")],
+        notifiers=[H.webhook_notifier("hook", hook.url)],
+        http={"timeout": "2s", "connect_timeout": "1s", "max_response_size": 4 << 20},
+        delivery={"retry_initial": "500ms", "retry_max": "5s"})
+    d = case.daemon(cfg)
+    bad_srv.probe = d.log_size
+    d.start()
+
+    posted = {g0["uri"]: time.monotonic()}
+    stop = threading.Event()
+
+    def feeder():
+        i = 0
+        while not stop.wait(1.5):
+            i += 1
+            s = good.add_status(f"<p>acme refund please, good #{i}</p>", acct=f"g{i}@good.example")
+            posted[s["uri"]] = time.monotonic()
+    t = threading.Thread(target=feeder, name="feeder", daemon=True)
+    t.start()
+    case.cleanups.append(stop.set)
+
+    def faults_done():
+        H.check(d.alive(), f"earshotd exited with status {d.proc.returncode}")
+        return bad_srv.pending_faults() == 0
+    H.wait_until(faults_done, 120, "the bad instance's scripted faults to be consumed")
+    case.note("all faults served")
+    stop.set()
+    t.join()
+
+    p_last = bad.add_status("<p>acme refund please (bad instance, after the faults)</p>",
+                            acct="last@bad.example")
+    g_last = good.add_status("<p>acme refund please (good instance, at the end)</p>")
+    posted[g_last["uri"]] = time.monotonic()
+    hook.wait_posts([p0["uri"], p_last["uri"], g_last["uri"], *posted], 30)
+    H.check(d.alive(), f"earshotd exited with status {d.proc.returncode}")
+
+    # Promptness of the good source.
+    first_seen = {}
+    for dl in hook.all():
+        pid = ((dl["json"] or {}).get("post") or {}).get("id")
+        first_seen.setdefault(pid, dl["t"])
+    for uri, t_post in posted.items():
+        lat = first_seen[uri] - t_post
+        case.expect(lat < 10, f"good complaint {uri} first reached the webhook {lat:.1f}s after "
+                              "it was posted (want < 10 s)")
+    case.note(f"good source: worst latency "
+              f"{max(first_seen[u] - t for u, t in posted.items()):.1f}s over {len(posted)} posts")
+
+    # Per-fault log lines and timing.
+    reqs = bad.timeline_requests()
+    log = d.log_text()
+    size = len(log.encode())
+    ident = re.compile(r"mastodon-bad|127\.0\.0\.1:%d" % bad_srv.port)
+    for i, r in enumerate(reqs):
+        f = r.get("fault") or {}
+        name = f.get("name")
+        if not name:
+            continue
+        start = r.get("probe", 0)
+        end = reqs[i + 2].get("probe", size) if i + 2 < len(reqs) else size
+        window = log.encode()[start:end].decode("utf-8", "replace")
+        pat = log_patterns.get(name)
+        if pat:
+            hits = [ln for ln in window.splitlines() if ident.search(ln) and re.search(pat, ln, re.I)]
+            case.expect(hits, f"fault {name}: no log line naming the bad source and matching "
+                              f"/{pat}/ (log bytes {start}-{end})")
+            if hits:
+                case.note(f"fault {name}: {hits[0].strip()[:200]}")
+        if name == "429" and i + 1 < len(reqs):
+            gap = reqs[i + 1]["t"] - r["t_done"]
+            case.expect(gap >= 2.9, f"the bad instance was polled {gap:.2f}s after its 429 "
+                                    "with Retry-After: 3")
+            case.note(f"next poll {gap:.2f}s after the 429")
+        if name in ("huge", "huge-cl"):
+            sent = r.get("bytes_sent", 0)
+            case.expect(sent < (50 << 20), f"fault {name}: the daemon read the whole 50 MiB body "
+                                           "(max_response_size is 4 MiB)")
+            case.note(f"fault {name}: {sent} bytes sent before the daemon closed")
+        if name == "hang" and i + 1 < len(reqs):
+            case.note(f"next poll {reqs[i + 1]['t'] - r['t']:.2f}s after the hang began")
+
+    # Webhook: bodies, 429 + Retry-After: 2, exactly-once delivery.
+    alld = hook.all()
+    for dl in alld:
+        case.expect(dl["error"] is None, f"webhook body: {dl['error']}: {dl['raw'][:200]!r}")
+    first = alld[0]
+    case.expect(first["status"] == 429, "test bug: the first webhook request should get the 429")
+    again = [dl for dl in alld[1:] if dl["key"] == first["key"]]
+    if case.expect(again, f"alert {first['key']} was never retried after the 429"):
+        gap = again[0]["t"] - first["t"]
+        case.expect(gap >= 1.9, f"alert {first['key']} retried {gap:.2f}s after 429 with "
+                                "Retry-After: 2")
+        case.note(f"webhook retry {gap:.2f}s after its 429")
+    keys = hook.ok_ids()
+    for k in set(keys):
+        case.expect(keys.count(k) == 1, f"alert {k} delivered {keys.count(k)} times (want 1)")
+    rows = d.alerts_by_post()
+    case.expect(set(hook.by_post()) == set(rows),
+                f"webhook and store disagree: {set(hook.by_post()) ^ set(rows)}")
+
+    H.check(d.alive(), f"earshotd exited with status {d.proc.returncode}")
+    d.stop()
+
+
+if __name__ == "__main__":
+    H.main("bad_input", test)

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-notify-webhook.c - the webhook notifier: options, the request (method, URL, headers)
+ * and the earshot.alert.v1 payload field by field, including nulls and hostile strings.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "earshot-plugin.h"
+#include "mock-host.h"
+
+extern const struct earshot_plugin earshot_plugin_descriptor;
+#define P (&earshot_plugin_descriptor)
+
+#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+typedef struct T {
+        MockHost mh;
+        struct earshot_request req;
+        void *state;
+        char err[256];
+        cJSON *body; /* the last payload, parsed */
+} T;
+
+static const char *const rules[] = {"refund", "angry", NULL};
+
+static const struct earshot_post post = {
+        .size = sizeof(struct earshot_post),
+        .id = "https://mastodon.social/users/alice/statuses/117020593741189701",
+        .network = "mastodon",
+        .url = "https://mastodon.social/@alice/117020593741189701",
+        .text = "My order never arrived, \"support\" won't answer \xf0\x9f\x98\xa1\nRefund!",
+        .author_handle = "alice@mastodon.social",
+        .author_name = "Alice",
+        .author_followers = 1200,
+        .lang = "en",
+        .created_usec = INT64_C(1785592555867000), /* 2026-08-01T13:55:55.867Z */
+        .replies = 0,
+        .reposts = 2,
+        .likes = 5,
+};
+
+static const struct earshot_alert alert = {
+        .size = sizeof(struct earshot_alert),
+        .id = "al-0001",
+        .rules = rules,
+        .brand = "acme",
+        .severity = "high",
+        .source = "mastodon-acme",
+        .post = &post,
+        .detected_usec = INT64_C(1785592562114000), /* 2026-08-01T13:56:02.114Z */
+        .due_usec = INT64_C(1785596162114000),      /* + 1h */
+        .respond_within_usec = INT64_C(3600000000),
+        .event = "new",
+};
+
+static int setup(void **state) {
+        T *t = calloc(1, sizeof(T));
+        assert_non_null(t);
+        mock_host_init(&t->mh);
+        mock_request_init(&t->req);
+        *state = t;
+        return 0;
+}
+
+static int teardown(void **state) {
+        T *t = *state;
+        if (t->state)
+                P->notifier->destroy(t->state);
+        cJSON_Delete(t->body);
+        mock_request_done(&t->req);
+        mock_host_done(&t->mh);
+        free(t);
+        return 0;
+}
+
+static int create(T *t, const char *const *settings) {
+        MockValues mv;
+
+        if (t->state) {
+                P->notifier->destroy(t->state);
+                t->state = NULL;
+        }
+        t->err[0] = 0;
+        mock_values_build(&mv, P->options, settings);
+        return P->notifier->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
+}
+
+static void create_ok(T *t, const char *const *settings) {
+        int r = create(t, settings);
+        if (r != 0)
+                fail_msg("create: %d (%s)", r, t->err);
+}
+
+/* deliver() and parse what it would send */
+static void deliver(T *t, const struct earshot_alert *a) {
+        mock_request_done(&t->req);
+        mock_request_init(&t->req);
+        cJSON_Delete(t->body);
+        t->body = NULL;
+        assert_int_equal(P->notifier->deliver(t->state, a, &t->req), EARSHOT_SEND);
+        assert_non_null(t->req.body);
+        assert_int_equal(strlen(t->req.body), t->req.body_len);
+        t->body = cJSON_Parse(t->req.body);
+        if (!t->body)
+                fail_msg("payload is not JSON: %s", t->req.body);
+}
+
+static const cJSON *get(const cJSON *obj, const char *path) {
+        char key[64];
+        const char *dot;
+
+        while ((dot = strchr(path, '.'))) {
+                assert_true((size_t)(dot - path) < sizeof(key));
+                memcpy(key, path, (size_t)(dot - path));
+                key[dot - path] = 0;
+                obj = cJSON_GetObjectItemCaseSensitive(obj, key);
+                if (!obj)
+                        fail_msg("payload lacks %s", key);
+                path = dot + 1;
+        }
+        obj = cJSON_GetObjectItemCaseSensitive(obj, path);
+        if (!obj)
+                fail_msg("payload lacks %s", path);
+        return obj;
+}
+
+static void expect_str(const T *t, const char *path, const char *want) {
+        const cJSON *j = get(t->body, path);
+        if (!cJSON_IsString(j))
+                fail_msg("%s is not a string", path);
+        assert_string_equal(j->valuestring, want);
+}
+
+static void expect_int(const T *t, const char *path, double want) {
+        const cJSON *j = get(t->body, path);
+        if (!cJSON_IsNumber(j))
+                fail_msg("%s is not a number", path);
+        assert_true(j->valuedouble == want);
+}
+
+static void expect_null(const T *t, const char *path) {
+        if (!cJSON_IsNull(get(t->body, path)))
+                fail_msg("%s is not null", path);
+}
+
+static void test_descriptor(void **state) {
+        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
+        assert_int_equal(P->size, sizeof(struct earshot_plugin));
+        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
+        assert_string_equal(P->name, "webhook");
+        assert_null(P->source);
+        assert_non_null(P->notifier);
+        assert_int_equal(P->notifier->size, sizeof(struct earshot_notifier_ops));
+        assert_null(P->notifier->response); /* the core applies earshot_http_outcome() */
+        assert_string_equal(P->options[0].name, "url");
+        assert_int_equal(P->options[0].type, EARSHOT_OPT_URL);
+        assert_true(P->options[0].flags & EARSHOT_OPT_REQUIRED);
+        assert_string_equal(P->options[1].name, "bearer_token");
+        assert_true(P->options[1].flags & EARSHOT_OPT_SECRET);
+        assert_null(P->options[2].name);
+}
+
+static void test_create_rejects(void **state) {
+        T *t = *state;
+
+        assert_int_equal(create(t, SETTINGS("bearer_token=x")), -EINVAL);
+        assert_non_null(strstr(t->err, "url"));
+        assert_int_equal(create(t, SETTINGS("url=ftp://hooks.example/x")), -EINVAL);
+        assert_non_null(strstr(t->err, "not an http:// or https:// URL"));
+        assert_int_equal(create(t, SETTINGS("url=https://hooks.example/x",
+                                            "bearer_token=abc\r\nX-Evil: 1")),
+                         -EINVAL);
+        assert_null(strstr(t->err, "abc"));
+        assert_null(t->state);
+}
+
+static void test_request(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("url=https://hooks.example/earshot?team=care",
+                              "bearer_token=s3cr3t"));
+        deliver(t, &alert);
+        assert_string_equal(t->req.method, "POST");
+        assert_string_equal(t->req.url, "https://hooks.example/earshot?team=care");
+        assert_string_equal(mock_request_header(&t->req, "Content-Type"), "application/json");
+        assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"), "al-0001");
+        assert_string_equal(mock_request_header(&t->req, "Authorization"), "Bearer s3cr3t");
+        assert_null(strstr(t->req.body, "s3cr3t"));
+        assert_int_equal(t->mh.n_logs, 0);
+
+        /* a retry is the same request: receivers de-duplicate on the key */
+        char *first = strdup(t->req.body);
+        assert_non_null(first);
+        deliver(t, &alert);
+        assert_string_equal(t->req.body, first);
+        assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"), "al-0001");
+        free(first);
+
+        /* no token, no Authorization */
+        create_ok(t, SETTINGS("url=http://127.0.0.1:8080/hook"));
+        deliver(t, &alert);
+        assert_null(mock_request_header(&t->req, "Authorization"));
+        assert_int_equal(t->req.n_headers, 2);
+}
+
+static void test_payload(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("url=https://hooks.example/x"));
+        deliver(t, &alert);
+
+        expect_str(t, "schema", "earshot.alert.v1");
+        expect_str(t, "event", "new");
+        expect_str(t, "id", "al-0001");
+        const cJSON *r = get(t->body, "rules");
+        assert_true(cJSON_IsArray(r));
+        assert_int_equal(cJSON_GetArraySize(r), 2);
+        assert_string_equal(cJSON_GetArrayItem(r, 0)->valuestring, "refund");
+        assert_string_equal(cJSON_GetArrayItem(r, 1)->valuestring, "angry");
+        expect_str(t, "brand", "acme");
+        expect_str(t, "severity", "high");
+        expect_str(t, "network", "mastodon");
+        expect_str(t, "source", "mastodon-acme");
+        expect_str(t, "detected_at", "2026-08-01T13:56:02.114Z");
+        expect_str(t, "due_at", "2026-08-01T14:56:02.114Z");
+        expect_int(t, "respond_within", 3600);
+
+        expect_str(t, "post.id", post.id);
+        expect_str(t, "post.url", post.url);
+        expect_str(t, "post.text", post.text);
+        expect_str(t, "post.lang", "en");
+        expect_str(t, "post.created_at", "2026-08-01T13:55:55.867Z");
+        expect_str(t, "post.author.handle", "alice@mastodon.social");
+        expect_str(t, "post.author.name", "Alice");
+        expect_int(t, "post.author.followers", 1200);
+        expect_int(t, "post.replies", 0);
+        expect_int(t, "post.reposts", 2);
+        expect_int(t, "post.likes", 5);
+
+        /* exactly these keys, in this order: the documented schema */
+        static const char *const keys[] = {"schema", "event", "id", "rules", "brand",
+                                           "severity", "network", "source", "detected_at",
+                                           "due_at", "respond_within", "post", NULL};
+        const cJSON *k = t->body->child;
+        for (size_t i = 0; keys[i]; i++, k = k->next) {
+                assert_non_null(k);
+                assert_string_equal(k->string, keys[i]);
+        }
+        assert_null(k);
+}
+
+static void test_payload_unknowns(void **state) {
+        T *t = *state;
+        static const char *const no_rules[] = {NULL};
+        struct earshot_post p = post;
+        struct earshot_alert a = alert;
+
+        p.url = NULL;
+        p.lang = NULL;
+        p.author_handle = NULL;
+        p.author_name = NULL;
+        p.author_followers = -1;
+        p.created_usec = 0;
+        p.replies = p.reposts = p.likes = -1;
+        a.post = &p;
+        a.brand = NULL;
+        a.rules = no_rules;
+        a.respond_within_usec = INT64_C(5400999999); /* whole seconds, rounded down */
+
+        create_ok(t, SETTINGS("url=https://hooks.example/x"));
+        deliver(t, &a);
+        expect_null(t, "brand");
+        expect_null(t, "post.url");
+        expect_null(t, "post.lang");
+        expect_null(t, "post.created_at");
+        expect_null(t, "post.author.handle");
+        expect_null(t, "post.author.name");
+        expect_null(t, "post.author.followers");
+        expect_null(t, "post.replies");
+        expect_null(t, "post.reposts");
+        expect_null(t, "post.likes");
+        assert_int_equal(cJSON_GetArraySize(get(t->body, "rules")), 0);
+        expect_int(t, "respond_within", 5400);
+
+        /* an alert from a core that knows no `event` yet */
+        a.size = offsetof(struct earshot_alert, event);
+        a.event = "garbage beyond the struct";
+        deliver(t, &a);
+        expect_str(t, "event", "new");
+
+        /* no post: a bug in the caller, not a request */
+        a = alert;
+        a.post = NULL;
+        assert_int_equal(P->notifier->deliver(t->state, &a, &t->req), -EINVAL);
+}
+
+static void test_payload_hostile_strings(void **state) {
+        T *t = *state;
+        struct earshot_post p = post;
+        struct earshot_alert a = alert;
+
+        p.text = "quote \" backslash \\ newline \n tab \t nul-free \x01 </script>";
+        p.author_name = "Bad\xff\xfeUTF-8 \xc3\x28 \xed\xa0\x80 \xf0\x9f\x98"; /* invalid */
+        p.author_followers = INT64_C(9007199254740993);                      /* 2^53 + 1 */
+        a.post = &p;
+
+        create_ok(t, SETTINGS("url=https://hooks.example/x"));
+        deliver(t, &a);
+        expect_str(t, "post.text", p.text);
+        expect_str(t, "post.author.name",
+                   "Bad\xef\xbf\xbd\xef\xbf\xbdUTF-8 \xef\xbf\xbd( \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+                   "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+        /* integers are written exactly, not through a double */
+        assert_non_null(strstr(t->req.body, "\"followers\":9007199254740993"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_create_rejects, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_request, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_payload, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_payload_unknowns, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_payload_hostile_strings, setup, teardown),
+        };
+        return cmocka_run_group_tests_name("notify-webhook", tests, NULL, NULL);
+}
