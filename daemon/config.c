@@ -33,6 +33,7 @@
 
 typedef struct Node {
         yaml_document_t *doc;
+        yaml_node_t *key; /* for mapping values: the key node (for messages) */
         yaml_node_t *n; /* NULL = absent */
         const char *file;
 } Node;
@@ -448,10 +449,11 @@ static int map_keys(Parser *p, Node map, const char *section, const KeyDef *keys
                 }
                 if (vals[i].n) {
                         error_at(p, k, "duplicate key '%s' in %s (first at line %u)", key,
-                                 section, node_line(vals[i]));
+                                 section, (unsigned)vals[i].key->start_mark.line + 1);
                         r = -EINVAL;
                         continue;
                 }
+                v.key = k.n;
                 vals[i] = v;
         }
         return r;
@@ -1092,8 +1094,8 @@ static int process_includes(Parser *p, Node inc, Lists *lists) {
                 glob_t g = {};
                 if (resolve_path(p->cfg, *pat, false, &abs) < 0)
                         return -ENOMEM;
-                int gr = glob(abs, GLOB_ERR, NULL, &g);
-                if (gr == GLOB_NOMATCH) {
+                int gr = glob(abs, 0, NULL, &g);
+                if (gr == GLOB_NOMATCH || (gr == GLOB_ABORTED && strpbrk(*pat, "*?["))) {
                         /* a pattern with wildcards may match nothing; a plain file must exist */
                         if (!strpbrk(*pat, "*?[")) {
                                 error_at(p, inc, "included file %s does not exist", abs);

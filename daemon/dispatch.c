@@ -40,13 +40,54 @@ struct Dispatcher {
         Delivery *deliveries;       /* owned list of deliveries in flight */
         size_t n_in_flight;
         bool due_now;               /* the last look found more due rows than it could take */
+        Instances **retired;        /* owned: replaced by a reload, still delivering */
+        size_t n_retired;
 };
+
+static void delivery_free(Delivery *dl);
 
 static void arm(Dispatcher *d, usec_t delay) {
         usec_t when = now_usec(CLOCK_MONOTONIC) + delay;
         if (sd_event_source_set_time(d->timer, when) < 0 ||
             sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT) < 0)
                 log_error("cannot arm the delivery timer");
+}
+
+static bool uses(const Dispatcher *d, const Instances *in) {
+        for (const Delivery *dl = d->deliveries; dl; dl = dl->next)
+                if (dl->notifier >= in->notifiers && dl->notifier < in->notifiers + in->n_notifiers)
+                        return true;
+        return false;
+}
+
+/* Free retired instances no delivery needs any more. */
+static void gc_retired(Dispatcher *d) {
+        for (size_t i = 0; i < d->n_retired;)
+                if (!uses(d, d->retired[i])) {
+                        instances_done(d->retired[i]);
+                        free(d->retired[i]);
+                        d->retired[i] = d->retired[--d->n_retired];
+                } else
+                        i++;
+}
+
+void dispatcher_retire(Dispatcher *d, Instances *old) {
+        Instances **nr = realloc(d->retired, sizeof(Instances *) * (d->n_retired + 1));
+        if (!nr) {
+                /* cannot keep it: its deliveries are dropped and will be retried */
+                for (Delivery *dl = d->deliveries, *next; dl; dl = next) {
+                        next = dl->next;
+                        if (dl->notifier >= old->notifiers &&
+                            dl->notifier < old->notifiers + old->n_notifiers)
+                                delivery_free(dl);
+                }
+                instances_done(old);
+                free(old);
+                return;
+        }
+        d->retired = nr;
+        d->retired[d->n_retired++] = old;
+        gc_retired(d);
 }
 
 static void delivery_free(Delivery *dl) {
@@ -124,6 +165,7 @@ static void finish(Delivery *dl, int outcome, const char *error, usec_t server) 
                 log_warning("%s cannot record the delivery outcome: %s (it will be retried)",
                             n->prefix, store_errmsg(m->store));
         delivery_free(dl);
+        gc_retired(d);
         rearm(d);
         manager_check_once_done(m);
 }
@@ -315,12 +357,14 @@ int dispatcher_new(Manager *m, Dispatcher **ret) {
 void dispatcher_cancel_all(Dispatcher *d) {
         while (d->deliveries)
                 delivery_free(d->deliveries);
+        gc_retired(d);
 }
 
 Dispatcher *dispatcher_free(Dispatcher *d) {
         if (!d)
                 return NULL;
         dispatcher_cancel_all(d);
+        free(d->retired);
         sd_event_source_disable_unref(d->timer);
         free(d);
         return NULL;

@@ -10,12 +10,19 @@
 
 typedef struct Manager Manager;
 typedef struct Dispatcher Dispatcher;
+typedef struct Instances Instances;
 
 int dispatcher_new(Manager *m, Dispatcher **ret);
 Dispatcher *dispatcher_free(Dispatcher *d);
 /* Look at the outbox now (new rows were committed). */
 void dispatcher_kick(Dispatcher *d);
-/* Forget in-flight deliveries (their notifiers are going away); rows stay pending. */
+/* Forget in-flight deliveries; their rows stay pending. */
 void dispatcher_cancel_all(Dispatcher *d);
+/*
+ * Take over instances replaced by a reload (heap-allocated, sources already stopped): their
+ * notifiers finish the deliveries in flight, so a reload neither drops nor repeats one; the
+ * instances are freed when the last of those deliveries ends.
+ */
+void dispatcher_retire(Dispatcher *d, Instances *old);
 /* Nothing in flight and nothing due now. */
 bool dispatcher_idle(Dispatcher *d);

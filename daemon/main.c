@@ -147,13 +147,13 @@ static int describe_plugin(Manager *m, const char *what) {
         }
         printf("%s: %s\n\nOptions:\n", what, p->desc->description ? p->desc->description : "");
         for (const struct earshot_option *o = p->desc->options; o && o->name; o++)
-                printf("  %-16s %s%s%s%s%s%s\n                   %s\n", o->name, type_name(o->type),
-                       o->flags & EARSHOT_OPT_REQUIRED ? ", required" : "",
+                printf("  %-16s %s%s%s%s%s%s%s\n                   %s\n", o->name,
+                       type_name(o->type), o->flags & EARSHOT_OPT_REQUIRED ? ", required" : "",
                        o->flags & EARSHOT_OPT_SECRET ? ", secret (or " : "",
                        o->flags & EARSHOT_OPT_SECRET ? o->name : "",
                        o->flags & EARSHOT_OPT_SECRET ? "_file: PATH)" : "",
-                       o->def ? (o->def[0] ? ", default " : "") : "",
-                       o->description ? o->description : "");
+                       o->def && o->def[0] ? ", default " : "",
+                       o->def && o->def[0] ? o->def : "", o->description ? o->description : "");
         return EXIT_SUCCESS;
 }
 

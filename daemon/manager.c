@@ -199,9 +199,15 @@ static void source_done(Source *s) {
         *s = (Source){};
 }
 
-void instances_done(Instances *i) {
+void instances_stop_sources(Instances *i) {
         for (size_t k = 0; k < i->n_sources; k++)
                 source_done(&i->sources[k]);
+        i->n_sources = 0;
+        i->n_feeds = 0;
+}
+
+void instances_done(Instances *i) {
+        instances_stop_sources(i);
         for (size_t k = 0; k < i->n_notifiers; k++) {
                 Notifier *n = &i->notifiers[k];
                 if (n->state && n->cfg->plugin->desc->notifier->destroy)
@@ -598,7 +604,8 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
         feed_schedule(f, schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server));
 out:
         sink_done(&sink);
-        http_request_done(&f->req);
+        if (!f->call) /* unless the next page's request is already in flight */
+                http_request_done(&f->req);
 }
 
 static void feed_poll(Feed *f) {
@@ -901,11 +908,19 @@ int manager_reload(Manager *m) {
         if (sd && strcmp(sd, m->state_dir) != 0)
                 log_warning("state_dir changed to %s; it takes effect at the next restart", sd);
 
-        /* Deliveries and polls in flight belong to the old instances: their outbox rows stay
-         * pending and are sent again by the new ones; no poll result was committed. */
-        dispatcher_cancel_all(m->dispatcher);
-        instances_done(&m->inst);
+        /* Polls in flight are dropped (nothing of them was committed; the new instances poll
+         * again). Deliveries in flight finish on the old notifiers, which live until then. */
+        Instances *old = malloc(sizeof(Instances));
+        if (!old) {
+                instances_done(&in);
+                log_error("reload failed: out of memory");
+                (void)sd_notify(false, "READY=1");
+                return -ENOMEM;
+        }
+        *old = m->inst;
+        instances_stop_sources(old);
         m->inst = in;
+        dispatcher_retire(m->dispatcher, old);
         if (!m->opts.log_level_forced)
                 log_set_max_level(m->inst.config->log_level >= 0 ? m->inst.config->log_level
                                                                  : LOG_INFO);

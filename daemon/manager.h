@@ -17,6 +17,7 @@
 typedef struct Manager Manager;
 typedef struct Source Source;
 typedef struct Dispatcher Dispatcher;
+typedef struct Instances Instances;
 
 typedef struct Feed {
         Source *source;          /* owner: Source::feeds */
@@ -52,14 +53,14 @@ typedef struct Notifier {
 } Notifier;
 
 /* Source and notifier instances built from one Config; swapped as a whole on reload. */
-typedef struct Instances {
+struct Instances {
         Config *config;               /* owned */
         Source *sources;              /* owned */
         size_t n_sources;
         Notifier *notifiers;          /* owned */
         size_t n_notifiers;
         size_t n_feeds;
-} Instances;
+};
 
 typedef struct ManagerOptions {
         const char *config_path;
@@ -94,6 +95,8 @@ void manager_host_init(struct earshot_host *host, void *userdata);
 int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void *userdata,
                    Instances *ret);
 void instances_done(Instances *i);
+/* Stop and free the sources only (polls in flight are dropped uncommitted). */
+void instances_stop_sources(Instances *i);
 
 int manager_new(const ManagerOptions *opts, Manager **ret);
 Manager *manager_free(Manager *m);

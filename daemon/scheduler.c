@@ -56,8 +56,13 @@ int parse_http_date(const char *s, int64_t *ret) {
         int d, y, h, m, sec;
         struct tm tm = {};
 
+        int end = 0;
         /* IMF-fixdate: the only form senders may generate (RFC 9110 §5.6.7) */
-        if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &d, mon, &y, &h, &m, &sec) != 6)
+        if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &h, &m, &sec, &end) !=
+                    6 ||
+            end == 0 || s[end] != 0)
+                return -EINVAL;
+        if (d < 1 || d > 31 || h > 23 || m > 59 || sec > 60 || y < 1970)
                 return -EINVAL;
         const char *p = strstr(months, mon);
         if (!p || (p - months) % 3 != 0)
@@ -85,9 +90,12 @@ static usec_t until(int64_t when, int64_t now) {
 usec_t server_delay(const struct earshot_response *resp, int64_t now) {
         const char *ra = earshot_response_header(resp, "Retry-After");
         if (ra) {
-                char *end;
-                unsigned long long secs = strtoull(ra, &end, 10);
+                char *end = (char *)ra;
+                unsigned long long secs = 0;
                 int64_t when;
+                /* delay-seconds = 1*DIGIT: no sign, no blanks (strtoull would take "-5") */
+                if (*ra >= '0' && *ra <= '9')
+                        secs = strtoull(ra, &end, 10);
                 if (end != ra && (*end == 0 || *end == ' '))
                         return secs > MAX_SERVER_DELAY / USEC_PER_SEC
                                        ? MAX_SERVER_DELAY
@@ -98,7 +106,9 @@ usec_t server_delay(const struct earshot_response *resp, int64_t now) {
 
         const char *rem = earshot_response_header(resp, "X-RateLimit-Remaining");
         const char *reset = earshot_response_header(resp, "X-RateLimit-Reset");
-        if (rem && reset && strtod(rem, NULL) < 1.0) {
+        char *rem_end = NULL;
+        double remaining = rem ? strtod(rem, &rem_end) : 1.0;
+        if (rem && rem_end != rem && *rem_end == 0 && reset && remaining < 1.0) {
                 int64_t when;
                 char *end;
                 double v = strtod(reset, &end);

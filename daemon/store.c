@@ -186,7 +186,13 @@ int store_open(const char *path, bool read_only, Store **ret) {
         sqlite3_extended_result_codes(s->db, 1);
         sqlite3_busy_timeout(s->db, 5000);
         if (!read_only) {
-                r = exec(s, "PRAGMA journal_mode=WAL");
+                int version;
+                /* refuse a newer schema before changing anything in the file */
+                r = get_user_version(s, &version);
+                if (r >= 0 && version > STORE_SCHEMA_VERSION)
+                        r = -EPROTONOSUPPORT;
+                if (r >= 0)
+                        r = exec(s, "PRAGMA journal_mode=WAL");
                 if (r >= 0)
                         r = exec(s, "PRAGMA synchronous=FULL");
                 if (r >= 0)

@@ -194,7 +194,7 @@ struct earshot_alert {
         const char *brand;         /* may be NULL */
         const char *severity;      /* "low", "normal", "high", "critical" */
         const char *source;        /* name of the source in the config */
-        const struct earshot_post *post;
+        const struct earshot_post *post; /* never NULL */
         int64_t detected_usec;     /* when earshot detected the post */
         int64_t due_usec;          /* when an answer is due */
         int64_t respond_within_usec;
@@ -283,8 +283,10 @@ struct earshot_source_ops {
         /*
          * build_request - describe the next request for feed i.
          * ARGUMENTS: cursor: the last committed cursor of the feed, NULL before the first
-         *   successful poll; page: NULL for the first request of a poll, else the token the
-         *   previous parse passed to next_page().
+         *   successful poll (every response is committed on its own, so on page N of a poll
+         *   this is the cursor set while parsing page N-1, if any); page: NULL for the first
+         *   request of a poll, else the token the previous parse passed to next_page().
+         *   The method is GET unless request_method() or request_body() (POST) says otherwise.
          * RETURN VALUE: 0 (the request is filled through host->request_*), or negative errno.
          */
         int (*build_request)(void *state, uint32_t i, const char *cursor, const char *page,

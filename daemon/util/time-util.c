@@ -156,8 +156,11 @@ int parse_timestamp(const char *s, int64_t *ret_usec) {
                         }
                 }
         }
-        if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
                 return -EINVAL;
+        if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
+                return -EINVAL; /* RFC 3339 §5.7: a real date */
 
         int64_t offset = 0;
         if (*p == 'Z' || *p == 'z')

@@ -6,12 +6,12 @@
  *   ALERT 7f3c… [high] refund,angry mastodon @alice@mastodon.social (1200 followers):
  *   "My order never arrived…" due in 59m https://mastodon.social/@alice/1
  *
- * (one line; "overdue by 5m" once the due time has passed). The post's text is put on one
- * line (runs of line breaks and other control characters become one space, so a post cannot
- * forge log lines) and cut to at most 160 bytes on a UTF-8 character boundary, with "…" when
- * cut. Unknown parts are left out: no "@handle" without a handle, no follower count when it is
- * unknown, no URL without one. Delivery cannot fail: the plugin never asks the core to send
- * anything and always answers EARSHOT_DELIVERED.
+ * (one line; "overdue by 5m" once the due time has passed). The post's text, handle and URL
+ * are put on one line (runs of line breaks and other control characters become one space, so a
+ * post cannot forge log lines), and the text is cut to at most 160 bytes on a UTF-8 character
+ * boundary, with "…" when cut. Unknown parts are left out: no "@handle" without a handle, no
+ * follower count when it is unknown, no URL without one. Delivery cannot fail: the plugin never
+ * asks the core to send anything and always answers EARSHOT_DELIVERED.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,8 +37,8 @@ typedef struct LogNotifier {
         const struct earshot_host *host; /* borrowed, valid until destroy */
 } LogNotifier;
 
-static int log_create(const struct earshot_host *host, const struct earshot_values *vals,
-                      char *err, size_t err_len, void **ret_state) {
+static int log_create(const struct earshot_host *host, const struct earshot_values *vals, char *err,
+                      size_t err_len, void **ret_state) {
         LogNotifier *l = calloc(1, sizeof(*l));
 
         if (!l)
@@ -52,24 +52,24 @@ static void log_destroy(void *state) {
         free(state);
 }
 
-/* The text on one line, at most TEXT_MAX bytes plus "…" when cut. */
-static char *text_flatten(const char *text) {
+/* s on one line, at most max bytes plus "…" when cut. */
+static char *flatten(const char *s, size_t max) {
         size_t n = 0;
-        char *out = malloc(strlen(text) + sizeof(ELLIPSIS));
+        char *out = malloc(strlen(s) + sizeof(ELLIPSIS));
         bool blank = false;
 
         if (!out)
                 return NULL;
-        for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
                 bool control = *p < ' ' || *p == 0x7f;
                 if (control && blank)
                         continue; /* one space for a run of them */
                 out[n++] = control ? ' ' : (char)*p;
                 blank = control;
         }
-        if (n > TEXT_MAX) {
+        if (n > max) {
                 /* back to the start of the character that would not fit whole */
-                n = TEXT_MAX;
+                n = max;
                 while (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80)
                         n--;
                 while (n > 0 && out[n - 1] == ' ')
@@ -106,8 +106,11 @@ static char *rules_join(const char *const *rules) {
         if (!out)
                 return NULL;
         *o = 0;
-        for (const char *const *r = rules; r && *r; r++)
-                o = stpcpy(o != out ? stpcpy(o, ",") : o, *r);
+        for (const char *const *r = rules; r && *r; r++) {
+                if (o != out)
+                        *o++ = ',';
+                o = stpcpy(o, *r);
+        }
         if (o == out)
                 strcpy(out, "-");
         return out;
@@ -118,7 +121,7 @@ static int log_deliver(void *state, const struct earshot_alert *alert,
         LogNotifier *l = state;
         const struct earshot_host *h = l->host;
         const struct earshot_post *p;
-        _cleanup_free_ char *text = NULL, *rules = NULL;
+        _cleanup_free_ char *text = NULL, *rules = NULL, *handle = NULL, *url = NULL;
         char followers[48] = "", due[48], span[32];
         int64_t now;
 
@@ -126,9 +129,12 @@ static int log_deliver(void *state, const struct earshot_alert *alert,
                 return -EINVAL;
         p = alert->post;
 
-        text = text_flatten(p->text ? p->text : "");
+        /* what came from the network cannot break the line */
+        text = flatten(p->text ? p->text : "", TEXT_MAX);
+        handle = p->author_handle ? flatten(p->author_handle, SIZE_MAX) : NULL;
+        url = p->url ? flatten(p->url, SIZE_MAX) : NULL;
         rules = rules_join(alert->rules);
-        if (!text || !rules)
+        if (!text || !rules || (p->author_handle && !handle) || (p->url && !url))
                 return -ENOMEM;
 
         if (p->author_followers >= 0)
@@ -146,9 +152,8 @@ static int log_deliver(void *state, const struct earshot_alert *alert,
 
         h->log(h, EARSHOT_LOG_NOTICE, "ALERT %s [%s] %s %s%s%s%s: \"%s\" %s%s%s",
                alert->id ? alert->id : "?", alert->severity ? alert->severity : "?", rules,
-               p->network ? p->network : "?", p->author_handle ? " @" : "",
-               p->author_handle ? p->author_handle : "", followers, text, due, p->url ? " " : "",
-               p->url ? p->url : "");
+               p->network ? p->network : "?", handle ? " @" : "", handle ? handle : "", followers,
+               text, due, url ? " " : "", url ? url : "");
         return EARSHOT_DELIVERED;
 }
 

@@ -29,7 +29,7 @@
  *     "source": "mastodon-acme",      string; the source's name in earshot's config
  *     "detected_at": "2026-08-01T13:56:02.114Z",  RFC 3339 UTC; when earshot heard the post
  *     "due_at": "2026-08-01T14:56:02.114Z",       RFC 3339 UTC; when an answer is due
- *     "respond_within": 3600,         integer seconds; due_at - detected_at as configured
+ *     "respond_within": 3600,         integer seconds; the target; due_at = post.created_at + this
  *     "post": {
  *       "id": "https://…/statuses/1", string; unique within the network
  *       "url": "https://…/@alice/1",  string or null; a link for people
@@ -125,8 +125,7 @@ static int webhook_create(const struct earshot_host *host, const struct earshot_
                 return set_error(err, err_len, "url: the receiver's URL is needed");
         if ((strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) ||
             has_control(url) || strchr(url, ' '))
-                return set_error(err, err_len, "url: '%s' is not an http:// or https:// URL",
-                                 url);
+                return set_error(err, err_len, "url: '%s' is not an http:// or https:// URL", url);
         token = earshot_value_str(vals, "bearer_token");
         if (token && has_control(token))
                 return set_error(err, err_len, "bearer_token: contains control characters");
@@ -165,8 +164,7 @@ static size_t utf8_valid_len(const unsigned char *s) {
         }
         if (s[0] >= 0xf0 && s[0] <= 0xf4) {
                 unsigned char lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-                                       (s[3] & 0xc0) == 0x80
+                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
                                ? 4
                                : 0;
         }
@@ -349,5 +347,5 @@ static const struct earshot_notifier_ops webhook_ops = {
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "webhook",
-                      .description = "POST each alert as JSON to a URL",
-                      .options = webhook_options, .notifier = &webhook_ops);
+                      .description = "POST each alert as JSON to a URL", .options = webhook_options,
+                      .notifier = &webhook_ops);

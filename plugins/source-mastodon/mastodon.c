@@ -326,8 +326,7 @@ static int tag_parse(const char *s, char **ret, const char **ret_error) {
         return 0;
 }
 
-static const struct earshot_value *list_value(const struct earshot_values *vals,
-                                              const char *name) {
+static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
         const struct earshot_value *v = earshot_value_get(vals, name);
         return v && v->set && v->list && v->n_list > 0 ? v : NULL;
 }
@@ -361,8 +360,8 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
 
                 r = instance_parse(instances->list[i], &inst, &error);
                 if (r == -EINVAL)
-                        return set_error(err, err_len, "instances: '%s' %s",
-                                         instances->list[i], error);
+                        return set_error(err, err_len, "instances: '%s' %s", instances->list[i],
+                                         error);
                 if (r < 0)
                         return r;
                 /* the same instance twice would make two feeds with one name */
@@ -394,10 +393,14 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                 m->tags[m->n_tags++] = t;
         }
 
+        if (m->n_instances == 0 || m->n_tags == 0)
+                return set_error(err, err_len, "%s: the list is empty",
+                                 m->n_instances == 0 ? "instances" : "tags");
+
         m->limit = earshot_value_num(vals, "limit", LIMIT_MAX);
         if (m->limit < 1 || m->limit > LIMIT_MAX)
-                return set_error(err, err_len, "limit: %" PRId64 " is out of range 1..%d",
-                                 m->limit, LIMIT_MAX);
+                return set_error(err, err_len, "limit: %" PRId64 " is out of range 1..%d", m->limit,
+                                 LIMIT_MAX);
         m->max_pages = earshot_value_num(vals, "max_pages", 10);
         if (m->max_pages < 1 || m->max_pages > MAX_PAGES_MAX)
                 return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
@@ -500,10 +503,9 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
         _cleanup_free_ char *min = min_id ? url_encode(min_id) : NULL;
         if (!tag || (min_id && !min))
                 return -ENOMEM;
-        _cleanup_free_ char *url = strjoin(m->instances[f->instance].base,
-                                           "/api/v1/timelines/tag/", tag, "?limit=", num,
-                                           m->local ? "&local=true" : "", min ? "&min_id=" : "",
-                                           min ? min : "");
+        _cleanup_free_ char *url = strjoin(m->instances[f->instance].base, "/api/v1/timelines/tag/",
+                                           tag, "?limit=", num, m->local ? "&local=true" : "",
+                                           min ? "&min_id=" : "", min ? min : "");
         if (!url)
                 return -ENOMEM;
 
@@ -526,7 +528,7 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
 
 static const char *json_str(const cJSON *obj, const char *key) {
         const cJSON *j = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-        return cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
+        return j && cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
 }
 
 /* A non-empty string, or NULL. */
@@ -538,7 +540,7 @@ static const char *json_nstr(const cJSON *obj, const char *key) {
 /* A non-negative count; -1 when missing, of the wrong type or out of range. */
 static int64_t json_count(const cJSON *obj, const char *key) {
         const cJSON *j = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble < 9.0e18))
+        if (!j || !cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble < 9.0e18))
                 return -1;
         return (int64_t)j->valuedouble;
 }
@@ -625,8 +627,7 @@ static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *it
 }
 
 static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, const char *page,
-                                   const struct earshot_response *resp,
-                                   struct earshot_sink *sink) {
+                                   const struct earshot_response *resp, struct earshot_sink *sink) {
         Mastodon *m = state;
         const struct earshot_host *h = m->host;
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
@@ -647,8 +648,7 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
         size_t len = resp->body ? resp->body_len : 0;
         /* JSON has no raw NUL bytes, and cJSON would take them for blanks */
         if (memchr(body, 0, len)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON",
-                       f->name);
+                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", f->name);
                 return -EBADMSG;
         }
         root = cJSON_ParseWithLengthOpts(body, len, &end, false);
@@ -658,8 +658,8 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
                 return -EBADMSG;
         }
         /* anything but blanks after the value is garbage, e.g. two bodies glued together */
-        while (end && end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' ||
-                                           *end == '\n'))
+        while (end && end < body + len &&
+               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
                 end++;
         if (!end || end != body + len) {
                 h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value",
@@ -668,9 +668,10 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
         }
         if (!cJSON_IsArray(root)) {
                 const char *error = json_nstr(root, "error");
-                h->log(h, EARSHOT_LOG_ERR, "%s: expected a JSON array of statuses, got %s%s%s%s",
-                       f->name, cJSON_IsObject(root) ? "an object" : "a scalar",
-                       error ? " (error: \"" : "", error ? error : "", error ? "\")" : "");
+                h->log(h, EARSHOT_LOG_ERR,
+                       "%s: expected a JSON array of statuses, got %s%s%.200s%s", f->name,
+                       cJSON_IsObject(root) ? "an object" : "a scalar", error ? " (error: \"" : "",
+                       error ? error : "", error ? "\")" : "");
                 return -EBADMSG;
         }
 
@@ -696,9 +697,10 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
         }
 
         /* The cursor only moves forward: max(old cursor, page start, ids on this page). */
-        const char *next = cursor && *cursor ? cursor : NULL;
-        if (page_id && (!next || id_compare(page_id, next) > 0))
-                next = page_id;
+        const char *start = cursor && *cursor ? cursor : NULL, *next;
+        if (page_id && (!start || id_compare(page_id, start) > 0))
+                start = page_id;
+        next = start;
         if (newest && (!next || id_compare(newest, next) > 0))
                 next = newest;
         if (next && (!cursor || strcmp(next, cursor) != 0)) {
@@ -711,6 +713,9 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
         if (!(cursor && *cursor) && !page)
                 return 0;
         if (n < (size_t)m->limit || !newest)
+                return 0;
+        /* a server that ignores min_id sends the same page again: no progress, no paging */
+        if (start && id_compare(newest, start) <= 0)
                 return 0;
         if (page_n >= m->max_pages) {
                 h->log(h, EARSHOT_LOG_INFO,

@@ -120,8 +120,8 @@ static int replay_create(const struct earshot_host *host, const struct earshot_v
         r->host = host;
         r->batch = earshot_value_num(vals, "batch", 1);
         if (r->batch < 1 || r->batch > BATCH_MAX)
-                return set_error(err, err_len, "batch: %" PRId64 " is out of range 1..%d",
-                                 r->batch, BATCH_MAX);
+                return set_error(err, err_len, "batch: %" PRId64 " is out of range 1..%d", r->batch,
+                                 BATCH_MAX);
         r->retime = earshot_value_num(vals, "retime", 1) != 0;
         r->path = strdup(path);
         r->network = strdup(network);
@@ -171,8 +171,7 @@ static int field_str(const cJSON *obj, const char *key, const char **ret, char *
 }
 
 /* A field that must be a whole number when present; -1 when absent or negative. */
-static int field_int(const cJSON *obj, const char *key, int64_t *ret, char *why,
-                     size_t why_len) {
+static int field_int(const cJSON *obj, const char *key, int64_t *ret, char *why, size_t why_len) {
         const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
         double d;
 
@@ -203,8 +202,8 @@ static LineKind line_invalid(char *why, size_t why_len, const char *reason) {
  * Classify one line (without its newline) and, for a post, fill *ret_post from it. The post's
  * strings point into *ret_json (and id_buf), which the caller frees after emitting.
  */
-static LineKind line_parse(Replay *r, const char *line, size_t len, cJSON **ret_json,
-                           char *id_buf, size_t id_len, struct earshot_post *ret_post, char *why,
+static LineKind line_parse(Replay *r, const char *line, size_t len, cJSON **ret_json, char *id_buf,
+                           size_t id_len, struct earshot_post *ret_post, char *why,
                            size_t why_len) {
         const char *end = NULL, *p = line, *created_at;
         cJSON *j, *id;
@@ -238,8 +237,7 @@ static LineKind line_parse(Replay *r, const char *line, size_t len, cJSON **ret_
         id = cJSON_GetObjectItemCaseSensitive(j, "id");
         if (cJSON_IsString(id) && id->valuestring && *id->valuestring)
                 ret_post->id = id->valuestring;
-        else if (cJSON_IsNumber(id) && id->valuedouble >= -9.0e15 &&
-                 id->valuedouble <= 9.0e15 &&
+        else if (cJSON_IsNumber(id) && id->valuedouble >= -9.0e15 && id->valuedouble <= 9.0e15 &&
                  id->valuedouble == (double)(int64_t)id->valuedouble) {
                 (void)snprintf(id_buf, id_len, "%" PRId64, (int64_t)id->valuedouble);
                 ret_post->id = id_buf;
@@ -281,8 +279,8 @@ static uint64_t cursor_parse(Replay *r, const char *cursor) {
         for (const char *c = cursor; *c; c++) {
                 if (*c < '0' || *c > '9' || n > UINT64_MAX / 10 - 1) {
                         r->host->log(r->host, EARSHOT_LOG_WARNING,
-                                     "%s: cursor '%s' is not a line count, starting over",
-                                     r->path, cursor);
+                                     "%s: cursor '%s' is not a line count, starting over", r->path,
+                                     cursor);
                         return 0;
                 }
                 n = n * 10 + (uint64_t)(*c - '0');
@@ -305,8 +303,7 @@ static bool next_line(const char *body, size_t len, size_t *pos, const char **re
 }
 
 static int replay_parse_response(void *state, uint32_t i, const char *cursor, const char *page,
-                                 const struct earshot_response *resp,
-                                 struct earshot_sink *sink) {
+                                 const struct earshot_response *resp, struct earshot_sink *sink) {
         Replay *r = state;
         const struct earshot_host *h = r->host;
         const char *body = resp->body ? resp->body : "", *line;
@@ -362,8 +359,8 @@ static int replay_parse_response(void *state, uint32_t i, const char *cursor, co
                 while (next_line(body, len, &p, &line, &line_len)) {
                         _cleanup_(cJSON_Deletep) cJSON *json = NULL;
                         struct earshot_post post;
-                        if (line_parse(r, line, line_len, &json, id_buf, sizeof(id_buf), &post,
-                                       why, sizeof(why)) == LINE_POST)
+                        if (line_parse(r, line, line_len, &json, id_buf, sizeof(id_buf), &post, why,
+                                       sizeof(why)) == LINE_POST)
                                 n++;
                 }
                 h->log(h, EARSHOT_LOG_INFO, "%s: all %" PRIu64 " posts replayed", r->path, n);

@@ -134,6 +134,27 @@ def find_pos(text, filename, line, col):
     return [ln for ln in text.splitlines() if pat.search(ln)]
 
 
+_LEVEL_NAMES = {"0": "emerg", "1": "alert", "2": "crit", "3": "err", "4": "warning",
+                "5": "notice", "6": "info", "7": "debug"}
+
+
+def log_level_of(line):
+    """Level name of a daemon log line: '<4>...' (JOURNAL_STREAM) or
+    'YYYY-MM-DD HH:MM:SS.mmm LEVEL: ...' (plain stderr); None if neither."""
+    m = re.match(r"^<([0-7])>", line)
+    if m:
+        return _LEVEL_NAMES[m.group(1)]
+    m = re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? (\w+): ", line)
+    if m:
+        return {"error": "err", "warn": "warning", "crit": "crit"}.get(m.group(1), m.group(1))
+    return None
+
+
+def is_problem_line(line):
+    """A line logged at warning or more severe."""
+    return log_level_of(line) in ("emerg", "alert", "crit", "err", "warning")
+
+
 # --------------------------------------------------------------------------------------
 # YAML writer (block style; just enough for earshot configs)
 
@@ -278,7 +299,8 @@ class MockServer:
         self.requests = []
         self.stopping = threading.Event()
         self.probe = None         # optional callable, its value is stored per request
-        self.on_request = []      # callables(entry) after the answer was chosen
+        self.on_arrival = []      # callables(entry) when a request has been read
+        self.on_request = []      # callables(entry) after it was answered
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -417,6 +439,8 @@ class MockServer:
                 entry["probe"] = repr(e)
         with self.lock:
             self.requests.append(entry)
+        for cb in list(self.on_arrival):
+            cb(entry)
         fault = self._pop_fault(parsed.path)
         entry["fault"] = fault
         try:
@@ -697,9 +721,10 @@ class WebhookReceiver:
         self.responder = responder
         self.lock = threading.RLock()
         self.n = 0
-        server.route(path, self._hook)
-        server.on_request.append(self._record)
         self.deliveries = []   # every request: dict(t, status, headers, key, json, raw, error)
+        server.route(path, self._hook)
+        server.on_arrival.append(self._arrived)
+        server.on_request.append(self._answered)
 
     def script(self, faults):
         self.server.add_faults(self.path, faults)
@@ -716,10 +741,10 @@ class WebhookReceiver:
                 return Response(f.get("status", 200), f.get("body", b""), f.get("headers"))
         return Response(200, {"ok": True})
 
-    def _record(self, entry):
-        if not (entry["path"] == self.path or entry["path"].startswith(self.path + "?")):
+    def _arrived(self, entry):
+        if entry["path"] != self.path:
             return
-        d = {"t": entry["t"], "wall": entry["wall"], "status": entry["status"],
+        d = {"t": entry["t"], "wall": entry["wall"], "status": None,
              "method": entry["method"], "headers": entry["headers"],
              "key": entry["headers"].get("idempotency-key"), "raw": entry["body"],
              "json": None, "error": None}
@@ -727,15 +752,21 @@ class WebhookReceiver:
             d["json"] = json.loads(entry["body"].decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             d["error"] = f"body is not UTF-8 JSON: {e}"
+        entry["delivery"] = d
         with self.lock:
             self.deliveries.append(d)
+
+    def _answered(self, entry):
+        d = entry.get("delivery")
+        if d is not None and entry["path"] == self.path:
+            d["status"] = entry["status"]
 
     def all(self):
         with self.lock:
             return list(self.deliveries)
 
     def ok(self):
-        """Requests answered 2xx."""
+        """Requests answered 2xx (status None: not answered yet, "hang": never)."""
         return [d for d in self.all() if isinstance(d["status"], int) and 200 <= d["status"] < 300]
 
     def ok_ids(self):
@@ -982,7 +1013,7 @@ class Daemon:
             e["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
         self.start_mark = self.notify.mark()
         argv = self.argv(extra_args)
-        self.case.note(f"start #{self.runs}: {' '.join(argv)}")
+        self.case.note(f"start #{self.runs}" + (f": {' '.join(argv)}" if self.runs == 1 else ""))
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._logf,
                                      stderr=self._logf, env=e, cwd=self.base,
                                      preexec_fn=_child_setup(os.getpid()))
@@ -1014,20 +1045,23 @@ class Daemon:
         self.notify.wait_for("READY=1", timeout, since=i, proc=self.proc)
         return log_mark
 
-    def stop(self, timeout=5.0):
-        """SIGTERM; assert exit status 0 within `timeout` seconds and STOPPING=1."""
+    def stop(self, timeout=5.0, sig=signal.SIGTERM):
+        """SIGTERM (or sig); assert exit status 0 within `timeout` s and STOPPING=1."""
         check(self.alive(), f"stop(): earshotd already exited with {self.proc and self.proc.returncode}")
         m = self.notify.mark()
         t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        name = signal.Signals(sig).name
+        self.proc.send_signal(sig)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"earshotd did not exit within {timeout}s of SIGTERM")
+            self.check_sanitizers()
+            raise AssertionError(f"earshotd did not exit within {timeout}s of {name}")
         dt = time.monotonic() - t0
-        check(rc == 0, f"earshotd exited with status {rc} after SIGTERM (want 0)")
+        self.check_sanitizers()
+        check(rc == 0, f"earshotd exited with status {rc} after {name} (want 0)")
         # STOPPING=1 must have been sent before exit; allow the reader thread a moment.
         self.notify.wait_for("STOPPING=1", 2.0, since=m)
         self.case.note(f"stopped run #{self.runs} in {dt:.2f}s")
@@ -1039,11 +1073,29 @@ class Daemon:
         if self.proc:
             self.proc.wait()
             self.case.note(f"killed run #{self.runs} (SIGKILL)")
+            self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """Record a failure for every ASan/UBSan/LSan report in the latest run's log."""
+        if not self.log_paths or getattr(self, "_scanned", None) == self.runs:
+            return
+        self._scanned = self.runs
+        text = self.log_text()
+        for pat in (r"ERROR: AddressSanitizer", r"ERROR: LeakSanitizer", r"runtime error:",
+                    r"WARNING: ThreadSanitizer", r"ERROR: UndefinedBehaviorSanitizer"):
+            m = re.search(pat, text)
+            if m:
+                line = text[m.start():text.find("\n", m.start())]
+                self.case.expect(False, f"sanitizer report in {self.log_paths[-1]}: {line[:200]}")
 
     def _cleanup(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        try:
+            self.check_sanitizers()
+        except Exception:   # noqa: BLE001
+            traceback.print_exc()
         if self._logf:
             self._logf.close()
             self._logf = None
@@ -1151,6 +1203,7 @@ class Case:
         os.makedirs(self.dir)
         self.cleanups = []
         self.servers = []
+        self.daemons = []
         self.failures = []
         self.t0 = time.monotonic()
         seed = os.environ.get("EARSHOT_TEST_SEED")
@@ -1175,7 +1228,9 @@ class Case:
         return s
 
     def daemon(self, config, **kw):
-        return Daemon(self, config, **kw)
+        d = Daemon(self, config, **kw)
+        self.daemons.append(d)
+        return d
 
     def expect(self, cond, msg):
         """A soft assertion: recorded, the case goes on, and fails at the end."""
@@ -1225,6 +1280,8 @@ def main(name, fn):
     code = 1
     try:
         fn(case)
+        for d in case.daemons:
+            d.check_sanitizers()
         if case.failures:
             raise AssertionError(f"{len(case.failures)} expectation(s) failed:\n  - "
                                  + "\n  - ".join(case.failures))
@@ -1237,11 +1294,10 @@ def main(name, fn):
     except BaseException as e:   # noqa: BLE001 - report everything, incl. KeyboardInterrupt
         print(f"FAIL: {name}: {e}", flush=True)
         traceback.print_exc()
-        for d in case.cleanups:
-            owner = getattr(d, "__self__", None)
-            if isinstance(owner, Daemon) and owner.log_paths:
-                print(f"--- last lines of {owner.log_paths[-1]}:")
-                print(_tail(owner.log_paths[-1]))
+        for d in case.daemons:
+            if d.log_paths:
+                print(f"--- last lines of {d.log_paths[-1]}:")
+                print(_tail(d.log_paths[-1]))
     finally:
         case.finish(ok)
     if code == 0:

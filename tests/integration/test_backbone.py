@@ -17,9 +17,11 @@ Checks, against the real earshotd:
     full pages (ids cross from 17 to 18 digits inside the burst, so a lexical id
     comparison would fail), every post served, each complaint alerted once;
   * earshotctl list / list --json;
+  * the Russian rule is loaded from an `include:` glob (rules.d/*.yaml);
   * SIGTERM -> STOPPING=1, exit 0 in 5 s; restart on the same state dir resumes
-    from the stored cursor, delivers nothing twice and alerts new posts (and
-    the JOURNAL_STREAM log format is `<N>` prefixed).
+    from the stored cursor, counts its open alerts in STATUS=, delivers nothing
+    twice and alerts new posts (and the JOURNAL_STREAM log format is `<N>`
+    prefixed); SIGTERM while a poll hangs still exits 0 within 5 s.
 """
 
 import json
@@ -179,10 +181,12 @@ def test(case):
         sources=[H.mastodon_source("mastodon-acme", base, interval="1s", respond_within="2h",
                                    backfill="1h", limit=40, max_pages=10)],
         notifiers=[H.webhook_notifier("hook", hook.url), {"name": "console", "type": "log"}],
-        rules=[H.REFUND_RULE, H.RU_RULE],
+        rules=[H.REFUND_RULE],
+        include=["rules.d/*.yaml"],
         defaults={"respond_within": "1h", "backfill": "1h", "interval": "60s"},
         http={"timeout": "10s", "connect_timeout": "5s"})
-    d = case.daemon(cfg)
+    # The Russian rule comes from an included file (glob relative to the main file).
+    d = case.daemon(cfg, files={"rules.d/ru.yaml": {"rules": [H.RU_RULE]}})
     d.start(watchdog_usec=2_000_000)
     case.note("READY")
 
@@ -332,7 +336,7 @@ def test(case):
 
     log1 = d.log_text()
     case.expect(re.search(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} "
-                          r"(debug|info|notice|warning|err): ", log1),
+                          r"(debug|info|notice|warning|err|error): ", log1),
                 "no stderr line looks like 'YYYY-MM-DD HH:MM:SS.mmm LEVEL: ...'")
 
     # Stop, post while down, restart on the same store.
@@ -344,6 +348,10 @@ def test(case):
     mark = srv.mark()
     d.start(journal=True)
     case.note("restarted")
+    n_alerts = len(d.alerts())
+    st = H.wait_until(lambda: d.notify.last_value("STATUS", d.start_mark), 10, "STATUS=")
+    case.expect(re.search(rf"\b{n_alerts} open alerts?\b", st),
+                f"STATUS after restart should count {n_alerts} open alerts: {st!r}")
     hook.wait_posts([posts["while-down"]["uri"]])
     first = masto.timeline_requests(since=mark)[0]
     case.expect(first["query"].get("min_id") == last_cursor,
@@ -351,6 +359,11 @@ def test(case):
                 f"{first['raw_path']}")
     add("after-restart", "<p>acme, I need my money back</p>", dict(refunds, text="money back"))
     hook.wait_posts([posts["after-restart"]["uri"]])
+    # SIGTERM while a poll hangs (http.timeout is 10s): still exit 0 within 5 s.
+    mark = srv.mark()
+    srv.add_faults(masto.timeline_path(), [{"name": "hang", "hang": True}])
+    H.wait_until(lambda: any((r.get("fault") or {}).get("hang")
+                             for r in masto.timeline_requests(since=mark)), 10, "a hanging poll")
     d.stop()
 
     keys = hook.ok_ids()

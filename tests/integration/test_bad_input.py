@@ -2,23 +2,29 @@
 """bad_input: a misbehaving instance neither stops the daemon nor delays the others.
 
 Two Mastodon sources on two loopback instances.  The bad instance answers its
-timeline, in turn: truncated JSON, HTTP 500, 429 + Retry-After: 3, a 50 MiB body
+timeline, in turn: truncated JSON, HTTP 500, 429 + Retry-After: 3, 503 +
+Retry-After: 2, a 50 MiB body
 streamed without Content-Length, a 50 MiB body announced by Content-Length, a
 hang (no answer; http.timeout is 2s), a status with invalid UTF-8 in content, a
 status whose content is an HTML bomb of nested tags, and an array of wrongly
 typed values; between faults it answers normally (so failure backoff resets).
 The good instance gets a complaint every ~1.5 s throughout.  The webhook answers
-its first request 429 + Retry-After: 2.  Checks:
+its first request 429 + Retry-After: 2, never answers its second, and answers
+400 to one alert.  Checks:
   * earshotd never exits; SIGTERM at the end exits 0;
   * every good complaint reaches the webhook within 10 s of being posted;
-  * one clear log line per fault that names the bad source (or its URL):
+  * one clear log line per fault, at warning level or above, that names the bad
+    source (or its URL):
     JSON/malformed, HTTP 500, 429/Retry-After, too large/size, timeout, ...;
-  * no request to the bad instance within Retry-After (3 s) after its 429;
+  * no request to the bad instance within Retry-After after its 429 (3 s) and
+    its 503 (2 s);
   * the daemon stopped reading the 50 MiB bodies early (max_response_size 4 MiB);
   * valid complaints on the bad instance (before and after the faults) alert;
   * every webhook body is valid UTF-8 JSON;
-  * the 429'd alert is redelivered no earlier than 2 s later, and every alert
-    is delivered (2xx) exactly once.
+  * webhook: the 429'd alert is redelivered no earlier than 2 s later; an
+    alert whose delivery hangs (second request) is retried after the timeout;
+    a 400 is final (outbox 'rejected', no retry); every other alert is
+    delivered (2xx) exactly once.
 """
 
 import json
@@ -37,9 +43,14 @@ def test(case):
     bad_srv = case.server("bad")
     bad = H.MastodonInstance(bad_srv, first_id=217020593741189701)
     hook_srv = case.server("hook")
-    hook = H.WebhookReceiver(hook_srv, "/hook")
+    def responder(n, entry):
+        if b"reject-me" in entry["body"]:
+            return {"status": 400, "body": b'{"error":"unknown channel"}'}
+        return None
+    hook = H.WebhookReceiver(hook_srv, "/hook", responder=responder)
     hook.script([{"status": 429, "headers": {"Retry-After": "2"},
-                  "body": b'{"error":"Too many requests"}', "name": "webhook-429"}])
+                  "body": b'{"error":"Too many requests"}', "name": "webhook-429"},
+                 {"hang": True, "name": "webhook-hang"}])
 
     # Statuses carried only by fault bodies get fresh ids from the bad instance, so
     # whatever the daemon does with its cursor, later real statuses are newer.
@@ -67,6 +78,9 @@ def test(case):
         {"name": "429", "status": 429, "headers": {"Retry-After": "3"},
          "body": b'{"error":"Too many requests"}'},
         {"pass": True},
+        {"name": "503", "status": 503, "body": b"Service Unavailable",
+         "headers": {"Retry-After": "2", "Content-Type": "text/plain"}},
+        {"pass": True},
         {"name": "huge", "body_size": 50 << 20},
         {"pass": True},
         {"name": "huge-cl", "body_size": 50 << 20, "content_length": True},
@@ -84,6 +98,7 @@ def test(case):
         "truncated": r"malformed|json|parse|syntax|invalid|truncat",
         "http500": r"\b500\b",
         "429": r"\b429\b|retry-after|rate.?limit|too many",
+        "503": r"\b503\b|retry-after|unavailable",
         "huge": r"too large|too big|exceed|size|max_response",
         "huge-cl": r"too large|too big|exceed|size|max_response",
         "hang": r"timed? ?out|timeout",
@@ -128,10 +143,18 @@ def test(case):
 
     p_last = bad.add_status("<p>acme refund please (bad instance, after the faults)</p>",
                             acct="last@bad.example")
+    rej = good.add_status("<p>acme refund please, reject-me</p>", acct="rej@good.example")
     g_last = good.add_status("<p>acme refund please (good instance, at the end)</p>")
     posted[g_last["uri"]] = time.monotonic()
     hook.wait_posts([p0["uri"], p_last["uri"], g_last["uri"], *posted], 30)
     H.check(d.alive(), f"earshotd exited with status {d.proc.returncode}")
+    rej_row = H.wait_until(lambda: [r for r in d.db_try(
+        "SELECT o.* FROM outbox o JOIN alerts a ON a.id = o.alert_id WHERE a.post_id = ?",
+        (rej["uri"],)) if r["state"] != "pending"], 20, "the 400'd alert's outbox row to settle")
+    case.expect(rej_row[0]["state"] == "rejected",
+                f"webhook 400: outbox state {rej_row[0]['state']!r}, want 'rejected'")
+    rej_reqs = hook.by_post(ok_only=False).get(rej["uri"], [])
+    case.expect(len(rej_reqs) == 1, f"webhook 400: {len(rej_reqs)} requests, want 1 (no retry)")
 
     # Promptness of the good source.
     first_seen = {}
@@ -160,16 +183,19 @@ def test(case):
         window = log.encode()[start:end].decode("utf-8", "replace")
         pat = log_patterns.get(name)
         if pat:
-            hits = [ln for ln in window.splitlines() if ident.search(ln) and re.search(pat, ln, re.I)]
-            case.expect(hits, f"fault {name}: no log line naming the bad source and matching "
-                              f"/{pat}/ (log bytes {start}-{end})")
+            lines = [ln for ln in window.splitlines() if ident.search(ln) and re.search(pat, ln, re.I)]
+            hits = [ln for ln in lines if H.is_problem_line(ln)]
+            case.expect(hits, f"fault {name}: no warning/error line naming the bad source and "
+                              f"matching /{pat}/ (log bytes {start}-{end})"
+                              + (f"; only: {lines[0].strip()[:200]}" if lines else ""))
             if hits:
                 case.note(f"fault {name}: {hits[0].strip()[:200]}")
-        if name == "429" and i + 1 < len(reqs):
+        if name in ("429", "503") and i + 1 < len(reqs):
+            ra = float(f["headers"]["Retry-After"])
             gap = reqs[i + 1]["t"] - r["t_done"]
-            case.expect(gap >= 2.9, f"the bad instance was polled {gap:.2f}s after its 429 "
-                                    "with Retry-After: 3")
-            case.note(f"next poll {gap:.2f}s after the 429")
+            case.expect(gap >= ra - 0.1, f"the bad instance was polled {gap:.2f}s after its {name} "
+                                         f"with Retry-After: {ra:g}")
+            case.note(f"next poll {gap:.2f}s after the {name} (Retry-After: {ra:g})")
         if name in ("huge", "huge-cl"):
             sent = r.get("bytes_sent", 0)
             case.expect(sent < (50 << 20), f"fault {name}: the daemon read the whole 50 MiB body "
@@ -194,8 +220,12 @@ def test(case):
     for k in set(keys):
         case.expect(keys.count(k) == 1, f"alert {k} delivered {keys.count(k)} times (want 1)")
     rows = d.alerts_by_post()
-    case.expect(set(hook.by_post()) == set(rows),
-                f"webhook and store disagree: {set(hook.by_post()) ^ set(rows)}")
+    delivered = set(hook.by_post()) | {rej["uri"]}
+    case.expect(delivered == set(rows), f"webhook and store disagree: {delivered ^ set(rows)}")
+    hung = [dl for dl in alld if dl["status"] is None or dl["status"] == "hang"]
+    if case.expect(len(hung) == 1, f"{len(hung)} webhook requests left hanging, want the 1 scripted"):
+        later = [dl for dl in alld if dl["key"] == hung[0]["key"] and dl["t"] > hung[0]["t"]]
+        case.expect(later, f"alert {hung[0]['key']} was not retried after its delivery timed out")
 
     H.check(d.alive(), f"earshotd exited with status {d.proc.returncode}")
     d.stop()

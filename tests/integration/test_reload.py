@@ -6,10 +6,14 @@
     logs the error as FILE:LINE:COL, and the old rules still alert while the new
     rule in the broken file does not;
   * SIGHUP with a valid config that adds a rule: the new rule is in force, the
-    old one too, and STATUS= counts the rules of the new config.
+    old one too, and STATUS= counts the rules of the new config; the new rule
+    has no respond_within (nor has the source), so defaults.respond_within
+    applies;
+  * SIGINT stops like SIGTERM: STOPPING=1, exit 0 within 5 s.
 """
 
 import re
+import signal
 
 import harness as H
 
@@ -89,13 +93,14 @@ def test(case):
                  f"STATUS counting 2 rules after the reload (last: {st!r})")
     outage3 = masto.add_status("<p>acme is down, outage for the third time</p>")
     check_alerts[outage3["uri"]] = ["outage"]
+    rw_expect = {outage3["uri"]: 3600}     # no respond_within in rule or source: defaults 1h
     c = complaint("after valid reload")
     hook.wait_posts([outage3["uri"], c["uri"]])
     errors = [ln for ln in d.log_text(since=mark).splitlines()
               if re.search(r"earshot\.yaml:\d+:\d+:", ln)]
     case.expect(not errors, f"a valid reload logged config errors: {errors[:3]}")
 
-    d.stop()
+    d.stop(sig=signal.SIGINT)
     by_post = hook.by_post()
     for uri, rules in check_alerts.items():
         ds = by_post.get(uri, [])
@@ -103,6 +108,9 @@ def test(case):
         if ds:
             case.expect(sorted(ds[0]["json"].get("rules") or []) == rules,
                         f"{uri}: rules {ds[0]['json'].get('rules')}, want {rules}")
+            rw = rw_expect.get(uri, 1800)
+            case.expect(ds[0]["json"].get("respond_within") == rw,
+                        f"{uri}: respond_within {ds[0]['json'].get('respond_within')}, want {rw}")
     rows = d.alerts_by_post()
     case.expect(set(rows) == set(check_alerts),
                 f"alerts: extra {set(rows) - set(check_alerts)}, missing {set(check_alerts) - set(rows)}")

@@ -27,9 +27,9 @@ struct earshot_request {
 struct earshot_sink {
         struct earshot_post *posts;
         size_t n_posts;
-        char *cursor;        /* last set_cursor() argument */
-        unsigned n_cursor;   /* how many times set_cursor() was called */
-        char *page;          /* last next_page() argument */
+        char *cursor;      /* last set_cursor() argument */
+        unsigned n_cursor; /* how many times set_cursor() was called */
+        char *page;        /* last next_page() argument */
         unsigned n_page;
 };
 

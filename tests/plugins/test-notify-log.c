@@ -188,6 +188,14 @@ static void test_flatten_and_unknowns(void **state) {
                                   "three [31m red\" due in 30m");
         assert_null(strchr(line, '\n'));
 
+        /* nothing from the network can start a new line */
+        p.author_handle = "eve\nALERT forged";
+        p.url = "https://x.example/\r\nALERT forged";
+        line = deliver(t, &a);
+        assert_null(strchr(line, '\n'));
+        assert_null(strchr(line, '\r'));
+        assert_non_null(strstr(line, " @eve ALERT forged: "));
+
         /* no post: a bug in the caller */
         a.post = NULL;
         assert_int_equal(P->notifier->deliver(t->state, &a, &t->req), -EINVAL);

@@ -176,9 +176,9 @@ static void test_create_rejects(void **state) {
         assert_non_null(strstr(t->err, "url"));
         assert_int_equal(create(t, SETTINGS("url=ftp://hooks.example/x")), -EINVAL);
         assert_non_null(strstr(t->err, "not an http:// or https:// URL"));
-        assert_int_equal(create(t, SETTINGS("url=https://hooks.example/x",
-                                            "bearer_token=abc\r\nX-Evil: 1")),
-                         -EINVAL);
+        assert_int_equal(
+                create(t, SETTINGS("url=https://hooks.example/x", "bearer_token=abc\r\nX-Evil: 1")),
+                -EINVAL);
         assert_null(strstr(t->err, "abc"));
         assert_null(t->state);
 }
@@ -186,8 +186,8 @@ static void test_create_rejects(void **state) {
 static void test_request(void **state) {
         T *t = *state;
 
-        create_ok(t, SETTINGS("url=https://hooks.example/earshot?team=care",
-                              "bearer_token=s3cr3t"));
+        create_ok(t,
+                  SETTINGS("url=https://hooks.example/earshot?team=care", "bearer_token=s3cr3t"));
         deliver(t, &alert);
         assert_string_equal(t->req.method, "POST");
         assert_string_equal(t->req.url, "https://hooks.example/earshot?team=care");
@@ -247,9 +247,9 @@ static void test_payload(void **state) {
         expect_int(t, "post.likes", 5);
 
         /* exactly these keys, in this order: the documented schema */
-        static const char *const keys[] = {"schema", "event", "id", "rules", "brand",
-                                           "severity", "network", "source", "detected_at",
-                                           "due_at", "respond_within", "post", NULL};
+        static const char *const keys[] = {
+                "schema", "event",       "id",     "rules",          "brand", "severity", "network",
+                "source", "detected_at", "due_at", "respond_within", "post",  NULL};
         const cJSON *k = t->body->child;
         for (size_t i = 0; keys[i]; i++, k = k->next) {
                 assert_non_null(k);
@@ -310,14 +310,15 @@ static void test_payload_hostile_strings(void **state) {
 
         p.text = "quote \" backslash \\ newline \n tab \t nul-free \x01 </script>";
         p.author_name = "Bad\xff\xfeUTF-8 \xc3\x28 \xed\xa0\x80 \xf0\x9f\x98"; /* invalid */
-        p.author_followers = INT64_C(9007199254740993);                      /* 2^53 + 1 */
+        p.author_followers = INT64_C(9007199254740993);                        /* 2^53 + 1 */
         a.post = &p;
 
         create_ok(t, SETTINGS("url=https://hooks.example/x"));
         deliver(t, &a);
         expect_str(t, "post.text", p.text);
         expect_str(t, "post.author.name",
-                   "Bad\xef\xbf\xbd\xef\xbf\xbdUTF-8 \xef\xbf\xbd( \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+                   "Bad\xef\xbf\xbd\xef\xbf\xbdUTF-8 \xef\xbf\xbd( "
+                   "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
                    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
         /* integers are written exactly, not through a double */
         assert_non_null(strstr(t->req.body, "\"followers\":9007199254740993"));

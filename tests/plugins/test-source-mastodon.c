@@ -155,9 +155,10 @@ static void test_descriptor(void **state) {
 static void test_feeds(void **state) {
         T *t = *state;
 
-        create_ok(t, SETTINGS("instances=https://Mastodon.Social/", "instances=http://localhost:3000//",
-                              "instances=https://mastodon.social", "tags=#Acme", "tags=acme",
-                              "tags=AcmeSupport"));
+        create_ok(t,
+                  SETTINGS("instances=https://Mastodon.Social/",
+                           "instances=http://localhost:3000//", "instances=https://mastodon.social",
+                           "tags=#Acme", "tags=acme", "tags=AcmeSupport"));
         /* duplicates after normalisation are dropped: 2 instances x 2 tags */
         assert_string_equal(P->source->feed(t->state, 0), "https://mastodon.social#acme");
         assert_string_equal(P->source->feed(t->state, 1), "https://mastodon.social#acmesupport");
@@ -209,9 +210,10 @@ static void test_create_rejects(void **state) {
         expect_rejected(t, SETTINGS("instances=https://m.example:x", "tags=a"), "port");
         expect_rejected(t, SETTINGS("instances=https://m example", "tags=a"), "blanks");
         /* a good instance does not excuse a bad one */
-        expect_rejected(t, SETTINGS("instances=https://ok.example", "instances=http://bad.example",
-                                    "tags=a"),
-                        "bad.example");
+        expect_rejected(
+                t,
+                SETTINGS("instances=https://ok.example", "instances=http://bad.example", "tags=a"),
+                "bad.example");
 
         expect_rejected(t, SETTINGS("instances=https://m.example", "tags=#"), "tags: '#' is empty");
         expect_rejected(t, SETTINGS("instances=https://m.example", "tags=acme support"),
@@ -222,8 +224,9 @@ static void test_create_rejects(void **state) {
         expect_rejected(t, SETTINGS("instances=https://m.example", "tags=a", "limit=41"), "limit");
         expect_rejected(t, SETTINGS("instances=https://m.example", "tags=a", "max_pages=0"),
                         "max_pages");
-        expect_rejected(t, SETTINGS("instances=https://a.example", "instances=https://b.example",
-                                    "tags=a", "access_token=s3cret"),
+        expect_rejected(t,
+                        SETTINGS("instances=https://a.example", "instances=https://b.example",
+                                 "tags=a", "access_token=s3cret"),
                         "access_token");
         assert_null(strstr(t->err, "s3cret"));
         /* required options missing (the core checks too; the plugin must not crash) */
@@ -270,7 +273,8 @@ static void test_request_percent_encoding(void **state) {
         T *t = *state;
 
         /* "Café_Ünï" with ASCII lowercased, UTF-8 percent-encoded */
-        create_ok(t, SETTINGS("instances=http://localhost:3000", "tags=#Caf\xc3\xa9_\xc3\x9cn\xc3\xaf"));
+        create_ok(t, SETTINGS("instances=http://localhost:3000",
+                              "tags=#Caf\xc3\xa9_\xc3\x9cn\xc3\xaf"));
         assert_string_equal(P->source->feed(t->state, 0),
                             "http://localhost:3000#caf\xc3\xa9_\xc3\x9cn\xc3\xaf");
         build(t, 0, NULL, NULL);
@@ -329,7 +333,8 @@ static void test_parse_public_timeline(void **state) {
         assert_string_equal(t->sink.cursor, "117020593134559451");
 
         /* oldest first */
-        assert_string_equal(t->sink.posts[0].url, "http://localhost:3000/@admin/117020574694606796");
+        assert_string_equal(t->sink.posts[0].url,
+                            "http://localhost:3000/@admin/117020574694606796");
         assert_string_equal(t->sink.posts[0].text, "I have never stolen a ham in my life.");
         assert_int_equal(t->sink.posts[0].created_usec, INT64_C(1785592265238000));
         assert_string_equal(t->sink.posts[7].url,
@@ -353,8 +358,9 @@ static void test_parse_public_timeline(void **state) {
         /* an edited status is just a status */
         p = find_post(t, "http://localhost:3000/ap/users/117020566092212359/statuses/"
                          "117020586180926938");
-        assert_string_equal(p->text,
-                            "the best editor? why, of course it is the KDE Advanced Text Editor, Kate");
+        assert_string_equal(
+                p->text,
+                "the best editor? why, of course it is the KDE Advanced Text Editor, Kate");
 }
 
 static void test_parse_status_example(void **state) {
@@ -369,7 +375,8 @@ static void test_parse_status_example(void **state) {
 
         assert_int_equal(t->sink.n_posts, 1);
         const struct earshot_post *p = &t->sink.posts[0];
-        assert_string_equal(p->id, "https://mastodon.social/users/Gargron/statuses/103270115826048975");
+        assert_string_equal(p->id,
+                            "https://mastodon.social/users/Gargron/statuses/103270115826048975");
         assert_string_equal(p->url, "https://mastodon.social/@Gargron/103270115826048975");
         assert_string_equal(p->author_handle, "Gargron@mastodon.social");
         assert_string_equal(p->author_name, "Eugen");
@@ -406,8 +413,10 @@ static void test_parse_reblog(void **state) {
         create_ok(t, LOCAL_SETTINGS);
         cJSON_ReplaceItemInObject(boost, "id", cJSON_CreateString("117020600000000001"));
         cJSON_ReplaceItemInObject(boost, "content", cJSON_CreateString(""));
-        cJSON_ReplaceItemInObject(boost, "uri", cJSON_CreateString(
-                "http://localhost:3000/ap/users/117020566092212359/statuses/117020600000000001/activity"));
+        cJSON_ReplaceItemInObject(
+                boost, "uri",
+                cJSON_CreateString("http://localhost:3000/ap/users/117020566092212359/statuses/"
+                                   "117020600000000001/activity"));
         cJSON_ReplaceItemInObject(boost, "reblog", load_json("mastodon/status-example.json"));
         cJSON_InsertItemInArray(page, 0, boost);
 
@@ -415,7 +424,8 @@ static void test_parse_reblog(void **state) {
         cJSON_Delete(page);
         assert_int_equal(t->sink.n_posts, 9);
         const struct earshot_post *p = &t->sink.posts[8];
-        assert_string_equal(p->id, "https://mastodon.social/users/Gargron/statuses/103270115826048975");
+        assert_string_equal(p->id,
+                            "https://mastodon.social/users/Gargron/statuses/103270115826048975");
         assert_string_equal(p->url, "https://mastodon.social/@Gargron/103270115826048975");
         assert_string_equal(p->author_handle, "Gargron@localhost:3000"); /* as this instance says */
         assert_string_equal(p->author_name, "Eugen");
@@ -460,7 +470,8 @@ static void test_parse_spoiler_and_fallbacks(void **state) {
 
         /* url falls back to uri */
         assert_int_equal(parse(t, NULL, NULL,
-                               "[{\"id\":\"5\",\"content\":\"<p>x</p>\",\"uri\":\"https://a.example/s/5\"}]"),
+                               "[{\"id\":\"5\",\"content\":\"<p>x</p>\",\"uri\":\"https://"
+                               "a.example/s/5\"}]"),
                          0);
         assert_int_equal(t->sink.n_posts, 1);
         assert_string_equal(t->sink.posts[0].url, "https://a.example/s/5");
@@ -483,10 +494,11 @@ static void test_cursor_order(void **state) {
         assert_int_equal(t->sink.n_cursor, 0);
 
         /* the max of the page, wherever it is in the page */
-        assert_int_equal(parse(t, "5", NULL,
-                               "[{\"id\":\"1000\",\"content\":\"a\"},{\"id\":\"999\",\"content\":\"a\"},"
-                               "{\"id\":\"1001\",\"content\":\"a\"},{\"id\":\"2\",\"content\":\"a\"}]"),
-                         0);
+        assert_int_equal(
+                parse(t, "5", NULL,
+                      "[{\"id\":\"1000\",\"content\":\"a\"},{\"id\":\"999\",\"content\":\"a\"},"
+                      "{\"id\":\"1001\",\"content\":\"a\"},{\"id\":\"2\",\"content\":\"a\"}]"),
+                0);
         assert_string_equal(t->sink.cursor, "1001");
 
         /* same length: bytewise */
@@ -537,6 +549,16 @@ static void test_paging(void **state) {
                          0);
         assert_int_equal(t->sink.n_page, 0);
 
+        /* a full page that does not get past the cursor (min_id ignored): no paging */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "limit=8"));
+        assert_int_equal(parse_fixture(t, "117020593134559451", NULL, "mastodon/public-8.json"), 0);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(t->sink.n_cursor, 0);
+        assert_int_equal(parse_fixture(t, "117020574000000000", "2:117020593134559451",
+                                       "mastodon/public-8.json"),
+                         0);
+        assert_int_equal(t->sink.n_page, 0);
+
         /* an empty page after a full one: the cursor still reaches the page start */
         assert_int_equal(parse(t, "117020574000000000", "2:117020593134559451", "[]"), 0);
         assert_int_equal(t->sink.n_page, 0);
@@ -564,7 +586,8 @@ static void test_max_pages(void **state) {
         assert_int_equal(t->sink.n_page, 0);
         /* the cursor still moves: the next poll goes on from here, no gap */
         assert_string_equal(t->sink.cursor, "117020593134559451");
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "stopped after 3 pages"), 1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "stopped after 3 pages"),
+                         1);
 
         create_ok(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "limit=8",
                               "max_pages=1"));
@@ -631,8 +654,10 @@ static void test_wrong_types(void **state) {
                 "{\"id\":\"2\",\"content\":\"<p>ok</p>\",\"account\":\"x\",\"uri\":12,\"url\":[],"
                 " \"created_at\":5,\"language\":{},\"replies_count\":\"3\",\"reblogs_count\":1e300,"
                 " \"favourites_count\":null,\"reblog\":\"x\",\"spoiler_text\":9},"
-                "{\"id\":\"3\",\"content\":\"<p>boost</p>\",\"reblog\":{\"id\":7,\"content\":\"x\"}},"
-                "{\"id\":\"4\",\"content\":\"<p>y</p>\",\"account\":{\"acct\":7,\"followers_count\":\"9\","
+                "{\"id\":\"3\",\"content\":\"<p>boost</"
+                "p>\",\"reblog\":{\"id\":7,\"content\":\"x\"}},"
+                "{\"id\":\"4\",\"content\":\"<p>y</"
+                "p>\",\"account\":{\"acct\":7,\"followers_count\":\"9\","
                 " \"display_name\":null},\"reblog\":[],\"created_at\":\"2026-13-01T00:00:00Z\"},"
                 "{\"id\":\"6\",\"content\":\"<b>unclosed <i>tags &bogus; &#0; &#x110000;\","
                 " \"account\":{\"acct\":\"\"},\"replies_count\":-3,\"reblogs_count\":2.5}"

@@ -35,11 +35,13 @@ static const char demo[] =
         "{\"id\": \"p1\", \"text\": \"My order never arrived @acme\", \"author\": "
         "\"alice@example.social\", \"author_name\": \"Alice\", \"followers\": 1200, \"url\": "
         "\"https://example.social/@alice/1\", \"created_at\": \"2026-08-01T13:55:55.867Z\", "
-        "\"network\": \"mastodon\", \"lang\": \"en\", \"replies\": 2, \"reposts\": 1, \"likes\": 7}\n"
+        "\"network\": \"mastodon\", \"lang\": \"en\", \"replies\": 2, \"reposts\": 1, \"likes\": "
+        "7}\n"
         "\n"
         "{\"id\": 42, \"text\": \"acme support is a joke\"}\n"
         "{\"id\": \"p3\", \"text\": \"unterminated\n"
-        "  {\"id\": \"p4\", \"text\": \"refund please\", \"network\": null, \"followers\": null}\r\n"
+        "  {\"id\": \"p4\", \"text\": \"refund please\", \"network\": null, \"followers\": "
+        "null}\r\n"
         "{\"id\": \"p5\", \"text\": \"last line, no newline\"}";
 
 static int setup(void **state) {
@@ -180,8 +182,8 @@ static void test_batch_of_one(void **state) {
 static void test_fields(void **state) {
         T *t = *state;
 
-        create_ok(t, SETTINGS("path=/demo/posts.jsonl", "batch=10", "retime=false",
-                              "network=demo"));
+        create_ok(t,
+                  SETTINGS("path=/demo/posts.jsonl", "batch=10", "retime=false", "network=demo"));
         assert_int_equal(poll(t, NULL), 0);
         assert_int_equal(t->sink.n_posts, 4);
 
@@ -231,19 +233,19 @@ static void test_retime(void **state) {
 static void test_invalid_lines(void **state) {
         T *t = *state;
         static const char body[] =
-                "[1, 2]\n"                                        /* 1 */
-                "{\"text\": \"no id\"}\n"                         /* 2 */
-                "{\"id\": \"\", \"text\": \"empty id\"}\n"        /* 3 */
-                "{\"id\": 1.5, \"text\": \"fractional id\"}\n"    /* 4 */
-                "{\"id\": \"a\"}\n"                               /* 5 */
-                "{\"id\": \"b\", \"text\": 5}\n"                  /* 6 */
-                "{\"id\": \"c\", \"text\": \"x\", \"followers\": \"many\"}\n" /* 7 */
-                "{\"id\": \"d\", \"text\": \"x\", \"author\": 7}\n"           /* 8 */
-                "{\"id\": \"e\", \"text\": \"x\", \"created_at\": \"yesterday\"}\n" /* 9 */
-                "{\"id\": \"f\", \"text\": \"x\"} trailing\n"                 /* 10 */
-                "{\"id\": \"g\", \"text\": \"x\", \"likes\": 2.5}\n"          /* 11 */
-                "   \t \r\n"                                                  /* 12 */
-                "   # indented comment\n"                                     /* 13 */
+                "[1, 2]\n"                                                                /* 1 */
+                "{\"text\": \"no id\"}\n"                                                 /* 2 */
+                "{\"id\": \"\", \"text\": \"empty id\"}\n"                                /* 3 */
+                "{\"id\": 1.5, \"text\": \"fractional id\"}\n"                            /* 4 */
+                "{\"id\": \"a\"}\n"                                                       /* 5 */
+                "{\"id\": \"b\", \"text\": 5}\n"                                          /* 6 */
+                "{\"id\": \"c\", \"text\": \"x\", \"followers\": \"many\"}\n"             /* 7 */
+                "{\"id\": \"d\", \"text\": \"x\", \"author\": 7}\n"                       /* 8 */
+                "{\"id\": \"e\", \"text\": \"x\", \"created_at\": \"yesterday\"}\n"       /* 9 */
+                "{\"id\": \"f\", \"text\": \"x\"} trailing\n"                             /* 10 */
+                "{\"id\": \"g\", \"text\": \"x\", \"likes\": 2.5}\n"                      /* 11 */
+                "   \t \r\n"                                                              /* 12 */
+                "   # indented comment\n"                                                 /* 13 */
                 "{\"id\": \"ok\", \"text\": \"fine\", \"extra\": {\"ignored\": true}}\n"; /* 14 */
 
         create_ok(t, SETTINGS("path=/demo/bad.jsonl", "batch=5"));
@@ -253,24 +255,33 @@ static void test_invalid_lines(void **state) {
         assert_string_equal(t->sink.cursor, "14");
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "skipping"), 11);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
-                                              "/demo/bad.jsonl:1: not a JSON object"), 1);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":2: \"id\" must be"), 1);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":6: \"text\" must be"), 1);
+                                              "/demo/bad.jsonl:1: not a JSON object"),
+                         1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":2: \"id\" must be"),
+                         1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":6: \"text\" must be"),
+                         1);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
-                                              ":7: \"followers\" must be a whole number"), 1);
+                                              ":7: \"followers\" must be a whole number"),
+                         1);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
-                                              ":8: \"author\" must be a string"), 1);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":9: \"created_at\""), 1);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":10: not valid JSON"), 1);
+                                              ":8: \"author\" must be a string"),
+                         1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":9: \"created_at\""),
+                         1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":10: not valid JSON"),
+                         1);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "all 1 posts replayed"), 1);
 
         /* a NUL inside a line spoils that line only */
         create_ok(t, SETTINGS("path=/demo/nul.jsonl", "batch=5"));
-        static const char nul[] = "{\"id\":\"x\",\"text\":\"a\"}\0\n{\"id\":\"y\",\"text\":\"b\"}\n";
+        static const char nul[] =
+                "{\"id\":\"x\",\"text\":\"a\"}\0\n{\"id\":\"y\",\"text\":\"b\"}\n";
         assert_int_equal(poll_body(t, NULL, nul, sizeof(nul) - 1), 0);
         assert_int_equal(t->sink.n_posts, 1);
         assert_string_equal(t->sink.posts[0].id, "y");
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":1: contains a NUL"), 1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ":1: contains a NUL"),
+                         1);
 }
 
 static void test_odd_cursors_and_files(void **state) {

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "cleanup.h"
+#include "util/cleanup.h"
 #include "match.h"
 
 #define TEST(n, f)                                                                             \

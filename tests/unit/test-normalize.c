@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "cleanup.h"
+#include "util/cleanup.h"
 #include "normalize.h"
 
 #define TEST(n, f)                                                                             \

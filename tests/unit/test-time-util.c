@@ -5,6 +5,7 @@
  * "2026-08-01T13:55:55.867Z", offsets, date-only), and the inputs both parsers must refuse.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,7 +18,7 @@
 
 #include "util/time-util.h"
 
-#define TEST(n, f)                                                                             \
+#define TEST(n, f)                                                                                 \
         { .name = (n), .test_func = (f) }
 
 /* 2026-08-01T13:55:55Z, computed independently (date -u -d ... +%s) */
@@ -26,15 +27,20 @@
 
 static void assert_duration(const char *s, usec_t want) {
         usec_t got = 12345;
+        int r = parse_duration(s, &got);
 
-        assert_int_equal(parse_duration(s, &got), 0);
-        assert_int_equal(got, want);
+        if (r != 0 || got != want)
+                fail_msg("parse_duration(\"%s\") = %d, %" PRIu64 "; want 0, %" PRIu64, s, r, got,
+                         want);
 }
 
 static void assert_duration_error(const char *s, int want) {
         usec_t got = 12345;
+        int r = parse_duration(s, &got);
 
-        assert_int_equal(parse_duration(s, &got), want);
+        if (r != want)
+                fail_msg("parse_duration(\"%s\") = %d (%" PRIu64 "); want %d", s ? s : "(null)", r,
+                         got, want);
         assert_int_equal(got, 12345); /* untouched on failure */
 }
 
@@ -53,8 +59,8 @@ static void test_duration_compound(void **state) {
         assert_duration("1h30m", USEC_PER_HOUR + 30 * USEC_PER_MINUTE);
         assert_duration("2d3h", 2 * USEC_PER_DAY + 3 * USEC_PER_HOUR);
         assert_duration("1m500ms", USEC_PER_MINUTE + 500 * USEC_PER_MSEC);
-        assert_duration("1w1d1h1m1s", 8 * USEC_PER_DAY + USEC_PER_HOUR + USEC_PER_MINUTE +
-                                              USEC_PER_SEC);
+        assert_duration("1w1d1h1m1s",
+                        8 * USEC_PER_DAY + USEC_PER_HOUR + USEC_PER_MINUTE + USEC_PER_SEC);
 }
 
 static void test_duration_bare_seconds(void **state) {
@@ -84,7 +90,7 @@ static void test_duration_overflow(void **state) {
         assert_duration_error("184467440737095516160", -ERANGE);
         /* the number fits, the product does not */
         assert_duration_error("18446744073709551s", -ERANGE);
-        assert_duration_error("30000000w", -ERANGE);
+        assert_duration_error("40000000w", -ERANGE);
         /* each part fits, the sum does not */
         assert_duration_error("10000000000000000000us10000000000000000000us", -ERANGE);
         /* large values that fit are still fine */
@@ -109,31 +115,36 @@ static void test_format_duration(void **state) {
 
 static void test_format_duration_round_trip(void **state) {
         static const usec_t values[] = {
-                65 * USEC_PER_MINUTE, 12 * USEC_PER_MINUTE, 45 * USEC_PER_SEC,
-                2 * USEC_PER_DAY + 3 * USEC_PER_HOUR, 500 * USEC_PER_MSEC, USEC_PER_HOUR,
+                65 * USEC_PER_MINUTE, 12 * USEC_PER_MINUTE,
+                45 * USEC_PER_SEC,    2 * USEC_PER_DAY + 3 * USEC_PER_HOUR,
+                500 * USEC_PER_MSEC,  USEC_PER_HOUR,
         };
         char buf[32];
 
         for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
                 usec_t back = 0;
-                assert_int_equal(parse_duration(format_duration(buf, sizeof(buf), values[i]),
-                                                &back),
-                                 0);
+                assert_int_equal(
+                        parse_duration(format_duration(buf, sizeof(buf), values[i]), &back), 0);
                 assert_int_equal(back, values[i]);
         }
 }
 
 static void assert_timestamp(const char *s, int64_t want) {
         int64_t got = 42;
+        int r = parse_timestamp(s, &got);
 
-        assert_int_equal(parse_timestamp(s, &got), 0);
-        assert_int_equal(got, want);
+        if (r != 0 || got != want)
+                fail_msg("parse_timestamp(\"%s\") = %d, %" PRId64 "; want 0, %" PRId64, s, r, got,
+                         want);
 }
 
 static void assert_timestamp_error(const char *s) {
         int64_t got = 42;
+        int r = parse_timestamp(s, &got);
 
-        assert_int_equal(parse_timestamp(s, &got), -EINVAL);
+        if (r != -EINVAL)
+                fail_msg("parse_timestamp(\"%s\") = %d (%" PRId64 "); want -EINVAL",
+                         s ? s : "(null)", r, got);
         assert_int_equal(got, 42);
 }
 
@@ -225,8 +236,10 @@ static void test_format_timestamp(void **state) {
 
 static void test_timestamp_round_trip(void **state) {
         static const char *const stamps[] = {
-                "2026-08-01T13:55:55.867Z", "2028-02-29T23:59:59.999Z",
-                "1999-12-31T23:59:59.000Z", "2026-01-01T00:00:00.001Z",
+                "2026-08-01T13:55:55.867Z",
+                "2028-02-29T23:59:59.999Z",
+                "1999-12-31T23:59:59.000Z",
+                "2026-01-01T00:00:00.001Z",
         };
         char buf[32];
 

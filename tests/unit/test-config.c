@@ -1,0 +1,1120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-config.c - config_load() on configurations written from string literals into a fresh
+ * temporary folder: every error must come through the callback as "FILE:LINE:COL: message" at
+ * the exact position of the node at fault, loading must go on so that one run reports every
+ * error, included files must be read (and name themselves in their errors), defaults must hold,
+ * secrets must be resolved from the environment and from $CREDENTIALS_DIRECTORY and never be
+ * printed. Cases with sources or notifiers need the plugin modules: they run when
+ * $EARSHOT_PLUGIN_DIR names the build's plugin folder and are skipped otherwise.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "plugin.h"
+
+#define TEST(n, f)                                                                                 \
+        { .name = (n), .test_func = (f), .setup_func = setup, .teardown_func = teardown }
+
+#define MAX_ERRORS 64
+
+typedef struct Fixture {
+        char dir[PATH_MAX];       /* the temporary folder, canonical */
+        char path[PATH_MAX + 32]; /* dir/earshot.yaml */
+        char *errors[MAX_ERRORS];
+        size_t n_errors; /* every call counted, even past MAX_ERRORS */
+        PluginRegistry *registry;
+        Config *cfg;
+} Fixture;
+
+static const char *const env_vars[] = {"TEST_TOKEN", "EARSHOT_TEST_UNSET", "CREDENTIALS_DIRECTORY"};
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(*f));
+        char tmpl[] = "/tmp/earshot-test-config-XXXXXX";
+
+        if (!f || !mkdtemp(tmpl) || !realpath(tmpl, f->dir))
+                return -1;
+        snprintf(f->path, sizeof(f->path), "%s/earshot.yaml", f->dir);
+        if (plugin_registry_new(&f->registry) < 0)
+                return -1;
+        for (size_t i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++)
+                unsetenv(env_vars[i]);
+        *state = f;
+        return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        config_free(f->cfg); /* before the registry: the config borrows its plugins */
+        plugin_registry_free(f->registry);
+        for (size_t i = 0; i < f->n_errors && i < MAX_ERRORS; i++)
+                free(f->errors[i]);
+        (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        for (size_t i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++)
+                unsetenv(env_vars[i]);
+        free(f);
+        return 0;
+}
+
+static void collect_error(const char *msg, void *userdata) {
+        Fixture *f = userdata;
+
+        assert_non_null(msg);
+        if (f->n_errors < MAX_ERRORS)
+                f->errors[f->n_errors] = strdup(msg);
+        f->n_errors++;
+}
+
+/* Write text to dir/rel, creating one level of sub-folder as needed. */
+static void write_file(Fixture *f, const char *rel, const char *text) {
+        char path[PATH_MAX * 2];
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+        char *slash = strrchr(path, '/');
+        if (slash > path + strlen(f->dir)) {
+                *slash = 0;
+                assert_true(mkdir(path, 0700) == 0 || errno == EEXIST);
+                *slash = '/';
+        }
+        fp = fopen(path, "we");
+        assert_non_null(fp);
+        assert_true(fputs(text, fp) >= 0);
+        assert_int_equal(fclose(fp), 0);
+}
+
+/* The plugin folder of the build, or skip the test. */
+static const char *plugin_dir(void) {
+        const char *d = getenv("EARSHOT_PLUGIN_DIR");
+
+        if (!d || !*d) {
+                print_message("# EARSHOT_PLUGIN_DIR not set, skipping\n");
+                skip();
+        }
+        return d;
+}
+
+/* Write earshot.yaml and load it; returns config_load()'s result. */
+static int load_with(Fixture *f, const char *yaml, const char *plugins) {
+        write_file(f, "earshot.yaml", yaml);
+        config_free(f->cfg);
+        f->cfg = NULL;
+        int r = config_load(f->path, plugins, f->registry, collect_error, f, &f->cfg);
+        if (r < 0)
+                assert_null(f->cfg); /* *ret untouched on failure */
+        return r;
+}
+
+static void dump_errors(const Fixture *f) {
+        for (size_t i = 0; i < f->n_errors && i < MAX_ERRORS; i++)
+                print_message("#   error %zu: %s\n", i, f->errors[i] ? f->errors[i] : "(oom)");
+}
+
+/* Load a configuration that must be valid. */
+static Config *load_ok(Fixture *f, const char *yaml, const char *plugins) {
+        int r = load_with(f, yaml, plugins);
+        if (r != 0 || f->n_errors != 0) {
+                dump_errors(f);
+                fail_msg("config_load() = %d with %zu errors, want a valid config", r, f->n_errors);
+        }
+        assert_non_null(f->cfg);
+        return f->cfg;
+}
+
+/* Load a configuration that must fail with exactly n_errors errors. */
+static void load_bad(Fixture *f, const char *yaml, const char *plugins, size_t n_errors) {
+        int r = load_with(f, yaml, plugins);
+        if (r != -EINVAL || f->n_errors != n_errors) {
+                dump_errors(f);
+                fail_msg("config_load() = %d with %zu errors, want -EINVAL with %zu", r,
+                         f->n_errors, n_errors);
+        }
+}
+
+/* One error must start with "DIR/FILE:LINE:COL: " and contain every needle. */
+static const char *assert_error_at(const Fixture *f, const char *file, unsigned line, unsigned col,
+                                   const char *needle, const char *needle2) {
+        char prefix[PATH_MAX * 2];
+
+        snprintf(prefix, sizeof(prefix), "%s/%s:%u:%u: ", f->dir, file, line, col);
+        for (size_t i = 0; i < f->n_errors && i < MAX_ERRORS; i++) {
+                const char *e = f->errors[i];
+                if (e && strncmp(e, prefix, strlen(prefix)) == 0 && strstr(e, needle) &&
+                    (!needle2 || strstr(e, needle2)))
+                        return e;
+        }
+        dump_errors(f);
+        fail_msg("no error \"%s...%s...%s\"", prefix, needle, needle2 ? needle2 : "");
+        return NULL;
+}
+
+#define assert_error(f, line, col, needle)                                                         \
+        assert_error_at(f, "earshot.yaml", line, col, needle, NULL)
+
+static const struct earshot_value *value_of(const PluginValues *pv, const char *name) {
+        for (size_t i = 0; i < pv->n; i++)
+                if (strcmp(pv->v[i].name, name) == 0)
+                        return &pv->v[i];
+        fail_msg("no option '%s'", name);
+        return NULL;
+}
+
+/* ---- errors without plugins -------------------------------------------------------------- */
+
+static void test_unknown_key_did_you_mean(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "# earshot\n"
+                 "log_level: info\n"
+                 "sorces: []\n"
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n",
+                 NULL, 1);
+        assert_error(f, 3, 1,
+                     "unknown key 'sorces' in the configuration (did you mean 'sources'?)");
+}
+
+static void test_unknown_key_valid_keys(void **state) {
+        Fixture *f = *state;
+
+        /* nothing close: list every valid key instead of guessing */
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "colour_scheme: blue\n",
+                 NULL, 1);
+        const char *e = assert_error(f, 4, 1, "unknown key 'colour_scheme' in the configuration");
+        assert_null(strstr(e, "did you mean"));
+        assert_non_null(strstr(e, "valid keys: "));
+        assert_non_null(strstr(e, "sources"));
+        assert_non_null(strstr(e, "rules"));
+        assert_non_null(strstr(e, "defaults"));
+}
+
+static void test_unknown_key_in_rule(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: acme\n"
+                 "    anyy: [refund]\n",
+                 NULL, 1);
+        assert_error(f, 7, 5, "unknown key 'anyy' in rule (did you mean 'any'?)");
+}
+
+static void test_unknown_key_in_brand(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "    excludes: [coyote]\n",
+                 NULL, 1);
+        assert_error(f, 4, 5, "unknown key 'excludes' in brand (did you mean 'exclude'?)");
+}
+
+static void test_duplicate_key(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "log_level: info\n"
+                 "brands:\n"
+                 "  - name: globex\n"
+                 "    terms: [globex]\n",
+                 NULL, 1);
+        assert_error(f, 5, 1, "duplicate key 'brands' in the configuration (first at line 1)");
+}
+
+static void test_bad_duration(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: acme\n"
+                 "    any: [refund]\n"
+                 "    respond_within: fast\n",
+                 NULL, 1);
+        assert_error(f, 8, 21,
+                     "invalid duration 'fast' for respond_within (use e.g. 90s, 15m, 1h, 2d)");
+}
+
+static void test_bad_duration_defaults(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "defaults:\n"
+                 "  respond_within: 1h30\n"
+                 "  interval: -5m\n"
+                 "delivery:\n"
+                 "  retry_max: \"1x\"\n",
+                 NULL, 3);
+        assert_error(f, 2, 19, "invalid duration '1h30' for respond_within");
+        assert_error(f, 3, 13, "invalid duration '-5m' for interval");
+        assert_error(f, 5, 14, "invalid duration '1x' for retry_max");
+}
+
+static void test_wrong_type(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f, "rules: {a: 1}\n", NULL, 1);
+        assert_error(f, 1, 8, "rules must be a list (items starting with '- '), not a mapping");
+}
+
+static void test_wrong_type_scalar(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands: acme\n"
+                 "rules:\n"
+                 "  name: refund\n",
+                 NULL, 2);
+        assert_error(f, 1, 9, "brands must be a list (items starting with '- '), not a scalar");
+        assert_error(f, 3, 3, "rules must be a list (items starting with '- '), not a mapping");
+}
+
+static void test_unknown_severity(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: acme\n"
+                 "    any: [refund]\n"
+                 "    severity: urgent\n",
+                 NULL, 1);
+        assert_error(f, 8, 15, "invalid severity 'urgent' (low, normal, high, critical)");
+}
+
+static void test_unknown_brand(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: acme2\n"
+                 "    any: [refund]\n",
+                 NULL, 1);
+        assert_error(f, 6, 12, "rule refers to unknown brand 'acme2'");
+}
+
+static void test_unknown_brand_in_list(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: [acme, globex]\n"
+                 "    any: [refund]\n",
+                 NULL, 1);
+        const char *e = f->errors[0];
+        char prefix[PATH_MAX * 2];
+        snprintf(prefix, sizeof(prefix), "%s:6:", f->path);
+        assert_true(strncmp(e, prefix, strlen(prefix)) == 0);
+        assert_non_null(strstr(e, "rule refers to unknown brand 'globex'"));
+}
+
+static void test_duplicate_rule(void **state) {
+        Fixture *f = *state;
+        char first[PATH_MAX * 2];
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: acme\n"
+                 "    any: [refund]\n"
+                 "  - name: refund\n"
+                 "    any: [money]\n",
+                 NULL, 1);
+        snprintf(first, sizeof(first), "(first defined at %s:5:5)", f->path);
+        assert_error_at(f, "earshot.yaml", 8, 5, "duplicate rule name 'refund'", first);
+}
+
+static void test_duplicate_brand(void **state) {
+        Fixture *f = *state;
+        char first[PATH_MAX * 2];
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "  - terms: [acme inc]\n"
+                 "    name: acme\n",
+                 NULL, 1);
+        snprintf(first, sizeof(first), "(first defined at %s:2:5)", f->path);
+        assert_error_at(f, "earshot.yaml", 4, 5, "duplicate brand name 'acme'", first);
+}
+
+static void test_invalid_term(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme, \"\"]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: acme\n"
+                 "    any: [\"*\"]\n"
+                 "    none: [ok, \"re*fund\"]\n",
+                 NULL, 3);
+        assert_error(f, 3, 19, "invalid term '' in terms: empty term");
+        assert_error(f, 7, 11, "invalid term '*' in any: a term may not be only punctuation");
+        assert_error(f, 8, 16, "invalid term 're*fund' in none: '*' may only end a term");
+}
+
+static void test_invalid_term_block_list(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms:\n"
+                 "      - acme\n"
+                 "      - \"!!!\"\n"
+                 "      - acme*corp\n",
+                 NULL, 2);
+        assert_error(f, 5, 9, "invalid term '!!!' in terms: a term may not be only punctuation");
+        assert_error(f, 6, 9, "invalid term 'acme*corp' in terms");
+}
+
+static void test_yaml_syntax_error(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "     terms: [acme]\n",
+                 NULL, 1);
+        assert_error(f, 3, 11, "YAML syntax error: mapping values are not allowed");
+}
+
+static void test_yaml_syntax_error_unclosed(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "log_level: info\n"
+                 "brands:\n"
+                 "  - name: \"acme\n"
+                 "    terms: [acme]\n",
+                 NULL, 1);
+        /* libyaml reports where the scanner gave up: the end of the input */
+        const char *e = f->errors[0];
+        char prefix[PATH_MAX * 2];
+        snprintf(prefix, sizeof(prefix), "%s:5:1: YAML syntax error: ", f->path);
+        if (strncmp(e, prefix, strlen(prefix)) != 0)
+                fail_msg("got \"%s\", want it to start with \"%s\"", e, prefix);
+        assert_non_null(strstr(e, "quoted scalar"));
+}
+
+static void test_multiple_errors(void **state) {
+        Fixture *f = *state;
+        char first[PATH_MAX * 2];
+
+        load_bad(f,
+                 "sorces: []\n"
+                 "defaults:\n"
+                 "  respond_within: soon\n"
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: refund\n"
+                 "    brand: acme\n"
+                 "    any: [refund]\n"
+                 "    severity: urgent\n"
+                 "  - name: other\n"
+                 "    brand: globex\n"
+                 "    any: [\"x*y\"]\n"
+                 "  - name: refund\n"
+                 "    brand: acme\n",
+                 NULL, 6);
+        snprintf(first, sizeof(first), "(first defined at %s:8:5)", f->path);
+        assert_error(f, 1, 1, "unknown key 'sorces'");
+        assert_error(f, 3, 19, "invalid duration 'soon' for respond_within");
+        assert_error(f, 11, 15, "invalid severity 'urgent'");
+        assert_error(f, 13, 12, "rule refers to unknown brand 'globex'");
+        assert_error(f, 14, 11, "invalid term 'x*y' in any");
+        assert_error_at(f, "earshot.yaml", 15, 5, "duplicate rule name 'refund'", first);
+}
+
+static void test_rule_matching_everything(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "rules:\n"
+                 "  - name: all\n"
+                 "    severity: low\n",
+                 NULL, 1);
+        assert_error(f, 2, 5, "rule 'all' has neither a brand nor 'any' terms");
+}
+
+static void test_empty_config(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f, "# nothing here yet\n", NULL, 1);
+        assert_non_null(strstr(f->errors[0], "the configuration is empty"));
+        assert_true(strncmp(f->errors[0], f->path, strlen(f->path)) == 0);
+}
+
+static void test_missing_file(void **state) {
+        Fixture *f = *state;
+        char path[PATH_MAX * 2];
+
+        snprintf(path, sizeof(path), "%s/nope.yaml", f->dir);
+        assert_true(config_load(path, NULL, f->registry, collect_error, f, &f->cfg) < 0);
+        assert_null(f->cfg);
+        assert_int_equal(f->n_errors, 1);
+        assert_true(strncmp(f->errors[0], path, strlen(path)) == 0);
+        assert_non_null(strstr(f->errors[0], "cannot read"));
+}
+
+/* ---- includes ------------------------------------------------------------------------------ */
+
+static void test_include(void **state) {
+        Fixture *f = *state;
+        char want[PATH_MAX * 2];
+
+        write_file(f, "rules.d/10-refunds.yaml",
+                   "rules:\n"
+                   "  - name: refund\n"
+                   "    brand: acme\n"
+                   "    any: [refund]\n");
+        write_file(f, "rules.d/20-globex.yaml",
+                   "brands:\n"
+                   "  - name: globex\n"
+                   "    terms: [globex]\n"
+                   "rules:\n"
+                   "  - name: globex-scam\n"
+                   "    brand: globex\n"
+                   "    any: [scam]\n");
+        write_file(f, "rules.d/15-empty.yaml", "# nothing yet\n");
+        write_file(f, "rules.d/README", "not: [yaml\n");
+        Config *c = load_ok(f,
+                            "include: rules.d/*.yaml\n"
+                            "brands:\n"
+                            "  - name: acme\n"
+                            "    terms: [acme]\n",
+                            NULL);
+
+        assert_int_equal(c->n_brands, 2);
+        assert_string_equal(c->brands[0].name, "acme");
+        assert_string_equal(c->brands[1].name, "globex");
+        assert_int_equal(c->n_rules, 2);
+        assert_string_equal(c->rules[0].name, "refund");
+        assert_string_equal(c->rules[1].name, "globex-scam");
+        assert_int_equal(c->rules[0].n_brands, 1);
+        assert_int_equal(c->rules[0].brands[0], 0);
+        assert_int_equal(c->rules[1].brands[0], 1);
+
+        /* positions name the included file */
+        snprintf(want, sizeof(want), "%s/rules.d/10-refunds.yaml", f->dir);
+        assert_string_equal(c->rules[0].pos.file, want);
+        assert_int_equal(c->rules[0].pos.line, 2);
+        assert_int_equal(c->rules[0].pos.column, 5);
+        snprintf(want, sizeof(want), "%s/rules.d/20-globex.yaml", f->dir);
+        assert_string_equal(c->brands[1].pos.file, want);
+        assert_int_equal(c->brands[1].pos.line, 2);
+        assert_string_equal(c->brands[0].pos.file, f->path);
+
+        /* main + three .yaml files */
+        size_t n_files = 0;
+        while (c->files[n_files])
+                n_files++;
+        assert_int_equal(n_files, 4);
+}
+
+static void test_include_error(void **state) {
+        Fixture *f = *state;
+
+        write_file(f, "rules.d/10-bad.yaml",
+                   "rules:\n"
+                   "  - name: refund\n"
+                   "    brand: acme\n"
+                   "    any: [refund]\n"
+                   "    severity: urgent\n");
+        write_file(f, "rules.d/20-typo.yaml",
+                   "\n"
+                   "brnads:\n"
+                   "  - name: globex\n"
+                   "    terms: [globex]\n");
+        write_file(f, "rules.d/30-syntax.yaml",
+                   "rules:\n"
+                   "  - name: x\n"
+                   "   any: [y]\n");
+        load_bad(f,
+                 "include:\n"
+                 "  - rules.d/*.yaml\n"
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n",
+                 NULL, 3);
+        assert_error_at(f, "rules.d/10-bad.yaml", 5, 15, "invalid severity 'urgent'", NULL);
+        assert_error_at(f, "rules.d/20-typo.yaml", 2, 1,
+                        "unknown key 'brnads' in an included file (did you mean 'brands'?)", NULL);
+        assert_error_at(f, "rules.d/30-syntax.yaml", 3, 4, "YAML syntax error", NULL);
+}
+
+static void test_include_missing_file(void **state) {
+        Fixture *f = *state;
+        char want[PATH_MAX * 2];
+
+        /* a pattern may match nothing; a plain file name must exist */
+        write_file(f, "conf.d/README", "no yaml here\n");
+        load_bad(f,
+                 "include: [conf.d/*.yaml, extra.yaml]\n"
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n",
+                 NULL, 1);
+        snprintf(want, sizeof(want), "included file %s/extra.yaml does not exist", f->dir);
+        assert_error(f, 1, 10, want);
+}
+
+static void test_include_pattern_missing_dir(void **state) {
+        Fixture *f = *state;
+
+        /* no rules.d at all: the pattern matches nothing, as with an empty rules.d */
+        Config *c = load_ok(f,
+                            "include: rules.d/*.yaml\n"
+                            "brands:\n"
+                            "  - name: acme\n"
+                            "    terms: [acme]\n",
+                            NULL);
+        assert_int_equal(c->n_brands, 1);
+}
+
+/* ---- defaults and values ------------------------------------------------------------------ */
+
+static void test_defaults(void **state) {
+        Fixture *f = *state;
+        Config *c = load_ok(f,
+                            "brands:\n"
+                            "  - name: acme\n"
+                            "    terms: [acme]\n"
+                            "rules:\n"
+                            "  - name: refund\n"
+                            "    brand: acme\n"
+                            "    any: [refund]\n",
+                            NULL);
+
+        assert_int_equal(c->default_respond_within, USEC_PER_HOUR);
+        assert_int_equal(c->default_backfill, USEC_PER_HOUR);
+        assert_int_equal(c->default_interval, 60 * USEC_PER_SEC);
+        assert_int_equal(c->retry_initial, 10 * USEC_PER_SEC);
+        assert_int_equal(c->retry_max, USEC_PER_HOUR);
+        assert_int_equal(c->http_timeout, 30 * USEC_PER_SEC);
+        assert_int_equal(c->http_connect_timeout, 10 * USEC_PER_SEC);
+        assert_int_equal(c->seen_retention, 30 * USEC_PER_DAY);
+        assert_int_equal(c->log_level, -1);
+        assert_null(c->state_dir);
+        assert_non_null(c->user_agent);
+        assert_int_equal(c->rules[0].severity, SEVERITY_NORMAL);
+        assert_int_equal(c->rules[0].respond_within, 0);
+        assert_int_equal(config_respond_within(c, &c->rules[0], NULL), USEC_PER_HOUR);
+        assert_int_equal(c->n_sources, 0);
+        assert_int_equal(c->n_notifiers, 0);
+}
+
+static void test_defaults_set(void **state) {
+        Fixture *f = *state;
+        Config *c = load_ok(f,
+                            "defaults:\n"
+                            "  respond_within: 2h\n"
+                            "  backfill: 30m\n"
+                            "  interval: 5m\n"
+                            "delivery: {retry_initial: 30s, retry_max: 1h30m}\n"
+                            "store:\n"
+                            "  seen_retention: 1w\n"
+                            "http:\n"
+                            "  timeout: 15s\n"
+                            "brands:\n"
+                            "  - name: acme\n"
+                            "    terms: [acme]\n"
+                            "rules:\n"
+                            "  - name: slow\n"
+                            "    brand: acme\n"
+                            "    any: [refund]\n"
+                            "  - name: urgent\n"
+                            "    brand: acme\n"
+                            "    any: [lawsuit]\n"
+                            "    severity: critical\n"
+                            "    respond_within: 15m\n",
+                            NULL);
+
+        assert_int_equal(c->default_respond_within, 2 * USEC_PER_HOUR);
+        assert_int_equal(c->default_backfill, 30 * USEC_PER_MINUTE);
+        assert_int_equal(c->default_interval, 5 * USEC_PER_MINUTE);
+        assert_int_equal(c->retry_initial, 30 * USEC_PER_SEC);
+        assert_int_equal(c->retry_max, 90 * USEC_PER_MINUTE);
+        assert_int_equal(c->seen_retention, 7 * USEC_PER_DAY);
+        assert_int_equal(c->http_timeout, 15 * USEC_PER_SEC);
+        assert_int_equal(c->http_connect_timeout, 10 * USEC_PER_SEC); /* untouched */
+        assert_int_equal(config_respond_within(c, &c->rules[0], NULL), 2 * USEC_PER_HOUR);
+        assert_int_equal(config_respond_within(c, &c->rules[1], NULL), 15 * USEC_PER_MINUTE);
+        assert_int_equal(c->rules[1].severity, SEVERITY_CRITICAL);
+        assert_int_equal(config_respond_within(c, NULL, NULL), 2 * USEC_PER_HOUR);
+}
+
+static void test_env_expansion(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(setenv("TEST_TOKEN", "tok-from-env-123", 1), 0);
+        Config *c = load_ok(f,
+                            "http:\n"
+                            "  user_agent: \"bot ${TEST_TOKEN} costs $$5\"\n"
+                            "brands:\n"
+                            "  - name: acme\n"
+                            "    terms: [acme]\n",
+                            NULL);
+        assert_string_equal(c->user_agent, "bot tok-from-env-123 costs $5");
+}
+
+static void test_env_unset(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "http:\n"
+                 "  user_agent: ${EARSHOT_TEST_UNSET}\n"
+                 "brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n",
+                 NULL, 1);
+        assert_error(f, 2, 15, "environment variable 'EARSHOT_TEST_UNSET' is not set");
+}
+
+/* ---- plugins: sources, notifiers, secrets --------------------------------------------------- */
+
+static void test_source_options(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        Config *c = load_ok(f,
+                            "defaults:\n"
+                            "  respond_within: 2h\n"
+                            "sources:\n"
+                            "  - name: masto\n"
+                            "    type: mastodon\n"
+                            "    interval: 2m\n"
+                            "    respond_within: 30m\n"
+                            "    instances: [https://mastodon.example, https://fosstodon.example]\n"
+                            "    tags: acme\n"
+                            "    limit: 20\n",
+                            dir);
+
+        assert_int_equal(c->n_sources, 1);
+        const SourceConfig *s = &c->sources[0];
+        assert_string_equal(s->name, "masto");
+        assert_string_equal(s->type, "mastodon");
+        assert_non_null(s->plugin);
+        assert_true(s->enabled);
+        assert_int_equal(s->interval, 2 * USEC_PER_MINUTE);
+        assert_int_equal(s->backfill, USEC_PER_HOUR);
+        assert_int_equal(config_respond_within(c, NULL, s), 30 * USEC_PER_MINUTE);
+        assert_int_equal(s->pos.line, 4);
+        assert_int_equal(s->pos.column, 5);
+
+        const struct earshot_value *v = value_of(&s->values, "instances");
+        assert_true(v->set);
+        assert_int_equal(v->n_list, 2);
+        assert_string_equal(v->list[0], "https://mastodon.example");
+        assert_string_equal(v->list[1], "https://fosstodon.example");
+        v = value_of(&s->values, "tags"); /* a single string is a list of one */
+        assert_int_equal(v->n_list, 1);
+        assert_string_equal(v->list[0], "acme");
+        v = value_of(&s->values, "limit");
+        assert_true(v->set);
+        assert_int_equal(v->num, 20);
+        v = value_of(&s->values, "max_pages"); /* from the table's default */
+        assert_true(v->set);
+        assert_int_equal(v->num, 10);
+        v = value_of(&s->values, "local");
+        assert_true(v->set);
+        assert_int_equal(v->num, 0);
+        v = value_of(&s->values, "access_token");
+        assert_false(v->set);
+}
+
+static void test_unknown_source_type(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        load_bad(f,
+                 "sources:\n"
+                 "  - name: birdsite\n"
+                 "    type: twitter\n"
+                 "    tags: [acme]\n",
+                 dir, 1);
+        const char *e = assert_error(f, 3, 11, "unknown source type 'twitter'");
+        const char *avail = strstr(e, "available: ");
+        assert_non_null(avail);
+        assert_non_null(strstr(avail, "mastodon"));
+        assert_non_null(strstr(avail, "replay"));
+        assert_null(strstr(avail, "webhook")); /* a notifier, not a source */
+}
+
+static void test_unknown_notifier_type(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        load_bad(f,
+                 "notifiers:\n"
+                 "  - name: pager\n"
+                 "    type: pagerduty\n",
+                 dir, 1);
+        const char *e = assert_error(f, 3, 11, "unknown notifier type 'pagerduty'");
+        const char *avail = strstr(e, "available: ");
+        assert_non_null(avail);
+        assert_non_null(strstr(avail, "webhook"));
+        assert_non_null(strstr(avail, "log"));
+        assert_null(strstr(avail, "mastodon"));
+}
+
+static void test_missing_required_option(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        load_bad(f,
+                 "sources:\n"
+                 "  - name: masto\n"
+                 "    type: mastodon\n"
+                 "    tags: [acme]\n"
+                 "notifiers:\n"
+                 "  - name: hook\n"
+                 "    type: webhook\n",
+                 dir, 2);
+        assert_error(f, 2, 5, "missing required option 'instances'");
+        assert_error(f, 6, 5, "missing required option 'url'");
+}
+
+static void test_plugin_option_errors(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        load_bad(f,
+                 "sources:\n"
+                 "  - name: masto\n"
+                 "    type: mastodon\n"
+                 "    instances: [https://mastodon.example]\n"
+                 "    tag: [acme]\n"
+                 "    limit: many\n"
+                 "notifiers:\n"
+                 "  - name: hook\n"
+                 "    type: webhook\n"
+                 "    url: ftp://hooks.example/x\n",
+                 dir, 4);
+        assert_error(f, 5, 5, "unknown key 'tag' in source (mastodon) (did you mean 'tags'?)");
+        assert_error(f, 2, 5, "missing required option 'tags'");
+        assert_error(f, 6, 12, "option 'limit' must be a whole number, not 'many'");
+        assert_error(f, 10, 10, "option 'url' must be an http:// or https:// URL");
+}
+
+static void test_secret_from_env(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        assert_int_equal(setenv("TEST_TOKEN", "tok-from-env-123", 1), 0);
+        Config *c = load_ok(f,
+                            "notifiers:\n"
+                            "  - name: hook\n"
+                            "    type: webhook\n"
+                            "    url: https://hooks.example/earshot\n"
+                            "    bearer_token: ${TEST_TOKEN}\n",
+                            dir);
+
+        assert_int_equal(c->n_notifiers, 1);
+        const struct earshot_value *v = value_of(&c->notifiers[0].values, "bearer_token");
+        assert_true(v->set);
+        assert_string_equal(v->str, "tok-from-env-123");
+        v = value_of(&c->notifiers[0].values, "url");
+        assert_string_equal(v->str, "https://hooks.example/earshot");
+}
+
+static void test_secret_from_credentials_dir(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        char creds[PATH_MAX * 2];
+
+        write_file(f, "creds/tok", "file-secret-456\n");
+        write_file(f, "creds/crlf", "crlf-secret\r\n");
+        write_file(f, "tok", "wrong: the config folder, not the credentials\n");
+        snprintf(creds, sizeof(creds), "%s/creds", f->dir);
+        assert_int_equal(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
+        Config *c = load_ok(f,
+                            "notifiers:\n"
+                            "  - name: hook\n"
+                            "    type: webhook\n"
+                            "    url: https://hooks.example/earshot\n"
+                            "    bearer_token_file: tok\n"
+                            "  - name: hook2\n"
+                            "    type: webhook\n"
+                            "    url: https://hooks.example/two\n"
+                            "    bearer_token_file: crlf\n",
+                            dir);
+
+        const struct earshot_value *v = value_of(&c->notifiers[0].values, "bearer_token");
+        assert_true(v->set);
+        assert_string_equal(v->str, "file-secret-456");
+        v = value_of(&c->notifiers[1].values, "bearer_token");
+        assert_string_equal(v->str, "crlf-secret");
+}
+
+static void test_secret_file_without_credentials_dir(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        /* no $CREDENTIALS_DIRECTORY: relative to the config's folder */
+        write_file(f, "secrets/hook-token", "relative-secret\n\n");
+        Config *c = load_ok(f,
+                            "notifiers:\n"
+                            "  - name: hook\n"
+                            "    type: webhook\n"
+                            "    url: https://hooks.example/earshot\n"
+                            "    bearer_token_file: secrets/hook-token\n",
+                            dir);
+
+        const struct earshot_value *v = value_of(&c->notifiers[0].values, "bearer_token");
+        assert_string_equal(v->str, "relative-secret");
+}
+
+static void test_secret_file_missing(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        char creds[PATH_MAX * 2];
+
+        snprintf(creds, sizeof(creds), "%s/creds", f->dir);
+        assert_int_equal(mkdir(creds, 0700), 0);
+        assert_int_equal(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
+        load_bad(f,
+                 "notifiers:\n"
+                 "  - name: hook\n"
+                 "    type: webhook\n"
+                 "    url: https://hooks.example/earshot\n"
+                 "    bearer_token_file: nope\n",
+                 dir, 1);
+        const char *e = assert_error(f, 5, 24, "cannot read secret file ");
+        assert_non_null(strstr(e, "/creds/nope"));
+}
+
+static void test_secret_env_unset(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        load_bad(f,
+                 "notifiers:\n"
+                 "  - name: hook\n"
+                 "    type: webhook\n"
+                 "    url: https://hooks.example/earshot\n"
+                 "    bearer_token: ${EARSHOT_TEST_UNSET}\n",
+                 dir, 1);
+        assert_error(f, 5, 19, "environment variable 'EARSHOT_TEST_UNSET' is not set");
+}
+
+static void test_secret_both_forms(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        write_file(f, "tok", "file-secret\n");
+        load_bad(f,
+                 "notifiers:\n"
+                 "  - name: hook\n"
+                 "    type: webhook\n"
+                 "    url: https://hooks.example/earshot\n"
+                 "    bearer_token: literal-secret\n"
+                 "    bearer_token_file: tok\n",
+                 dir, 1);
+        const char *e = assert_error(f, 6, 24,
+                                     "give either 'bearer_token' or 'bearer_token_file', not both");
+        assert_null(strstr(e, "literal-secret"));
+        assert_null(strstr(e, "file-secret"));
+}
+
+static void test_secret_never_in_errors(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        /* an error elsewhere in a section holding a secret must not print the secret */
+        assert_int_equal(setenv("TEST_TOKEN", "tok-from-env-123", 1), 0);
+        load_bad(f,
+                 "notifiers:\n"
+                 "  - name: hook\n"
+                 "    type: webhook\n"
+                 "    url: https://hooks.example/earshot\n"
+                 "    bearer_token: ${TEST_TOKEN}\n"
+                 "    bearer_tokn: literal-secret\n",
+                 dir, 1);
+        const char *e = assert_error(f, 6, 5, "unknown key 'bearer_tokn'");
+        assert_null(strstr(e, "literal-secret"));
+        assert_null(strstr(e, "tok-from-env-123"));
+}
+
+static void test_dump_summary(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        char *buf = NULL;
+        size_t len = 0;
+
+        write_file(f, "tok", "file-secret-456\n");
+        assert_int_equal(setenv("TEST_TOKEN", "tok-from-env-123", 1), 0);
+        Config *c = load_ok(f,
+                            "sources:\n"
+                            "  - name: masto\n"
+                            "    type: mastodon\n"
+                            "    instances: [https://mastodon.example]\n"
+                            "    tags: [acme, acmesupport]\n"
+                            "    access_token: literal-secret-789\n"
+                            "notifiers:\n"
+                            "  - name: hook\n"
+                            "    type: webhook\n"
+                            "    url: https://hooks.example/earshot\n"
+                            "    bearer_token: ${TEST_TOKEN}\n"
+                            "  - name: hook2\n"
+                            "    type: webhook\n"
+                            "    url: https://hooks.example/two\n"
+                            "    bearer_token_file: tok\n"
+                            "brands:\n"
+                            "  - name: acme\n"
+                            "    terms: [acme]\n"
+                            "rules:\n"
+                            "  - name: refund\n"
+                            "    brand: acme\n"
+                            "    any: [refund]\n",
+                            dir);
+
+        FILE *out = open_memstream(&buf, &len);
+        assert_non_null(out);
+        config_dump_summary(c, out);
+        assert_int_equal(fclose(out), 0);
+        assert_non_null(buf);
+
+        assert_null(strstr(buf, "tok-from-env-123"));
+        assert_null(strstr(buf, "literal-secret-789"));
+        assert_null(strstr(buf, "file-secret-456"));
+        assert_non_null(strstr(buf, "access_token: ***"));
+        assert_non_null(strstr(buf, "bearer_token: ***"));
+        /* the second webhook's secret came from a file: still masked */
+        const char *second = strstr(buf, "hook2");
+        assert_non_null(second);
+        assert_non_null(strstr(second, "bearer_token: ***"));
+        /* what is not secret is shown */
+        assert_non_null(strstr(buf, "url: https://hooks.example/earshot"));
+        assert_non_null(strstr(buf, "instances: https://mastodon.example"));
+        assert_non_null(strstr(buf, "tags: acme, acmesupport"));
+        assert_non_null(strstr(buf, "masto (mastodon)"));
+        assert_non_null(strstr(buf, "refund"));
+        free(buf);
+}
+
+static void test_shipped_config(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        char path[PATH_MAX];
+
+        /* the configuration installed to /etc must load as it is */
+        snprintf(path, sizeof(path), "%s/../../config/earshot.yaml", TEST_FIXTURES);
+        if (access(path, R_OK) < 0)
+                skip();
+        int r = config_load(path, dir, f->registry, collect_error, f, &f->cfg);
+        if (r != 0)
+                dump_errors(f);
+        assert_int_equal(r, 0);
+        assert_int_equal(f->n_errors, 0);
+        assert_true(f->cfg->n_sources > 0);
+        assert_true(f->cfg->n_rules > 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                TEST("config/unknown-key-did-you-mean", test_unknown_key_did_you_mean),
+                TEST("config/unknown-key-valid-keys", test_unknown_key_valid_keys),
+                TEST("config/unknown-key-in-rule", test_unknown_key_in_rule),
+                TEST("config/unknown-key-in-brand", test_unknown_key_in_brand),
+                TEST("config/duplicate-key", test_duplicate_key),
+                TEST("config/bad-duration", test_bad_duration),
+                TEST("config/bad-duration-defaults", test_bad_duration_defaults),
+                TEST("config/wrong-type", test_wrong_type),
+                TEST("config/wrong-type-scalar", test_wrong_type_scalar),
+                TEST("config/unknown-severity", test_unknown_severity),
+                TEST("config/unknown-brand", test_unknown_brand),
+                TEST("config/unknown-brand-in-list", test_unknown_brand_in_list),
+                TEST("config/duplicate-rule", test_duplicate_rule),
+                TEST("config/duplicate-brand", test_duplicate_brand),
+                TEST("config/invalid-term", test_invalid_term),
+                TEST("config/invalid-term-block-list", test_invalid_term_block_list),
+                TEST("config/yaml-syntax-error", test_yaml_syntax_error),
+                TEST("config/yaml-syntax-error-unclosed", test_yaml_syntax_error_unclosed),
+                TEST("config/multiple-errors", test_multiple_errors),
+                TEST("config/rule-matching-everything", test_rule_matching_everything),
+                TEST("config/empty", test_empty_config),
+                TEST("config/missing-file", test_missing_file),
+                TEST("config/include", test_include),
+                TEST("config/include-error", test_include_error),
+                TEST("config/include-missing-file", test_include_missing_file),
+                TEST("config/include-pattern-missing-dir", test_include_pattern_missing_dir),
+                TEST("config/defaults", test_defaults),
+                TEST("config/defaults-set", test_defaults_set),
+                TEST("config/env-expansion", test_env_expansion),
+                TEST("config/env-unset", test_env_unset),
+                TEST("config/source-options", test_source_options),
+                TEST("config/unknown-source-type", test_unknown_source_type),
+                TEST("config/unknown-notifier-type", test_unknown_notifier_type),
+                TEST("config/missing-required-option", test_missing_required_option),
+                TEST("config/plugin-option-errors", test_plugin_option_errors),
+                TEST("config/secret-from-env", test_secret_from_env),
+                TEST("config/secret-from-credentials-dir", test_secret_from_credentials_dir),
+                TEST("config/secret-file-relative", test_secret_file_without_credentials_dir),
+                TEST("config/secret-file-missing", test_secret_file_missing),
+                TEST("config/secret-env-unset", test_secret_env_unset),
+                TEST("config/secret-both-forms", test_secret_both_forms),
+                TEST("config/secret-never-in-errors", test_secret_never_in_errors),
+                TEST("config/dump-summary", test_dump_summary),
+                TEST("config/shipped-config", test_shipped_config),
+        };
+
+        return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
