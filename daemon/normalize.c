@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
@@ -333,10 +334,90 @@ static void xml_init(void) {
         xmlInitParser();
 }
 
+/*
+ * Parses sanitized UTF-8 HTML. Returns the document, or NULL on OOM or when nothing parsed;
+ * *halted tells whether libxml2 gave up part way (e.g. nesting deeper than its limit), in
+ * which case the document holds only what came before that point.
+ */
+static xmlDoc *html_parse(const char *html, int len, bool *halted) {
+        htmlParserCtxt *ctxt;
+        xmlDoc *doc;
+
+        *halted = false;
+        ctxt = htmlNewParserCtxt();
+        if (!ctxt)
+                return NULL;
+        /*
+         * "UTF-8" plus HTML_PARSE_IGNORE_ENC: the input was just sanitized, so no <meta charset>
+         * may reinterpret it. NONET: never fetch anything. NOERROR/NOWARNING: feeds are full of
+         * broken markup, which is not ours to report.
+         */
+        doc = htmlCtxtReadMemory(ctxt, html, len, NULL, "UTF-8",
+                                 HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                         HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC);
+        /* a halted parser stops calling back: the rest of the input was dropped */
+        *halted = ctxt->disableSAX != 0 || ctxt->instate == XML_PARSER_EOF;
+        htmlFreeParserCtxt(ctxt);
+        return doc;
+}
+
+/*
+ * The fallback for markup libxml2 refuses to parse in full (thousands of nested elements, as a
+ * hostile server may send): drops every tag, comment and declaration in one linear pass,
+ * leaving text and character references for a second, flat parse to decode. A tag that
+ * usually breaks a line becomes a <br>, any other a nothing, so words inside <b>…</b> stay
+ * whole. A '<' that cannot start a tag is text, as in HTML itself.
+ */
+static char *strip_tags(const char *s, size_t len) {
+        /* "<br>" for "<p>" is the most any tag grows */
+        char *out = malloc(len / 3 * 4 + 4), *o = out;
+        size_t i = 0;
+
+        if (!out)
+                return NULL;
+        while (i < len) {
+                unsigned char next = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+                bool opens = s[i] == '<' && (((next | 0x20) >= 'a' && (next | 0x20) <= 'z') ||
+                                             next == '/' || next == '!' || next == '?');
+                if (!opens) {
+                        *o++ = s[i++];
+                        continue;
+                }
+                const char *end;
+                size_t skip;
+                if (len - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
+                        end = memmem(s + i + 4, len - i - 4, "-->", 3);
+                        skip = end ? (size_t)(end - (s + i)) + 3 : len - i;
+                } else {
+                        end = memchr(s + i, '>', len - i);
+                        skip = end ? (size_t)(end - (s + i)) + 1 : len - i;
+                }
+                /* <p>, </p>, <br>, <div>, <li>: a line break; anything else: nothing */
+                const char *name = s + i + 1 + (next == '/');
+                size_t n = 0;
+                while (name + n < s + i + skip &&
+                       (((name[n] | 0x20) >= 'a' && (name[n] | 0x20) <= 'z') ||
+                        (name[n] >= '0' && name[n] <= '9')))
+                        n++;
+                static const char *const breaking[] = { "p", "br", "div", "li", "tr",
+                                                        "h1", "h2", "h3", "h4", "h5",
+                                                        "h6", "blockquote", "pre", NULL };
+                for (const char *const *b = breaking; *b; b++)
+                        if (strlen(*b) == n && strncasecmp(name, *b, n) == 0) {
+                                o = stpcpy(o, "<br>");
+                                break;
+                        }
+                i += skip;
+        }
+        *o = 0;
+        return out;
+}
+
 char *html_to_text(const char *html, size_t len) {
         _cleanup_(xmlFreeDocp) xmlDoc *doc = NULL;
         _cleanup_free_ char *clean = NULL;
         TextBuf b = {};
+        bool halted;
         char *text;
 
         clean = utf8_sanitize(html, len);
@@ -355,14 +436,15 @@ char *html_to_text(const char *html, size_t len) {
 
         (void)pthread_once(&xml_once, xml_init);
 
-        /*
-         * "UTF-8" plus HTML_PARSE_IGNORE_ENC: the input was just sanitized, so no <meta charset>
-         * may reinterpret it. NONET: never fetch anything. NOERROR/NOWARNING: feeds are full of
-         * broken markup, which is not ours to report.
-         */
-        doc = htmlReadMemory(clean, (int)len, NULL, "UTF-8",
-                             HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                     HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC);
+        doc = html_parse(clean, (int)len, &halted);
+        if (halted) {
+                /* Part of the text would be lost: flatten the markup and parse what is left. */
+                _cleanup_free_ char *flat = strip_tags(clean, len);
+                if (!flat)
+                        return NULL;
+                xmlFreeDoc(doc);
+                doc = html_parse(flat, (int)strlen(flat), &halted);
+        }
         if (!doc)
                 /* Either OOM or nothing parseable; nothing tells the two apart, so: no text. */
                 return strdup("");

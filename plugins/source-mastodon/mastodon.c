@@ -550,8 +550,10 @@ static const char *item_id(const cJSON *item) {
         return json_nstr(item, "id");
 }
 
+/* Emits one status. Returns 0 when emitted, 1 when the element is not a usable
+ * status (the reason in *why), or a negative errno. */
 static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *item,
-                       struct earshot_sink *sink) {
+                       struct earshot_sink *sink, const char **why) {
         const struct earshot_host *h = m->host;
         const Instance *inst = &m->instances[f->instance];
         const cJSON *s = item, *reblog, *account;
@@ -561,7 +563,8 @@ static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *it
         if (!cJSON_IsObject(item)) {
                 h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping element %zu: not an object", f->name,
                        index);
-                return 0;
+                *why = "not an object";
+                return 1;
         }
         /* A boost: report the boosted status, which is what people wrote. */
         reblog = cJSON_GetObjectItemCaseSensitive(item, "reblog");
@@ -571,9 +574,9 @@ static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *it
         id = json_nstr(s, "id");
         content = json_str(s, "content");
         if (!id || !content) {
-                h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping element %zu: no %s", f->name, index,
-                       !id ? "id" : "content");
-                return 0;
+                *why = !id ? "no string id" : "no string content";
+                h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping element %zu: %s", f->name, index, *why);
+                return 1;
         }
 
         uri = json_nstr(s, "uri");
@@ -690,11 +693,25 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
         }
 
         /* newest first on the wire; emit oldest first */
+        size_t skipped = 0, first_skipped = 0;
+        const char *first_why = NULL;
         for (size_t k = n; k > 0; k--) {
-                r = status_emit(m, f, k - 1, items[k - 1], sink);
+                const char *why = NULL;
+                r = status_emit(m, f, k - 1, items[k - 1], sink, &why);
                 if (r < 0)
                         return r;
+                if (r > 0 && skipped++ == 0) {
+                        first_skipped = k - 1;
+                        first_why = why;
+                }
         }
+        /* One warning a page: a server sending malformed statuses is worth knowing
+         * about, but not once per element. */
+        if (skipped > 0)
+                h->log(h, EARSHOT_LOG_WARNING,
+                       "%s: skipped %zu of %zu elements that are not valid statuses "
+                       "(element %zu: %s)",
+                       f->name, skipped, n, first_skipped, first_why ? first_why : "malformed");
 
         /* The cursor only moves forward: max(old cursor, page start, ids on this page). */
         const char *start = cursor && *cursor ? cursor : NULL, *next;

@@ -372,7 +372,7 @@ class MockServer:
             reqs = list(self.requests)
         with open(path, "w", encoding="utf-8") as f:
             for r in reqs:
-                d = {k: v for k, v in r.items() if k not in ("body", "json", "handler")}
+                d = {k: v for k, v in r.items() if k not in ("body", "delivery")}
                 d["body"] = r["body"][:2000].decode("utf-8", "replace")
                 if "fault" in d and d["fault"] is not None:
                     d["fault"] = {k: (v if isinstance(v, (int, float, str, bool)) else repr(v)[:80])
@@ -692,6 +692,23 @@ class MastodonInstance:
 
     # ---- helpers for tests
 
+    def fault_with_content(self, raw_content, name=None, **status_kw):
+        """A one-shot fault answering a page of one status (fresh id, not published)
+        whose `content` is the raw bytes given, e.g. invalid UTF-8 or an HTML bomb."""
+        marker = "@@RAW-CONTENT@@"
+        s = self.build_status(marker, **status_kw)
+        body = json.dumps([s], ensure_ascii=False).encode().replace(marker.encode(), raw_content)
+        return {"name": name or "raw-content", "body": body,
+                "headers": {"Content-Type": "application/json; charset=utf-8"}}
+
+    def fault_invalid_utf8(self, name="bad-utf8", **status_kw):
+        return self.fault_with_content(b"<p>acme refund \xff\xfe\xc3\x28 \xed\xa0\x80 now</p>",
+                                       name, **status_kw)
+
+    def fault_html_bomb(self, depth=150000, name="html-bomb", **status_kw):
+        return self.fault_with_content(b"<b>" * depth + b"<p>acme refund please</p>" + b"</b>" * depth,
+                                       name, **status_kw)
+
     def timeline_requests(self, tag="acme", since=0):
         return self.server.log(self.timeline_path(tag), since)
 
@@ -912,7 +929,7 @@ def _binary(env_name, fallback_names):
     if p:
         return p
     for name in fallback_names:
-        for d in ("/tmp/itb", os.path.join(HERE, "..", "..", "build")):
+        for d in (os.path.join(HERE, "..", "..", "build"),):
             cand = os.path.join(d, name)
             if os.access(cand, os.X_OK):
                 return os.path.abspath(cand)
@@ -1004,6 +1021,7 @@ class Daemon:
                           "CREDENTIALS_DIRECTORY", "LISTEN_FDS", "LISTEN_PID", "INVOCATION_ID")}
         e["NOTIFY_SOCKET"] = self.notify.path
         e.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         e.update(self.env)
         e.update(env or {})
         if watchdog_usec:

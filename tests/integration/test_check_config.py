@@ -19,6 +19,7 @@ secrets reach the webhook without reaching the log.
 import os
 import re
 import secrets
+import subprocess
 
 import harness as H
 
@@ -220,7 +221,6 @@ def test(case):
     ])
 
     # --version / --help
-    import subprocess
     for flag in ("--version", "--help"):
         r = subprocess.run([H.earshotd_path(), flag], capture_output=True, timeout=20,
                            stdin=subprocess.DEVNULL)

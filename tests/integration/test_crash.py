@@ -98,33 +98,34 @@ def test(case):
     t.join()
     d.start()
 
-    def quiescent():
+    def state():
         rows = d.alerts_by_post()
-        if not set(complaints) <= set(rows):
-            return False
         outbox = d.db_try("SELECT state FROM outbox")
-        if not outbox or any(r["state"] != "delivered" for r in outbox):
-            return False
         ids = {a["id"] for rs in rows.values() for a in rs}
-        return ids <= set(hook.ok_ids())
+        return {"complaints without alert": len(set(complaints) - set(rows)),
+                "outbox rows not delivered": sum(r["state"] != "delivered" for r in outbox),
+                "alert ids never received": len(ids - set(hook.ok_ids())),
+                "outbox rows": len(outbox)}
+
+    def quiescent():
+        s = state()
+        return s["outbox rows"] and not any(v for k, v in s.items() if k != "outbox rows")
     try:
-        H.wait_until(quiescent, 60, "quiescence: every complaint alerted, every outbox row "
-                                    "delivered, every alert id received")
-    finally:
-        rows = d.alerts_by_post()
-        outbox = d.db_try("SELECT * FROM outbox")
-        case.note(f"final: {len(rows)} alerted posts, {len(outbox)} outbox rows, states "
-                  f"{sorted({r['state'] for r in outbox})}")
+        H.wait_until(quiescent, 60, "quiescence")
+    except AssertionError as e:
+        case.expect(False, f"{e}: {state()}")
+    case.note(f"quiescent: {state()}")
     d.stop()
 
     rows = d.alerts_by_post()
-    for uri, s in complaints.items():
-        n = len(rows.get(uri, []))
-        case.expect(n == 1, f"complaint {s['id']} ({uri}) has {n} alerts rows, want 1")
-    for uri, s in others.items():
-        case.expect(uri not in rows, f"non-complaint {s['id']} {s['content']!r} was alerted")
-    for uri, s in old.items():
-        case.expect(uri not in rows, f"post older than backfill {s['id']} was alerted")
+    bad = [f"{s['id']} has {len(rows.get(uri, []))}" for uri, s in complaints.items()
+           if len(rows.get(uri, [])) != 1]
+    case.expect(not bad, f"{len(bad)} of {len(complaints)} complaints do not have exactly one "
+                         f"alerts row: {bad[:5]}")
+    bad = [f"{s['id']} {s['content']!r}" for uri, s in others.items() if uri in rows]
+    case.expect(not bad, f"{len(bad)} non-complaints were alerted: {bad[:5]}")
+    bad = [s["id"] for uri, s in old.items() if uri in rows]
+    case.expect(not bad, f"posts older than backfill were alerted: {bad}")
     unknown = set(rows) - set(complaints) - set(others) - set(old)
     case.expect(not unknown, f"alerts for posts never published: {sorted(unknown)[:5]}")
 

@@ -224,6 +224,42 @@ static void test_garbage(void **state) {
         }
 }
 
+/* Nesting beyond libxml2's depth limit: the text after the limit must survive. */
+static char *nested(size_t depth, const char *open, const char *inner, const char *close) {
+        size_t lo = strlen(open), li = strlen(inner), lc = strlen(close);
+        char *buf = malloc(depth * (lo + lc) + li + 1), *p = buf;
+
+        assert_non_null(buf);
+        for (size_t i = 0; i < depth; i++, p += lo)
+                memcpy(p, open, lo);
+        memcpy(p, inner, li);
+        p += li;
+        for (size_t i = 0; i < depth; i++, p += lc)
+                memcpy(p, close, lc);
+        *p = 0;
+        return buf;
+}
+
+static void test_deep_nesting(void **state) {
+        static const size_t depths[] = { 10, 300, 5000, 150000 };
+
+        for (size_t k = 0; k < ELEMENTSOF(depths); k++) {
+                _cleanup_free_ char *html = nested(depths[k], "<b>",
+                                                   "<p>acme re<i>fun</i>d &amp; &lt;now&gt;</p>",
+                                                   "</b>");
+                _cleanup_free_ char *got = html_to_text(html, strlen(html));
+
+                assert_non_null(got);
+                assert_string_equal(got, "acme refund & <now>");
+        }
+        /* the fallback keeps line breaks, comments and a bare '<' as HTML would */
+        _cleanup_free_ char *html = nested(3000, "<div>", "one<br>two <!-- <b>x</b> --> a < b",
+                                           "</div>");
+        _cleanup_free_ char *got = html_to_text(html, strlen(html));
+        assert_non_null(got);
+        assert_string_equal(got, "one\ntwo a < b");
+}
+
 static void *thread_body(void *arg) {
         for (int i = 0; i < 200; i++) {
                 static const char html[] = "<p>&quot;thread&quot;<br>safe &amp; sound</p>";
@@ -333,6 +369,7 @@ int main(void) {
                 TEST("normalize/html-empty", test_empty),
                 TEST("normalize/html-embedded-nul", test_embedded_nul),
                 TEST("normalize/html-garbage-1mib", test_garbage),
+                TEST("normalize/html-deep-nesting", test_deep_nesting),
                 TEST("normalize/html-threads", test_threads),
                 TEST("normalize/utf8-sanitize", test_sanitize),
                 TEST("normalize/fold-cases", test_fold_cases),
