@@ -20,38 +20,18 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "conf-parse.h"
 #include "config.h"
 #include "earshot-build.h"
 #include "log.h"
 #include "plugin.h"
+#include "rules.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
 #define MAX_CONFIG_FILE_SIZE (4u << 20)
 #define MAX_INCLUDED_FILES 256
 #define MAX_SECRET_SIZE (64u << 10)
-
-typedef struct Node {
-        yaml_document_t *doc;
-        yaml_node_t *key; /* for mapping values: the key node (for messages) */
-        yaml_node_t *n; /* NULL = absent */
-        const char *file;
-} Node;
-
-typedef struct Parser {
-        Config *cfg;
-        ConfigErrorFunc on_error;
-        void *userdata;
-        unsigned n_errors;
-        yaml_document_t **docs; /* owned */
-        size_t n_docs;
-        PluginRegistry *registry;
-        const char *plugin_dir;
-} Parser;
-
-typedef struct KeyDef {
-        const char *key;
-} KeyDef;
 
 static const char *const severity_names[_SEVERITY_MAX] = {
         [SEVERITY_LOW] = "low",
@@ -98,381 +78,6 @@ unsigned edit_distance(const char *a, const char *b) {
                 }
         }
         return row[lb] > 255 ? 255 : row[lb];
-}
-
-static unsigned node_line(Node n) {
-        return n.n ? (unsigned)n.n->start_mark.line + 1 : 0;
-}
-
-static unsigned node_col(Node n) {
-        return n.n ? (unsigned)n.n->start_mark.column + 1 : 0;
-}
-
-static ConfigPos node_pos(Node n) {
-        return (ConfigPos){.file = n.file, .line = node_line(n), .column = node_col(n)};
-}
-
-_printf_(3, 4) static void error_at(Parser *p, Node n, const char *fmt, ...) {
-        char msg[1024], line[1400];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        snprintf(line, sizeof(line), "%s:%u:%u: %s", n.file, node_line(n), node_col(n), msg);
-        p->n_errors++;
-        if (p->on_error)
-                p->on_error(line, p->userdata);
-}
-
-static const char *node_kind(Node n) {
-        if (!n.n)
-                return "nothing";
-        switch (n.n->type) {
-        case YAML_SCALAR_NODE:
-                return "a scalar";
-        case YAML_SEQUENCE_NODE:
-                return "a list";
-        case YAML_MAPPING_NODE:
-                return "a mapping";
-        default:
-                return "nothing";
-        }
-}
-
-static Node node_child(Node parent, int index) {
-        return (Node){.doc = parent.doc, .n = yaml_document_get_node(parent.doc, index),
-                      .file = parent.file};
-}
-
-static bool is_scalar(Node n) {
-        return n.n && n.n->type == YAML_SCALAR_NODE;
-}
-
-static const char *scalar_raw(Node n) {
-        return (const char *)n.n->data.scalar.value;
-}
-
-/* An empty plain scalar ("key:" with nothing after it) or "~"/"null" means no value. */
-static bool is_null(Node n) {
-        if (!n.n)
-                return true;
-        if (n.n->type != YAML_SCALAR_NODE || n.n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-                return false;
-        const char *s = scalar_raw(n);
-        return *s == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0;
-}
-
-/* Expand ${VAR}; "$$" is a literal '$'. */
-static int expand_env(Parser *p, Node n, const char *in, char **ret) {
-        size_t cap = strlen(in) + 1, len = 0;
-        _cleanup_free_ char *out = malloc(cap);
-        if (!out)
-                return -ENOMEM;
-
-        for (const char *s = in; *s;) {
-                const char *add = s;
-                size_t addlen = 1;
-                char name[256];
-
-                if (s[0] == '$' && s[1] == '$') {
-                        s += 2;
-                } else if (s[0] == '$' && s[1] == '{') {
-                        const char *end = strchr(s + 2, '}');
-                        size_t nl = end ? (size_t)(end - s - 2) : 0;
-                        if (!end || nl == 0 || nl >= sizeof(name)) {
-                                error_at(p, n, "unterminated or empty ${...} in value");
-                                return -EINVAL;
-                        }
-                        memcpy(name, s + 2, nl);
-                        name[nl] = 0;
-                        for (size_t i = 0; i < nl; i++)
-                                if (!(isalnum((unsigned char)name[i]) || name[i] == '_')) {
-                                        error_at(p, n, "invalid environment variable name '%s'",
-                                                 name);
-                                        return -EINVAL;
-                                }
-                        add = getenv(name);
-                        if (!add) {
-                                error_at(p, n, "environment variable '%s' is not set", name);
-                                return -EINVAL;
-                        }
-                        addlen = strlen(add);
-                        s = end + 1;
-                } else
-                        s++;
-                if (len + addlen + 1 > cap) {
-                        cap = (len + addlen + 1) * 2;
-                        char *o = realloc(out, cap);
-                        if (!o)
-                                return -ENOMEM;
-                        out = o;
-                }
-                memcpy(out + len, add, addlen);
-                len += addlen;
-        }
-        out[len] = 0;
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static int get_string(Parser *p, Node n, const char *what, char **ret) {
-        if (!is_scalar(n)) {
-                error_at(p, n, "%s must be a string, not %s", what, node_kind(n));
-                return -EINVAL;
-        }
-        return expand_env(p, n, scalar_raw(n), ret);
-}
-
-static int get_duration(Parser *p, Node n, const char *what, usec_t *ret) {
-        _cleanup_free_ char *s = NULL;
-        int r = get_string(p, n, what, &s);
-        if (r < 0)
-                return r;
-        r = parse_duration(s, ret);
-        if (r < 0) {
-                error_at(p, n, "invalid duration '%s' for %s (use e.g. 90s, 15m, 1h, 2d)", s,
-                         what);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static int parse_bool_str(const char *s) {
-        static const char *const yes[] = {"true", "yes", "on", "1"};
-        static const char *const no[] = {"false", "no", "off", "0"};
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(s, yes[i]) == 0)
-                        return 1;
-                if (strcasecmp(s, no[i]) == 0)
-                        return 0;
-        }
-        return -EINVAL;
-}
-
-static int get_bool(Parser *p, Node n, const char *what, bool *ret) {
-        _cleanup_free_ char *s = NULL;
-        int r = get_string(p, n, what, &s);
-        if (r < 0)
-                return r;
-        r = parse_bool_str(s);
-        if (r < 0) {
-                error_at(p, n, "%s must be true or false, not '%s'", what, s);
-                return -EINVAL;
-        }
-        *ret = r;
-        return 0;
-}
-
-static int parse_int_str(const char *s, int64_t *ret) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (errno || end == s || *end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-static int get_int(Parser *p, Node n, const char *what, int64_t min, int64_t max, int64_t *ret) {
-        _cleanup_free_ char *s = NULL;
-        int64_t v;
-        int r = get_string(p, n, what, &s);
-        if (r < 0)
-                return r;
-        if (parse_int_str(s, &v) < 0) {
-                error_at(p, n, "%s must be a whole number, not '%s'", what, s);
-                return -EINVAL;
-        }
-        if (v < min || v > max) {
-                error_at(p, n, "%s must be between %" PRId64 " and %" PRId64 ", not %" PRId64,
-                         what, min, max, v);
-                return -ERANGE;
-        }
-        *ret = v;
-        return 0;
-}
-
-/* A list of strings, or a single string standing for a list of one. */
-static int get_strlist(Parser *p, Node n, const char *what, char ***ret) {
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-        int r = 0;
-        if (!l)
-                return -ENOMEM;
-        if (is_scalar(n)) {
-                char *s;
-                r = get_string(p, n, what, &s);
-                if (r < 0)
-                        return r;
-                if (strv_consume(&l, s) < 0)
-                        return -ENOMEM;
-        } else if (n.n && n.n->type == YAML_SEQUENCE_NODE) {
-                for (yaml_node_item_t *it = n.n->data.sequence.items.start;
-                     it < n.n->data.sequence.items.top; it++) {
-                        Node c = node_child(n, *it);
-                        char *s;
-                        int k = get_string(p, c, what, &s);
-                        if (k < 0) {
-                                r = k;
-                                continue;
-                        }
-                        if (strv_consume(&l, s) < 0)
-                                return -ENOMEM;
-                }
-        } else {
-                error_at(p, n, "%s must be a list of strings, not %s", what, node_kind(n));
-                return -EINVAL;
-        }
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-static void termlist_done(TermList *t) {
-        for (size_t i = 0; i < t->n; i++)
-                term_free(t->terms[i]);
-        free(t->terms);
-        *t = (TermList){};
-}
-
-static int get_termlist(Parser *p, Node n, const char *what, TermList *ret) {
-        TermList t = {};
-        int r = 0;
-
-        if (is_null(n)) {
-                *ret = t;
-                return 0;
-        }
-        if (!n.n || (n.n->type != YAML_SEQUENCE_NODE && n.n->type != YAML_SCALAR_NODE)) {
-                error_at(p, n, "%s must be a list of terms, not %s", what, node_kind(n));
-                return -EINVAL;
-        }
-        size_t count = n.n->type == YAML_SCALAR_NODE
-                               ? 1
-                               : (size_t)(n.n->data.sequence.items.top -
-                                          n.n->data.sequence.items.start);
-        t.terms = calloc(count ? count : 1, sizeof(Term *));
-        if (!t.terms)
-                return -ENOMEM;
-        for (size_t i = 0; i < count; i++) {
-                Node c = n.n->type == YAML_SCALAR_NODE
-                                 ? n
-                                 : node_child(n, n.n->data.sequence.items.start[i]);
-                _cleanup_free_ char *s = NULL;
-                const char *err = NULL;
-                int k = get_string(p, c, what, &s);
-                if (k < 0) {
-                        r = k;
-                        continue;
-                }
-                k = term_new(s, &t.terms[t.n], &err);
-                if (k == -ENOMEM) {
-                        termlist_done(&t);
-                        return k;
-                }
-                if (k < 0) {
-                        error_at(p, c, "invalid term '%s' in %s: %s", s, what,
-                                 err ? err : "not understood");
-                        r = k;
-                        continue;
-                }
-                t.n++;
-        }
-        if (r < 0) {
-                termlist_done(&t);
-                return r;
-        }
-        *ret = t;
-        return 0;
-}
-
-/*
- * Check a mapping's keys against a table: vals[i] receives the value of keys[i] (n == NULL when
- * absent). Unknown keys are reported with the nearest known key; duplicates are reported too.
- * Returns 0 when the mapping is well-formed, -EINVAL otherwise (after reporting).
- */
-static int map_keys(Parser *p, Node map, const char *section, const KeyDef *keys, size_t n_keys,
-                    Node *vals) {
-        int r = 0;
-
-        for (size_t i = 0; i < n_keys; i++)
-                vals[i] = (Node){.doc = map.doc, .n = NULL, .file = map.file};
-        if (!map.n || map.n->type != YAML_MAPPING_NODE) {
-                error_at(p, map, "%s must be a mapping of keys to values, not %s", section,
-                         node_kind(map));
-                return -EINVAL;
-        }
-        for (yaml_node_pair_t *pair = map.n->data.mapping.pairs.start;
-             pair < map.n->data.mapping.pairs.top; pair++) {
-                Node k = node_child(map, pair->key), v = node_child(map, pair->value);
-                if (!is_scalar(k)) {
-                        error_at(p, k, "keys in %s must be plain strings", section);
-                        r = -EINVAL;
-                        continue;
-                }
-                const char *key = scalar_raw(k);
-                size_t i;
-                for (i = 0; i < n_keys; i++)
-                        if (strcmp(keys[i].key, key) == 0)
-                                break;
-                if (i == n_keys) {
-                        const char *best = NULL;
-                        unsigned best_d = 255;
-                        for (size_t j = 0; j < n_keys; j++) {
-                                unsigned d = edit_distance(key, keys[j].key);
-                                if (d < best_d) {
-                                        best_d = d;
-                                        best = keys[j].key;
-                                }
-                        }
-                        size_t kl = strlen(key);
-                        if (best && best_d <= (kl <= 4 ? 1u : kl <= 8 ? 2u : 3u))
-                                error_at(p, k, "unknown key '%s' in %s (did you mean '%s'?)",
-                                         key, section, best);
-                        else {
-                                char list[1024];
-                                size_t used = 0;
-                                list[0] = 0;
-                                for (size_t j = 0; j < n_keys && used < sizeof(list); j++) {
-                                        int w = snprintf(list + used, sizeof(list) - used,
-                                                         "%s%s", j ? ", " : "", keys[j].key);
-                                        if (w < 0)
-                                                break;
-                                        used += (size_t)w;
-                                }
-                                error_at(p, k, "unknown key '%s' in %s (valid keys: %s)", key,
-                                         section, list);
-                        }
-                        r = -EINVAL;
-                        continue;
-                }
-                if (vals[i].n) {
-                        error_at(p, k, "duplicate key '%s' in %s (first at line %u)", key,
-                                 section, (unsigned)vals[i].key->start_mark.line + 1);
-                        r = -EINVAL;
-                        continue;
-                }
-                v.key = k.n;
-                vals[i] = v;
-        }
-        return r;
-}
-
-/* Iterate over a list section; a null value is an empty list. */
-static int sequence_items(Parser *p, Node n, const char *what, yaml_node_item_t **ret_start,
-                          yaml_node_item_t **ret_end) {
-        *ret_start = *ret_end = NULL;
-        if (is_null(n))
-                return 0;
-        if (n.n->type != YAML_SEQUENCE_NODE) {
-                error_at(p, n, "%s must be a list (items starting with '- '), not %s", what,
-                         node_kind(n));
-                return -EINVAL;
-        }
-        *ret_start = n.n->data.sequence.items.start;
-        *ret_end = n.n->data.sequence.items.top;
-        return 0;
 }
 
 static int read_file_limited(const char *path, size_t max, char **ret, size_t *ret_len) {
@@ -890,100 +495,6 @@ static int parse_notifier(Parser *p, Node map, NotifierConfig *n) {
         return r;
 }
 
-static const KeyDef brand_keys[] = {{"name"}, {"terms"}, {"exclude"}};
-enum { BK_NAME, BK_TERMS, BK_EXCLUDE, _BK_MAX };
-
-static int parse_brand(Parser *p, Node map, BrandConfig *b) {
-        Node v[_BK_MAX];
-        int r = map_keys(p, map, "brand", brand_keys, _BK_MAX, v);
-        b->pos = node_pos(map);
-        if (r < 0 && (!map.n || map.n->type != YAML_MAPPING_NODE))
-                return r;
-        if (get_name(p, map, v[BK_NAME], "brand", &b->name) < 0)
-                r = -EINVAL;
-        if (!v[BK_TERMS].n || is_null(v[BK_TERMS])) {
-                error_at(p, map, "brand needs 'terms' (its names, products, #hashtags, ...)");
-                r = -EINVAL;
-        } else if (get_termlist(p, v[BK_TERMS], "terms", &b->terms) < 0)
-                r = -EINVAL;
-        else if (b->terms.n == 0) {
-                error_at(p, v[BK_TERMS], "brand 'terms' must not be empty");
-                r = -EINVAL;
-        }
-        if (get_termlist(p, v[BK_EXCLUDE], "exclude", &b->exclude) < 0)
-                r = -EINVAL;
-        return r;
-}
-
-static const KeyDef rule_keys[] = {{"name"}, {"description"}, {"brand"}, {"any"}, {"none"},
-                                   {"severity"}, {"respond_within"}};
-enum { RK_NAME, RK_DESCRIPTION, RK_BRAND, RK_ANY, RK_NONE, RK_SEVERITY, RK_RESPOND, _RK_MAX };
-
-static int parse_rule(Parser *p, Node map, RuleConfig *rule) {
-        Node v[_RK_MAX];
-        int r = map_keys(p, map, "rule", rule_keys, _RK_MAX, v);
-        rule->pos = node_pos(map);
-        rule->severity = SEVERITY_NORMAL;
-        if (r < 0 && (!map.n || map.n->type != YAML_MAPPING_NODE))
-                return r;
-        if (get_name(p, map, v[RK_NAME], "rule", &rule->name) < 0)
-                r = -EINVAL;
-        if (v[RK_DESCRIPTION].n && !is_scalar(v[RK_DESCRIPTION])) {
-                error_at(p, v[RK_DESCRIPTION], "description must be a string");
-                r = -EINVAL;
-        }
-        if (v[RK_BRAND].n && !is_null(v[RK_BRAND])) {
-                _cleanup_strv_free_ char **names = NULL;
-                if (get_strlist(p, v[RK_BRAND], "brand", &names) < 0)
-                        r = -EINVAL;
-                else if (!(names[0] && !names[1] && strcmp(names[0], "any") == 0)) {
-                        size_t n = strv_length(names);
-                        rule->brands = calloc(n ? n : 1, sizeof(size_t));
-                        if (!rule->brands)
-                                return -ENOMEM;
-                        for (size_t i = 0; i < n; i++) {
-                                size_t j;
-                                for (j = 0; j < p->cfg->n_brands; j++)
-                                        if (p->cfg->brands[j].name &&
-                                            strcmp(p->cfg->brands[j].name, names[i]) == 0)
-                                                break;
-                                if (j == p->cfg->n_brands) {
-                                        error_at(p, v[RK_BRAND],
-                                                 "rule refers to unknown brand '%s'", names[i]);
-                                        r = -EINVAL;
-                                        continue;
-                                }
-                                rule->brands[rule->n_brands++] = j;
-                        }
-                }
-        }
-        if (get_termlist(p, v[RK_ANY], "any", &rule->any) < 0)
-                r = -EINVAL;
-        if (get_termlist(p, v[RK_NONE], "none", &rule->none) < 0)
-                r = -EINVAL;
-        if (v[RK_SEVERITY].n) {
-                _cleanup_free_ char *s = NULL;
-                if (get_string(p, v[RK_SEVERITY], "severity", &s) < 0)
-                        r = -EINVAL;
-                else if ((rule->severity = severity_from_string(s)) < 0) {
-                        error_at(p, v[RK_SEVERITY],
-                                 "invalid severity '%s' (low, normal, high, critical)", s);
-                        rule->severity = SEVERITY_NORMAL;
-                        r = -EINVAL;
-                }
-        }
-        if (v[RK_RESPOND].n &&
-            get_duration(p, v[RK_RESPOND], "respond_within", &rule->respond_within) < 0)
-                r = -EINVAL;
-        if (rule->n_brands == 0 && !rule->brands && rule->any.n == 0 && p->cfg->n_brands == 0) {
-                error_at(p, map, "rule '%s' has neither a brand nor 'any' terms: it would match "
-                                 "every post",
-                         strna(rule->name));
-                r = -EINVAL;
-        }
-        return r;
-}
-
 /* ---- files and the top level --------------------------------------------------------------- */
 
 static int load_document(Parser *p, const char *path, Node *ret) {
@@ -1042,11 +553,12 @@ static int load_document(Parser *p, const char *path, Node *ret) {
 static const KeyDef top_keys[] = {
         {"state_dir"}, {"plugin_dir"}, {"log_level"}, {"defaults"}, {"http"},
         {"delivery"},  {"store"},      {"include"},   {"sources"},  {"notifiers"},
-        {"brands"},    {"rules"},
+        {"brands"},    {"rules"},      {"matching"},  {"watch_config"},
 };
 enum {
         TK_STATE_DIR, TK_PLUGIN_DIR, TK_LOG_LEVEL, TK_DEFAULTS, TK_HTTP, TK_DELIVERY, TK_STORE,
-        TK_INCLUDE, TK_SOURCES, TK_NOTIFIERS, TK_BRANDS, TK_RULES, _TK_MAX
+        TK_INCLUDE, TK_SOURCES, TK_NOTIFIERS, TK_BRANDS, TK_RULES, TK_MATCHING, TK_WATCH,
+        _TK_MAX
 };
 
 static const KeyDef include_keys[] = {{"sources"}, {"notifiers"}, {"brands"}, {"rules"}};
@@ -1080,6 +592,45 @@ static int lists_add(Parser *p, Lists *l, int which, Node section, const char *w
         return 0;
 }
 
+/* Load one included file and collect its list sections. */
+static int include_file(Parser *p, Node inc, const char *path, Lists *lists) {
+        Node root;
+        int r = 0;
+
+        if (strv_contains(p->cfg->files, path))
+                return 0; /* the main file itself, or included twice */
+        int k = load_document(p, path, &root);
+        if (k < 0)
+                return k;
+        if (is_null(root))
+                return 0; /* an empty rules file is fine */
+        Node v[_IK_MAX];
+        if (map_keys(p, root, "an included file", include_keys, _IK_MAX, v) < 0)
+                r = -EINVAL;
+        if (lists_add(p, lists, IK_SOURCES, v[IK_SOURCES], "sources") < 0 ||
+            lists_add(p, lists, IK_NOTIFIERS, v[IK_NOTIFIERS], "notifiers") < 0 ||
+            lists_add(p, lists, IK_BRANDS, v[IK_BRANDS], "brands") < 0 ||
+            lists_add(p, lists, IK_RULES, v[IK_RULES], "rules") < 0)
+                r = -EINVAL;
+        (void)inc;
+        return r;
+}
+
+/* The override (earshotctl backtest --rules) standing in for an included file, if any. */
+static const char *override_for(Parser *p, const char *path) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        for (size_t i = 0; p->overrides && p->overrides[i]; i++) {
+                const char *ob = strrchr(p->overrides[i], '/');
+                ob = ob ? ob + 1 : p->overrides[i];
+                if (strcmp(ob, base) == 0) {
+                        p->overrides_used[i] = true;
+                        return p->overrides[i];
+                }
+        }
+        return NULL;
+}
+
 static int process_includes(Parser *p, Node inc, Lists *lists) {
         _cleanup_strv_free_ char **patterns = NULL;
         size_t n_files = 0;
@@ -1111,34 +662,20 @@ static int process_includes(Parser *p, Node inc, Lists *lists) {
                         continue;
                 }
                 for (size_t i = 0; i < g.gl_pathc; i++) {
-                        Node root;
                         if (++n_files > MAX_INCLUDED_FILES) {
                                 error_at(p, inc, "more than %d included files",
                                          MAX_INCLUDED_FILES);
                                 globfree(&g);
                                 return -E2BIG;
                         }
-                        if (strv_contains(p->cfg->files, g.gl_pathv[i]))
-                                continue; /* the main file itself, or included twice */
-                        int k = load_document(p, g.gl_pathv[i], &root);
+                        const char *ov = override_for(p, g.gl_pathv[i]);
+                        int k = include_file(p, inc, ov ? ov : g.gl_pathv[i], lists);
                         if (k == -ENOMEM) {
                                 globfree(&g);
                                 return k;
                         }
-                        if (k < 0) {
+                        if (k < 0)
                                 r = k;
-                                continue;
-                        }
-                        if (is_null(root))
-                                continue; /* an empty rules file is fine */
-                        Node v[_IK_MAX];
-                        if (map_keys(p, root, "an included file", include_keys, _IK_MAX, v) < 0)
-                                r = -EINVAL;
-                        if (lists_add(p, lists, IK_SOURCES, v[IK_SOURCES], "sources") < 0 ||
-                            lists_add(p, lists, IK_NOTIFIERS, v[IK_NOTIFIERS], "notifiers") < 0 ||
-                            lists_add(p, lists, IK_BRANDS, v[IK_BRANDS], "brands") < 0 ||
-                            lists_add(p, lists, IK_RULES, v[IK_RULES], "rules") < 0)
-                                r = -EINVAL;
                 }
                 globfree(&g);
         }
@@ -1220,6 +757,8 @@ static int parse_globals(Parser *p, Node *v) {
                 if (d[0].n && get_duration(p, d[0], "seen_retention", &c->seen_retention) < 0)
                         r = -EINVAL;
         }
+        if (v[TK_WATCH].n && get_bool(p, v[TK_WATCH], "watch_config", &c->watch_config) < 0)
+                r = -EINVAL;
         if (c->http_timeout == 0 || c->http_connect_timeout == 0 || c->retry_initial == 0) {
                 error_at(p, v[TK_HTTP].n ? v[TK_HTTP] : v[TK_DELIVERY],
                          "timeouts and retry delays must be greater than zero");
@@ -1243,13 +782,22 @@ static int check_unique(Parser *p, const char *what, const char *name, ConfigPos
 
 int config_load(const char *path, const char *plugin_dir_override, PluginRegistry *registry,
                 ConfigErrorFunc on_error, void *userdata, Config **ret) {
+        return config_load_with_rules(path, plugin_dir_override, NULL, registry, on_error,
+                                      userdata, ret);
+}
+
+int config_load_with_rules(const char *path, const char *plugin_dir_override,
+                           char *const *rule_files, PluginRegistry *registry,
+                           ConfigErrorFunc on_error, void *userdata, Config **ret) {
         _cleanup_(config_freep) Config *c = calloc(1, sizeof(*c));
-        Parser p = {.cfg = c, .on_error = on_error, .userdata = userdata, .registry = registry};
+        _cleanup_free_ bool *used = calloc(strv_length(rule_files) + 1, sizeof(bool));
+        Parser p = {.cfg = c, .on_error = on_error, .userdata = userdata, .registry = registry,
+                    .overrides = rule_files, .overrides_used = used};
         Lists lists = {};
         Node root, v[_TK_MAX];
         int r;
 
-        if (!c)
+        if (!c || !used)
                 return -ENOMEM;
         c->log_level = -1;
         c->default_respond_within = USEC_PER_HOUR;
@@ -1304,12 +852,16 @@ int config_load(const char *path, const char *plugin_dir_override, PluginRegistr
                 r = -ENOMEM;
                 goto finish;
         }
+        /* overrides that replace no included file are read in addition */
+        for (size_t i = 0; rule_files && rule_files[i]; i++)
+                if (!used[i] && include_file(&p, root, rule_files[i], &lists) == -ENOMEM) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
 
         c->sources = calloc(lists.n[IK_SOURCES] + 1, sizeof(SourceConfig));
         c->notifiers = calloc(lists.n[IK_NOTIFIERS] + 1, sizeof(NotifierConfig));
-        c->brands = calloc(lists.n[IK_BRANDS] + 1, sizeof(BrandConfig));
-        c->rules = calloc(lists.n[IK_RULES] + 1, sizeof(RuleConfig));
-        if (!c->sources || !c->notifiers || !c->brands || !c->rules) {
+        if (!c->sources || !c->notifiers) {
                 r = -ENOMEM;
                 goto finish;
         }
@@ -1333,25 +885,24 @@ int config_load(const char *path, const char *plugin_dir_override, PluginRegistr
                         (void)check_unique(&p, "notifier", n->name, n->pos,
                                            c->notifiers[j].name, c->notifiers[j].pos);
         }
-        for (size_t i = 0; i < lists.n[IK_BRANDS]; i++) {
-                BrandConfig *b = &c->brands[c->n_brands++];
-                if (parse_brand(&p, lists.items[IK_BRANDS][i], b) == -ENOMEM) {
+        {
+                /* rules may only name sources that exist */
+                const char **names = calloc(c->n_sources + 1, sizeof(char *));
+                if (!names) {
                         r = -ENOMEM;
                         goto finish;
                 }
-                for (size_t j = 0; j + 1 < c->n_brands; j++)
-                        (void)check_unique(&p, "brand", b->name, b->pos, c->brands[j].name,
-                                           c->brands[j].pos);
-        }
-        for (size_t i = 0; i < lists.n[IK_RULES]; i++) {
-                RuleConfig *rule = &c->rules[c->n_rules++];
-                if (parse_rule(&p, lists.items[IK_RULES][i], rule) == -ENOMEM) {
+                for (size_t i = 0; i < c->n_sources; i++)
+                        names[i] = c->sources[i].name ? c->sources[i].name : "";
+                int k = ruleset_parse(&p, v[TK_MATCHING].n ? &v[TK_MATCHING] : NULL,
+                                      lists.items[IK_BRANDS], lists.n[IK_BRANDS],
+                                      lists.items[IK_RULES], lists.n[IK_RULES], names,
+                                      c->n_sources, &c->rules);
+                free(names);
+                if (k == -ENOMEM) {
                         r = -ENOMEM;
                         goto finish;
                 }
-                for (size_t j = 0; j + 1 < c->n_rules; j++)
-                        (void)check_unique(&p, "rule", rule->name, rule->pos, c->rules[j].name,
-                                           c->rules[j].pos);
         }
         r = p.n_errors > 0 ? -EINVAL : 0;
 
@@ -1365,8 +916,11 @@ finish:
         free(p.docs);
         if (r == 0 && p.n_errors > 0)
                 r = -EINVAL;
-        if (r < 0)
+        if (r < 0) {
+                strv_free(p.warnings);
                 return r;
+        }
+        c->warnings = p.warnings;
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -1378,21 +932,10 @@ Config *config_free(Config *c) {
                 source_done(&c->sources[i]);
         for (size_t i = 0; i < c->n_notifiers; i++)
                 notifier_done(&c->notifiers[i]);
-        for (size_t i = 0; i < c->n_brands; i++) {
-                free(c->brands[i].name);
-                termlist_done(&c->brands[i].terms);
-                termlist_done(&c->brands[i].exclude);
-        }
-        for (size_t i = 0; i < c->n_rules; i++) {
-                free(c->rules[i].name);
-                free(c->rules[i].brands);
-                termlist_done(&c->rules[i].any);
-                termlist_done(&c->rules[i].none);
-        }
+        ruleset_free(c->rules);
+        strv_free(c->warnings);
         free(c->sources);
         free(c->notifiers);
-        free(c->brands);
-        free(c->rules);
         free(c->path);
         free(c->dir);
         strv_free(c->files);
@@ -1403,9 +946,9 @@ Config *config_free(Config *c) {
         return NULL;
 }
 
-usec_t config_respond_within(const Config *c, const RuleConfig *rule, const SourceConfig *src) {
-        if (rule && rule->respond_within > 0)
-                return rule->respond_within;
+usec_t config_respond_within(const Config *c, usec_t rule_target, const SourceConfig *src) {
+        if (rule_target > 0)
+                return rule_target;
         if (src && src->respond_within > 0)
                 return src->respond_within;
         return c->default_respond_within;
@@ -1444,7 +987,7 @@ void config_dump_summary(const Config *c, FILE *f) {
                 fprintf(f, "    %s (%s)%s every %s, respond within %s\n", s->name, s->type,
                         s->enabled ? "" : " [disabled]",
                         format_duration(b1, sizeof(b1), s->interval),
-                        format_duration(b2, sizeof(b2), config_respond_within(c, NULL, s)));
+                        format_duration(b2, sizeof(b2), config_respond_within(c, 0, s)));
                 dump_values(&s->values, s->plugin, f);
         }
         fprintf(f, "  notifiers: %zu\n", c->n_notifiers);
@@ -1453,16 +996,21 @@ void config_dump_summary(const Config *c, FILE *f) {
                 fprintf(f, "    %s (%s)%s\n", n->name, n->type, n->enabled ? "" : " [disabled]");
                 dump_values(&n->values, n->plugin, f);
         }
-        fprintf(f, "  brands: %zu\n", c->n_brands);
-        for (size_t i = 0; i < c->n_brands; i++)
-                fprintf(f, "    %s: %zu terms, %zu exclusions\n", c->brands[i].name,
-                        c->brands[i].terms.n, c->brands[i].exclude.n);
-        fprintf(f, "  rules: %zu\n", c->n_rules);
-        for (size_t i = 0; i < c->n_rules; i++) {
-                const RuleConfig *r = &c->rules[i];
-                fprintf(f, "    %s [%s] %zu any, %zu none, respond within %s (%s:%u)\n", r->name,
-                        severity_to_string(r->severity), r->any.n, r->none.n,
-                        format_duration(b1, sizeof(b1), config_respond_within(c, r, NULL)),
+        const Ruleset *rs = c->rules;
+        fprintf(f, "  brands: %zu\n", rs->n_brands);
+        for (size_t i = 0; i < rs->n_brands; i++)
+                fprintf(f, "    %s: %zu terms, %zu exclusions\n", rs->brands[i].name,
+                        rs->brands[i].n_terms, rs->brands[i].n_exclude);
+        fprintf(f, "  rules: %zu (%zu distinct terms, matcher %.1f KiB)\n", rs->n_rules,
+                rs->n_terms, matcher_memory(rs->matcher) / 1024.0);
+        for (size_t i = 0; i < rs->n_rules; i++) {
+                const Rule *r = &rs->rules[i];
+                RuleMatch m = {.rule = i, .brand = r->n_brands ? (ssize_t)r->brands[0] : -1};
+                fprintf(f, "    %s [%s]%s respond within %s (%s:%u)\n", r->name,
+                        severity_to_string(r->severity), r->enabled ? "" : " [disabled]",
+                        format_duration(b1, sizeof(b1),
+                                        config_respond_within(c, rule_respond_within(rs, &m),
+                                                              NULL)),
                         r->pos.file, r->pos.line);
         }
 }

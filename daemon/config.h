@@ -13,7 +13,6 @@
 #include <stdio.h>
 
 #include "earshot-plugin.h"
-#include "match.h"
 #include "util/time-util.h"
 
 typedef struct Plugin Plugin;
@@ -51,18 +50,6 @@ typedef struct NotifierConfig {
         ConfigPos pos;
 } NotifierConfig;
 
-typedef struct TermList {
-        Term **terms; /* owned */
-        size_t n;
-} TermList;
-
-typedef struct BrandConfig {
-        char *name;
-        TermList terms;
-        TermList exclude;
-        ConfigPos pos;
-} BrandConfig;
-
 typedef enum Severity {
         SEVERITY_LOW,
         SEVERITY_NORMAL,
@@ -75,16 +62,7 @@ typedef enum Severity {
 const char *severity_to_string(Severity s);
 Severity severity_from_string(const char *s);
 
-typedef struct RuleConfig {
-        char *name;
-        size_t *brands; /* indexes into Config::brands; NULL = any brand */
-        size_t n_brands;
-        TermList any;
-        TermList none;
-        Severity severity;
-        usec_t respond_within; /* 0 = not set here */
-        ConfigPos pos;
-} RuleConfig;
+typedef struct Ruleset Ruleset;
 
 typedef struct Config {
         char *path; /* the main file as given */
@@ -112,10 +90,10 @@ typedef struct Config {
         size_t n_sources;
         NotifierConfig *notifiers;
         size_t n_notifiers;
-        BrandConfig *brands;
-        size_t n_brands;
-        RuleConfig *rules;
-        size_t n_rules;
+        Ruleset *rules; /* owned: brands and rules, compiled */
+        bool watch_config; /* reload by itself when a config file changes */
+
+        char **warnings; /* owned: lint findings, "FILE:LINE:COL: warning: ..." */
 } Config;
 
 /* Called once per error, already formatted as "FILE:LINE:COL: message". */
@@ -128,13 +106,24 @@ typedef void (*ConfigErrorFunc)(const char *msg, void *userdata);
  */
 int config_load(const char *path, const char *plugin_dir_override, PluginRegistry *registry,
                 ConfigErrorFunc on_error, void *userdata, Config **ret);
+/*
+ * The same, with rule files standing in for the included files of the same name (a file whose
+ * name no include matches is read in addition): how `earshotctl backtest --rules` tries a
+ * changed rule set against the running configuration.
+ */
+int config_load_with_rules(const char *path, const char *plugin_dir_override,
+                           char *const *rule_files, PluginRegistry *registry,
+                           ConfigErrorFunc on_error, void *userdata, Config **ret);
 Config *config_free(Config *c);
 
 /* Print a summary (sources, feeds, rules, notifiers; secrets as ***) to f. */
 void config_dump_summary(const Config *c, FILE *f);
 
-/* The effective target for a rule matched on a source: rule > source > global default. */
-usec_t config_respond_within(const Config *c, const RuleConfig *rule, const SourceConfig *src);
+/*
+ * The effective target: the matched rule's own (or its brand's; see rule_respond_within()),
+ * else the source's, else the global default. rule_target 0 = none.
+ */
+usec_t config_respond_within(const Config *c, usec_t rule_target, const SourceConfig *src);
 
 /* Levenshtein distance capped at 255; used for "did you mean". */
 unsigned edit_distance(const char *a, const char *b);

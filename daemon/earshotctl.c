@@ -4,6 +4,7 @@
  * store read-only (SQLite WAL lets it read while earshotd writes) and prints what is there.
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,30 +12,53 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "earshot-build.h"
 #include "log.h"
 #include "manager.h"
 #include "store.h"
 #include "util/cleanup.h"
+#include "util/strv.h"
 
-static const char *arg_config;
-static const char *arg_state_dir;
-static bool arg_json;
+const char *arg_config;
+const char *arg_state_dir;
+bool arg_json;
+int arg_color = -1;
+const char *arg_lang, *arg_network, *arg_source;
+int64_t arg_followers = -1;
+usec_t arg_since = 7 * USEC_PER_DAY;
+char **arg_rules;
 
 static void help(void) {
-        printf("Usage: earshotctl [OPTIONS] COMMAND\n"
+        printf("Usage: earshotctl [OPTIONS] COMMAND [ARGS]\n"
                "\n"
                "Commands:\n"
-               "  list                 the alerts in the store, by due time\n"
+               "  list                  the alerts in the store, by due time\n"
+               "  test-rules FILE|-     run the rules over posts given as JSON lines\n"
+               "                        ({\"id\", \"text\", \"lang\", \"network\", \"source\",\n"
+               "                        \"followers\"}); print matching posts, then a summary\n"
+               "  explain TEXT          for every rule: does it match TEXT, and why (not)\n"
+               "  backtest              re-run the rules over the posts the daemon has seen and\n"
+               "                        report the alerts a rule change would add or remove\n"
                "\n"
                "Options:\n"
-               "  -s, --state-dir DIR  the daemon's state directory (default: from --config,\n"
-               "                       $STATE_DIRECTORY, or %s)\n"
-               "  -c, --config PATH    read state_dir from this configuration\n"
-               "      --json           machine-readable output\n"
-               "  -V, --version        print the version and exit\n"
-               "  -h, --help           show this help and exit\n",
-               DEFAULT_STATE_DIR);
+               "  -c, --config PATH     the configuration (default: %s)\n"
+               "  -s, --state-dir DIR   the daemon's state directory (default: from the config,\n"
+               "                        $STATE_DIRECTORY, or %s)\n"
+               "      --json            machine-readable output\n"
+               "      --color WHEN      highlight: auto (on a terminal), always or never\n"
+               "  explain:\n"
+               "      --lang CODE       the post's language (e.g. en, ru)\n"
+               "      --network NAME    the post's network (e.g. mastodon)\n"
+               "      --source NAME     the source it came from\n"
+               "      --followers N     the author's follower count\n"
+               "  backtest:\n"
+               "      --since DURATION  how far back (default 7d)\n"
+               "      --rules FILE      a changed rule file; it stands in for the included file\n"
+               "                        of the same name (others are added). Repeatable.\n"
+               "  -V, --version         print the version and exit\n"
+               "  -h, --help            show this help and exit\n",
+               DEFAULT_CONFIG, DEFAULT_STATE_DIR);
 }
 
 /* Width of a UTF-8 string in terminal cells, roughly: one per code point. */
@@ -183,16 +207,50 @@ static int cmd_list(Store *s) {
         return r;
 }
 
+static int open_store(Config *cfg, Store **ret) {
+        _cleanup_free_ char *state_dir = NULL, *db = NULL;
+        ManagerOptions o = {.state_dir = arg_state_dir};
+
+        state_dir = manager_state_dir(&o, cfg);
+        if (!state_dir || asprintf(&db, "%s/%s", state_dir, STORE_FILE) < 0) {
+                fprintf(stderr, "earshotctl: out of memory\n");
+                return -ENOMEM;
+        }
+        if (access(db, F_OK) < 0) {
+                fprintf(stderr, "earshotctl: no store at %s (has earshotd run with this state "
+                                "directory?)\n",
+                        db);
+                return -ENOENT;
+        }
+        int r = store_open(db, true, ret);
+        if (r < 0) {
+                fprintf(stderr, "earshotctl: cannot open %s: %s\n", db, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
-        enum { ARG_JSON = 0x100 };
+        enum {
+                ARG_JSON = 0x100, ARG_COLOR, ARG_LANG, ARG_NETWORK, ARG_SOURCE, ARG_FOLLOWERS,
+                ARG_SINCE, ARG_RULES,
+        };
         static const struct option options[] = {
                 {"state-dir", required_argument, NULL, 's'},
                 {"config", required_argument, NULL, 'c'},
                 {"json", no_argument, NULL, ARG_JSON},
+                {"color", required_argument, NULL, ARG_COLOR},
+                {"lang", required_argument, NULL, ARG_LANG},
+                {"network", required_argument, NULL, ARG_NETWORK},
+                {"source", required_argument, NULL, ARG_SOURCE},
+                {"followers", required_argument, NULL, ARG_FOLLOWERS},
+                {"since", required_argument, NULL, ARG_SINCE},
+                {"rules", required_argument, NULL, ARG_RULES},
                 {"version", no_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
+        _cleanup_strv_free_ char **rules = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "s:c:Vh", options, NULL)) >= 0)
                 switch (c) {
@@ -204,6 +262,56 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_JSON:
                         arg_json = true;
+                        break;
+                case ARG_COLOR:
+                        if (strcmp(optarg, "auto") == 0)
+                                arg_color = -1;
+                        else if (strcmp(optarg, "always") == 0)
+                                arg_color = 1;
+                        else if (strcmp(optarg, "never") == 0)
+                                arg_color = 0;
+                        else {
+                                fprintf(stderr, "earshotctl: --color takes auto, always or "
+                                                "never\n");
+                                return EXIT_FAILURE;
+                        }
+                        break;
+                case ARG_LANG:
+                        arg_lang = optarg;
+                        break;
+                case ARG_NETWORK:
+                        arg_network = optarg;
+                        break;
+                case ARG_SOURCE:
+                        arg_source = optarg;
+                        break;
+                case ARG_FOLLOWERS: {
+                        char *end;
+                        errno = 0;
+                        long long v = strtoll(optarg, &end, 10);
+                        if (errno || *end || end == optarg || v < 0) {
+                                fprintf(stderr, "earshotctl: --followers takes a number\n");
+                                return EXIT_FAILURE;
+                        }
+                        arg_followers = v;
+                        break;
+                }
+                case ARG_SINCE:
+                        if (parse_duration(optarg, &arg_since) < 0) {
+                                fprintf(stderr, "earshotctl: --since takes a duration such as "
+                                                "12h or 7d\n");
+                                return EXIT_FAILURE;
+                        }
+                        break;
+                case ARG_RULES:
+                        if (access(optarg, R_OK) < 0) {
+                                fprintf(stderr, "earshotctl: cannot read %s: %s\n", optarg,
+                                        strerror(errno));
+                                return EXIT_FAILURE;
+                        }
+                        if (strv_extend(&rules, optarg) < 0)
+                                return EXIT_FAILURE;
+                        arg_rules = rules;
                         break;
                 case 'V':
                         printf("earshotctl %s\n", PACKAGE_VERSION);
@@ -220,46 +328,61 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
         const char *cmd = argv[optind];
+        int n_args = argc - optind - 1;
+        bool explicit_config = arg_config != NULL;
+        if (!arg_config)
+                arg_config = DEFAULT_CONFIG;
+
+        if (strcmp(cmd, "test-rules") == 0 || strcmp(cmd, "explain") == 0) {
+                if (n_args != 1) {
+                        fprintf(stderr, "earshotctl: %s takes one argument (%s). Try "
+                                        "'earshotctl --help'.\n",
+                                cmd, strcmp(cmd, "explain") == 0 ? "the text" : "a file, or -");
+                        return EXIT_FAILURE;
+                }
+                return strcmp(cmd, "explain") == 0 ? ctl_explain(argv[optind + 1])
+                                                   : ctl_test_rules(argv[optind + 1]);
+        }
+        if (strcmp(cmd, "backtest") == 0) {
+                _cleanup_(config_freep) Config *cfg = NULL;
+                Store *s = NULL;
+                if (n_args != 0) {
+                        fprintf(stderr, "earshotctl: backtest takes no arguments\n");
+                        return EXIT_FAILURE;
+                }
+                if (ctl_load_config(arg_config, NULL, &cfg) < 0)
+                        return EXIT_FAILURE;
+                if (open_store(cfg, &s) < 0)
+                        return EXIT_FAILURE;
+                int r = ctl_backtest(s, cfg);
+                store_free(s);
+                return r;
+        }
         if (strcmp(cmd, "list") != 0) {
                 fprintf(stderr, "earshotctl: unknown command '%s'. Try 'earshotctl --help'.\n",
                         cmd);
                 return EXIT_FAILURE;
         }
 
-        /* The state directory: --state-dir, else the config's state_dir, else the default. */
-        _cleanup_free_ char *state_dir = NULL, *db = NULL;
-        ManagerOptions o = {.state_dir = arg_state_dir};
+        /* list: the state directory from --state-dir, else the config's, else the default */
         Config *cfg = NULL;
-        if (!arg_state_dir && arg_config) {
+        if (!arg_state_dir && (explicit_config || access(arg_config, R_OK) == 0)) {
                 PluginRegistry *reg = NULL;
                 const char *pd = getenv("EARSHOT_PLUGIN_DIR");
                 if (plugin_registry_new(&reg) >= 0 &&
                     config_load(arg_config, isempty(pd) ? NULL : pd, reg, NULL, NULL, &cfg) < 0)
                         cfg = NULL;
-                if (!cfg)
+                if (!cfg && explicit_config)
                         fprintf(stderr, "earshotctl: note: %s could not be fully read; "
                                         "use --state-dir if the default is wrong\n",
                                 arg_config);
                 plugin_registry_free(reg);
         }
-        state_dir = manager_state_dir(&o, cfg);
-        config_free(cfg);
-        if (!state_dir || asprintf(&db, "%s/%s", state_dir, STORE_FILE) < 0) {
-                fprintf(stderr, "earshotctl: out of memory\n");
-                return EXIT_FAILURE;
-        }
-        if (access(db, F_OK) < 0) {
-                fprintf(stderr, "earshotctl: no store at %s (has earshotd run with this state "
-                                "directory?)\n",
-                        db);
-                return EXIT_FAILURE;
-        }
         Store *s = NULL;
-        int r = store_open(db, true, &s);
-        if (r < 0) {
-                fprintf(stderr, "earshotctl: cannot open %s: %s\n", db, strerror(-r));
+        int r = open_store(cfg, &s);
+        config_free(cfg);
+        if (r < 0)
                 return EXIT_FAILURE;
-        }
         r = cmd_list(s);
         store_free(s);
         return r;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager.h"
 #include "util/cleanup.h"
+#include "util/strv.h"
 
 static const char *arg_config = DEFAULT_CONFIG;
 static const char *arg_state_dir;
@@ -199,6 +200,8 @@ int main(int argc, char **argv) {
                                 n_errors, n_errors == 1 ? "" : "s");
                         return EXIT_FAILURE;
                 }
+                STRV_FOREACH(w, in.config->warnings)
+                        fprintf(stderr, "%s\n", *w);
                 config_dump_summary(in.config, stdout);
                 _cleanup_free_ char *sd = manager_state_dir(&o, in.config);
                 printf("  state directory: %s\n", strna(sd));

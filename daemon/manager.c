@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include <systemd/sd-daemon.h>
@@ -223,6 +224,10 @@ static struct earshot_values values_of(const PluginValues *pv) {
         return (struct earshot_values){.n = pv->n, .v = pv->v};
 }
 
+static void log_config_error(const char *msg, void *userdata) {
+        log_error("%s", msg);
+}
+
 int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void *userdata,
                    Instances *ret) {
         Instances in = {};
@@ -236,6 +241,10 @@ int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void 
         if (r < 0)
                 return r;
         Config *c = in.config;
+        /* --check-config prints the lints itself; the daemon logs them */
+        if (on_error == log_config_error)
+                STRV_FOREACH(w, c->warnings)
+                        log_warning("%s", *w);
         in.sources = calloc(c->n_sources + 1, sizeof(Source));
         in.notifiers = calloc(c->n_notifiers + 1, sizeof(Notifier));
         if (!in.sources || !in.notifiers) {
@@ -326,12 +335,12 @@ static bool cursor_eq(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static int rules_json(const Config *c, const RuleMatches *rm, char **ret) {
+static int rules_json(const Ruleset *rs, const RuleMatches *rm, char **ret) {
         cJSON *a = cJSON_CreateArray();
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < rm->n; i++) {
-                cJSON *s = cJSON_CreateString(c->rules[rm->rules[i]].name);
+                cJSON *s = cJSON_CreateString(rs->rules[rm->m[i].rule].name);
                 if (!s || !cJSON_AddItemToArray(a, s)) {
                         cJSON_Delete(s);
                         cJSON_Delete(a);
@@ -372,11 +381,23 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
                 backfill = !known && p->created_usec > 0 &&
                            p->created_usec < now - (int64_t)sc->backfill;
                 if (!backfill) {
-                        r = rules_match(c, p->text, &rm);
+                        RulePost rp = {.text = p->text, .lang = p->lang, .network = p->network,
+                                       .source = sc->name, .followers = p->author_followers};
+                        r = ruleset_match(c->rules, &rp, m->rule_scratch, &rm);
                         if (r < 0)
                                 goto fail;
                 }
                 r = store_seen_add(m->store, key, f->key, now, rm.n > 0, &is_new);
+                if (r >= 0 && is_new) {
+                        /* keep what it said, for earshotctl backtest */
+                        if (rm.n > 0)
+                                r = rules_json(c->rules, &rm, &rules);
+                        SeenPost sp = {.source = sc->name, .network = p->network,
+                                       .text = p->text, .lang = p->lang, .url = p->url,
+                                       .followers = p->author_followers, .rules_json = rules};
+                        if (r >= 0)
+                                r = store_seen_set_post(m->store, key, &sp);
+                }
                 if (r < 0 || !is_new || rm.n == 0) {
                         rule_matches_done(&rm);
                         if (r < 0)
@@ -386,21 +407,18 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
 
                 usec_t within = 0;
                 for (size_t k = 0; k < rm.n; k++) {
-                        usec_t w = config_respond_within(c, &c->rules[rm.rules[k]], sc);
+                        usec_t w = config_respond_within(
+                                c, rule_respond_within(c->rules, &rm.m[k]), sc);
                         if (k == 0 || w < within)
                                 within = w; /* several rules: the strictest target wins */
                 }
                 Severity sev = SEVERITY_LOW;
                 for (size_t k = 0; k < rm.n; k++)
-                        if (c->rules[rm.rules[k]].severity > sev)
-                                sev = c->rules[rm.rules[k]].severity;
+                        if (c->rules->rules[rm.m[k].rule].severity > sev)
+                                sev = c->rules->rules[rm.m[k].rule].severity;
                 char id[24];
                 alert_id_for(key, id);
-                r = rules_json(c, &rm, &rules);
-                if (r < 0) {
-                        rule_matches_done(&rm);
-                        goto fail;
-                }
+
                 int64_t created = p->created_usec > 0 ? p->created_usec : now;
                 Alert a = {
                         .id = id,
@@ -408,7 +426,8 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
                         .source = sc->name,
                         .feed = f->key,
                         .network = (char *)p->network,
-                        .brand = rm.brand ? rm.brand->name : NULL,
+                        .brand = rm.m[0].brand >= 0 ? c->rules->brands[rm.m[0].brand].name
+                                                    : NULL,
                         .rules_json = rules,
                         .severity = (char *)severity_to_string(sev),
                         .post_id = (char *)p->id,
@@ -705,7 +724,7 @@ void manager_update_status(Manager *m) {
                          "STATUS=%zu source%s (%zu feed%s), %zu rule%s, %zu notifier%s; "
                          "%lld open alert%s",
                          c->n_sources, c->n_sources == 1 ? "" : "s", m->inst.n_feeds,
-                         m->inst.n_feeds == 1 ? "" : "s", c->n_rules, c->n_rules == 1 ? "" : "s",
+                         m->inst.n_feeds == 1 ? "" : "s", c->rules->n_rules, c->rules->n_rules == 1 ? "" : "s",
                          c->n_notifiers, c->n_notifiers == 1 ? "" : "s",
                          (long long)m->open_alerts, m->open_alerts == 1 ? "" : "s");
 }
@@ -733,9 +752,6 @@ char *manager_state_dir(const ManagerOptions *opts, const Config *c) {
         return strdup(d ? d : DEFAULT_STATE_DIR);
 }
 
-static void log_config_error(const char *msg, void *userdata) {
-        log_error("%s", msg);
-}
 
 static int mkdir_p(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
@@ -764,6 +780,96 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         (void)manager_reload(userdata);
         return 0;
+}
+
+/* ---- watch_config: reload when a config file changes ------------------------------------- */
+
+#define WATCH_SETTLE (300 * USEC_PER_MSEC)
+
+static void watches_drop(Manager *m) {
+        for (size_t i = 0; i < m->n_watches; i++)
+                sd_event_source_disable_unref(m->watches[i]);
+        free(m->watches);
+        m->watches = NULL;
+        m->n_watches = 0;
+}
+
+static int on_watch_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        log_info("a configuration file changed");
+        (void)manager_reload(m);
+        return 0;
+}
+
+static bool is_config_name(const Manager *m, const char *name) {
+        size_t n = strlen(name);
+        if ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+            (n > 4 && strcmp(name + n - 4, ".yml") == 0))
+                return true;
+        STRV_FOREACH(f, m->inst.config->files) {
+                const char *base = strrchr(*f, '/');
+                if (strcmp(base ? base + 1 : *f, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static int on_config_change(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (ev->len == 0 || !is_config_name(m, ev->name))
+                return 0;
+        /* editors write in several steps: wait until the files settle, then reload once */
+        uint64_t at = now_usec(CLOCK_MONOTONIC) + WATCH_SETTLE;
+        if (m->watch_timer)
+                r = sd_event_source_set_time(m->watch_timer, at);
+        else
+                r = sd_event_add_time(m->event, &m->watch_timer, CLOCK_MONOTONIC, at, 0,
+                                      on_watch_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->watch_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_warning_errno(r, "cannot schedule a reload after a config change: %s",
+                                  strerror(-r));
+        return 0;
+}
+
+/* (Re)watch the folders of every file the config was read from, when watch_config is set. */
+static void manager_watch_config(Manager *m) {
+        watches_drop(m);
+        if (!m->inst.config->watch_config)
+                return;
+        _cleanup_strv_free_ char **dirs = NULL;
+        STRV_FOREACH(f, m->inst.config->files) {
+                const char *slash = strrchr(*f, '/');
+                _cleanup_free_ char *d = slash ? strndup(*f, (size_t)(slash - *f) + (slash == *f))
+                                               : strdup(".");
+                if (!d || (!strv_contains(dirs, d) && strv_extend(&dirs, d) < 0)) {
+                        log_warning("watch_config: out of memory");
+                        return;
+                }
+        }
+        m->watches = calloc(strv_length(dirs) + 1, sizeof(sd_event_source *));
+        if (!m->watches)
+                return;
+        STRV_FOREACH(d, dirs) {
+                sd_event_source *src = NULL;
+                int r = sd_event_add_inotify(m->event, &src, *d,
+                                             IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+                                                     IN_CREATE | IN_DELETE | IN_ONLYDIR,
+                                             on_config_change, m);
+                if (r < 0) {
+                        log_warning_errno(r, "watch_config: cannot watch %s: %s", *d,
+                                          strerror(-r));
+                        continue;
+                }
+                (void)sd_event_source_set_description(src, "watch-config");
+                m->watches[m->n_watches++] = src;
+        }
+        if (m->n_watches > 0)
+                log_debug("watch_config: watching %zu folder%s", m->n_watches,
+                          m->n_watches == 1 ? "" : "s");
 }
 
 static int on_prune(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -797,6 +903,9 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
         r = dispatcher_new(m, &m->dispatcher);
         if (r < 0)
                 return r;
+        r = rule_scratch_new(false, &m->rule_scratch);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -811,6 +920,9 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->prune_timer);
         sd_event_unref(m->event);
         plugin_registry_free(m->registry);
+        rule_scratch_free(m->rule_scratch);
+        watches_drop(m);
+        sd_event_source_disable_unref(m->watch_timer);
         free(m->state_dir);
         free(m);
         return NULL;
@@ -869,9 +981,11 @@ int manager_start(Manager *m) {
         log_info("earshotd %s started: %zu sources (%zu feeds), %zu rules, %zu notifiers; "
                  "store %s",
                  PACKAGE_VERSION, m->inst.config->n_sources, m->inst.n_feeds,
-                 m->inst.config->n_rules, m->inst.config->n_notifiers, db);
+                 m->inst.config->rules->n_rules, m->inst.config->n_notifiers, db);
         instances_start(m);
         dispatcher_kick(m->dispatcher);
+        if (!m->opts.once)
+                manager_watch_config(m);
         (void)sd_notify(false, "READY=1");
         manager_update_status(m);
         if (m->opts.once)
@@ -926,8 +1040,9 @@ int manager_reload(Manager *m) {
                                                                  : LOG_INFO);
         instances_start(m);
         dispatcher_kick(m->dispatcher);
+        manager_watch_config(m);
         log_info("reloaded: %zu sources (%zu feeds), %zu rules, %zu notifiers",
-                 m->inst.config->n_sources, m->inst.n_feeds, m->inst.config->n_rules,
+                 m->inst.config->n_sources, m->inst.n_feeds, m->inst.config->rules->n_rules,
                  m->inst.config->n_notifiers);
         (void)sd_notify(false, "READY=1");
         manager_update_status(m);

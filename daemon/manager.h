@@ -12,6 +12,7 @@
 #include "http.h"
 #include "log.h"
 #include "plugin.h"
+#include "rules.h"
 #include "store.h"
 
 typedef struct Manager Manager;
@@ -78,6 +79,10 @@ struct Manager {
         PluginRegistry *registry;     /* owned */
         Instances inst;               /* owned */
         Dispatcher *dispatcher;       /* owned */
+        RuleScratch *rule_scratch;    /* owned: reused for every post */
+        sd_event_source **watches;    /* owned: inotify on the config's folders (watch_config) */
+        size_t n_watches;
+        sd_event_source *watch_timer; /* owned: reload shortly after the last change */
         sd_event_source *prune_timer; /* owned */
         char *state_dir;              /* owned */
         int64_t open_alerts;

@@ -1,21 +1,172 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rules.h - decides which rules a post matches. A rule matches when the post mentions one of
- * the rule's brands (any brand when the rule names none) and none of that brand's exclusions,
- * contains one of the rule's `any` terms (when it has any), and none of its `none` terms.
+ * rules.h - the rule language: brands and rules from YAML, compiled into a Ruleset, and
+ * evaluated against posts.
+ *
+ * Every term of every brand and rule goes into one Matcher (match.h), so a post is scanned
+ * once however many rules there are; the Boolean, proximity, score and filter logic then runs
+ * on the hits, only for the rules that a hit can concern. A Ruleset is immutable once built and
+ * is swapped whole on reload.
+ *
+ * A rule matches a post when, in this order:
+ *   1. the filters pass: `networks`, `sources`, `languages` (a post whose network gives no
+ *      language passes), `min_followers` (a post without a follower count passes);
+ *   2. a brand is mentioned: one of the rule's brands (all brands for `brand: any`, the
+ *      default) has a term in the post (a handle term only on its network) and none of its
+ *      `exclude` terms; a rule with `brand: none` needs no brand;
+ *   3. its body holds: one of `any` (when given), all of `all`, none of `none`; items of these
+ *      lists are terms or nested groups {any: [...]}, {all: [...]}, {none: [...]};
+ *   4. with `near: N`, a positive term of the rule occurs within N words of a term of the
+ *      brand that was mentioned;
+ *   5. with `terms: {term: weight}` and `threshold`, the weights of the distinct terms present
+ *      add up to at least the threshold.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
+#include "match.h"
+
+typedef struct Parser Parser;
+typedef struct Node Node;
+
+typedef enum RuleNodeKind {
+        RULE_NODE_TERM,
+        RULE_NODE_ANY,
+        RULE_NODE_ALL,
+        RULE_NODE_NONE,
+} RuleNodeKind;
+
+typedef struct RuleNode {
+        RuleNodeKind kind;
+        uint32_t term;             /* RULE_NODE_TERM: matcher term id */
+        struct RuleNode *children; /* owned; groups only */
+        size_t n_children;
+        ConfigPos pos;
+} RuleNode;
+
+typedef struct BrandTerm {
+        uint32_t term;  /* matcher term id */
+        char *network;  /* owned; NULL = any network (only handles are per network) */
+} BrandTerm;
+
+typedef struct Brand {
+        char *name;
+        BrandTerm *terms; /* owned */
+        size_t n_terms;
+        uint32_t *exclude; /* owned, matcher term ids */
+        size_t n_exclude;
+        usec_t respond_within; /* 0 = not set */
+        ConfigPos pos;
+} Brand;
+
+typedef struct WeightedTerm {
+        uint32_t term;
+        int64_t weight;
+} WeightedTerm;
+
+typedef struct Rule {
+        char *name;
+        char *description;
+        bool enabled;
+        /* brands: indexes into Ruleset::brands; any_brand = all of them; no_brand = none needed */
+        size_t *brands;
+        size_t n_brands;
+        bool any_brand, no_brand;
+        RuleNode body; /* RULE_NODE_ALL of: the any-group, the all items, the none-group */
+        bool has_body;
+        unsigned near; /* 0 = no proximity condition */
+        char **languages, **networks, **sources; /* owned strv; NULL = no filter */
+        int64_t min_followers;                   /* 0 = no filter */
+        WeightedTerm *weights;                   /* owned; scoring form */
+        size_t n_weights;
+        int64_t threshold;
+        Severity severity;
+        usec_t respond_within; /* 0 = not set */
+        char **tags;           /* owned strv, may be NULL */
+        uint32_t *positive;    /* owned: sorted term ids that count for `near` */
+        size_t n_positive;
+        ConfigPos pos;
+} Rule;
+
+typedef struct Ruleset {
+        Brand *brands;
+        size_t n_brands;
+        Rule *rules;
+        size_t n_rules;
+        Term **terms; /* owned, indexed by matcher term id: the first spelling of each */
+        ConfigPos *term_pos;
+        size_t n_terms;
+        Matcher *matcher; /* owned */
+        /* term id -> rules whose outcome that term can make true (sorted, no duplicates) */
+        size_t **term_rules;
+        size_t *n_term_rules;
+        size_t *always; /* rules to evaluate on every post (no positive term of their own) */
+        size_t n_always;
+} Ruleset;
+
+/* What the rules are asked about: a post as the sources give it. */
+typedef struct RulePost {
+        const char *text;
+        const char *lang;    /* may be NULL */
+        const char *network; /* may be NULL */
+        const char *source;  /* may be NULL */
+        int64_t followers;   /* -1 = unknown */
+} RulePost;
+
+typedef struct RuleMatch {
+        size_t rule;      /* index into Ruleset::rules */
+        ssize_t brand;    /* index into Ruleset::brands, -1 when the rule needs none */
+        uint32_t *terms;  /* owned: the terms that made the match (brand term first), sorted */
+        size_t n_terms;
+        int64_t score;    /* scoring rules: the score reached */
+} RuleMatch;
 
 typedef struct RuleMatches {
-        size_t *rules; /* owned: indexes into Config::rules, in config order */
+        RuleMatch *m; /* owned, in rule order */
         size_t n;
-        const BrandConfig *brand; /* the brand of the first matched rule; NULL when none */
 } RuleMatches;
 
-/* Match a plain-text post. 0 (possibly with n == 0), or -ENOMEM. */
-int rules_match(const Config *c, const char *text, RuleMatches *ret);
+/* The scratch space of evaluation, reused between posts; one per thread. */
+typedef struct RuleScratch RuleScratch;
+int rule_scratch_new(bool spans, RuleScratch **ret);
+RuleScratch *rule_scratch_free(RuleScratch *s);
+/* The scan of the last evaluated post (hits and word spans, for highlighting). */
+const Scan *rule_scratch_scan(const RuleScratch *s);
+
+/*
+ * Parse the `brands:` and `rules:` items collected from every file, with the `matching:`
+ * defaults (NULL = none), into a Ruleset (used by config.c); `sources:` may name only
+ * source_names.
+ * Errors go through the parser; 0, -EINVAL after reporting, or -ENOMEM.
+ */
+int ruleset_parse(Parser *p, const Node *matching, const Node *brands, size_t n_brands,
+                  const Node *rules, size_t n_rules, const char *const *source_names,
+                  size_t n_source_names, Ruleset **ret);
+Ruleset *ruleset_free(Ruleset *rs);
+
+/* Evaluate every rule on one post. 0 (possibly with ret->n == 0), or -ENOMEM. */
+int ruleset_match(const Ruleset *rs, const RulePost *post, RuleScratch *s, RuleMatches *ret);
 void rule_matches_done(RuleMatches *m);
+
+/*
+ * For every rule, whether it matches the post and why or why not, in plain words, one rule
+ * a paragraph (earshotctl explain). With color, hits are highlighted with ANSI escapes.
+ */
+int ruleset_explain(const Ruleset *rs, const RulePost *post, bool color, FILE *f);
+
+/* The rule's target, falling back to its brand's; 0 when neither sets one. */
+usec_t rule_respond_within(const Ruleset *rs, const RuleMatch *m);
+
+static inline void ruleset_freep(Ruleset **rs) {
+        if (*rs)
+                ruleset_free(*rs);
+}
+static inline void rule_scratch_freep(RuleScratch **s) {
+        if (*s)
+                rule_scratch_free(*s);
+}

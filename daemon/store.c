@@ -88,6 +88,14 @@ static const char *const migrations[] = {
         "  UNIQUE(alert_id, notifier, event)"
         ");"
         "CREATE INDEX outbox_pending ON outbox(state, next_attempt_usec);",
+        /* 1 -> 2: what a seen post said, so that rules can be re-run over it (backtest) */
+        "ALTER TABLE seen ADD COLUMN source TEXT;"
+        "ALTER TABLE seen ADD COLUMN network TEXT;"
+        "ALTER TABLE seen ADD COLUMN text TEXT;"
+        "ALTER TABLE seen ADD COLUMN lang TEXT;"
+        "ALTER TABLE seen ADD COLUMN followers INTEGER NOT NULL DEFAULT -1;"
+        "ALTER TABLE seen ADD COLUMN url TEXT;"
+        "ALTER TABLE seen ADD COLUMN rules TEXT;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -332,6 +340,59 @@ int store_seen_add(Store *s, const char *post_key, const char *feed, int64_t now
                 return r;
         *ret_new = sqlite3_changes(s->db) > 0;
         return 0;
+}
+
+int store_seen_set_post(Store *s, const char *post_key, const SeenPost *p) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE seen SET source = ?, network = ?, text = ?, lang = ?, "
+                        "followers = ?, url = ?, rules = ? WHERE post_key = ?",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, p->source);
+        bind_text(st, 2, p->network);
+        bind_text(st, 3, p->text);
+        bind_text(st, 4, p->lang);
+        sqlite3_bind_int64(st, 5, p->followers);
+        bind_text(st, 6, p->url);
+        bind_text(st, 7, p->rules_json);
+        bind_text(st, 8, post_key);
+        return step_done(s, st);
+}
+
+int store_seen_foreach(Store *s, int64_t since, int (*fn)(const SeenPost *p, void *userdata),
+                       void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "SELECT post_key, seen_usec, source, network, text, lang, followers, url, "
+                        "rules FROM seen WHERE seen_usec >= ? AND text IS NOT NULL "
+                        "ORDER BY seen_usec, post_key",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, since);
+        for (;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return 0;
+                if (rc != SQLITE_ROW)
+                        return sqlite_to_errno(rc);
+                SeenPost p = {
+                        .post_key = (const char *)sqlite3_column_text(st, 0),
+                        .seen_usec = sqlite3_column_int64(st, 1),
+                        .source = (const char *)sqlite3_column_text(st, 2),
+                        .network = (const char *)sqlite3_column_text(st, 3),
+                        .text = (const char *)sqlite3_column_text(st, 4),
+                        .lang = (const char *)sqlite3_column_text(st, 5),
+                        .followers = sqlite3_column_int64(st, 6),
+                        .url = (const char *)sqlite3_column_text(st, 7),
+                        .rules_json = (const char *)sqlite3_column_text(st, 8),
+                };
+                r = fn(&p, userdata);
+                if (r != 0)
+                        return r;
+        }
 }
 
 int store_seen_prune(Store *s, int64_t before) {

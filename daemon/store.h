@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_FILE "earshot.db"
 
 typedef struct Store Store;
@@ -72,6 +72,20 @@ int store_feed_failure(Store *s, const char *feed, const char *source, const cha
 /* Mark a post as seen; *ret_new tells whether it was new. */
 int store_seen_add(Store *s, const char *post_key, const char *feed, int64_t now, bool alerted,
                    bool *ret_new);
+/* What a seen post said, kept so that rules can be re-run over it (earshotctl backtest). */
+typedef struct SeenPost {
+        const char *post_key;
+        int64_t seen_usec;
+        const char *source, *network, *text, *lang, *url;
+        int64_t followers; /* -1 unknown */
+        const char *rules_json; /* the rules it matched when seen (JSON array), or NULL */
+} SeenPost;
+
+/* Record the content of a post just added with store_seen_add(). */
+int store_seen_set_post(Store *s, const char *post_key, const SeenPost *p);
+/* Call fn for every seen post with content since `since`, oldest first; stops at fn != 0. */
+int store_seen_foreach(Store *s, int64_t since, int (*fn)(const SeenPost *p, void *userdata),
+                       void *userdata);
 /* Forget seen posts older than `before` (never those with an open alert). Returns count. */
 int store_seen_prune(Store *s, int64_t before);
 

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "rules.h"
 #include "plugin.h"
 
 #define TEST(n, f)                                                                                 \
@@ -543,25 +544,25 @@ static void test_include(void **state) {
                             "    terms: [acme]\n",
                             NULL);
 
-        assert_int_equal(c->n_brands, 2);
-        assert_string_equal(c->brands[0].name, "acme");
-        assert_string_equal(c->brands[1].name, "globex");
-        assert_int_equal(c->n_rules, 2);
-        assert_string_equal(c->rules[0].name, "refund");
-        assert_string_equal(c->rules[1].name, "globex-scam");
-        assert_int_equal(c->rules[0].n_brands, 1);
-        assert_int_equal(c->rules[0].brands[0], 0);
-        assert_int_equal(c->rules[1].brands[0], 1);
+        assert_int_equal(c->rules->n_brands, 2);
+        assert_string_equal(c->rules->brands[0].name, "acme");
+        assert_string_equal(c->rules->brands[1].name, "globex");
+        assert_int_equal(c->rules->n_rules, 2);
+        assert_string_equal(c->rules->rules[0].name, "refund");
+        assert_string_equal(c->rules->rules[1].name, "globex-scam");
+        assert_int_equal(c->rules->rules[0].n_brands, 1);
+        assert_int_equal(c->rules->rules[0].brands[0], 0);
+        assert_int_equal(c->rules->rules[1].brands[0], 1);
 
         /* positions name the included file */
         snprintf(want, sizeof(want), "%s/rules.d/10-refunds.yaml", f->dir);
-        assert_string_equal(c->rules[0].pos.file, want);
-        assert_int_equal(c->rules[0].pos.line, 2);
-        assert_int_equal(c->rules[0].pos.column, 5);
+        assert_string_equal(c->rules->rules[0].pos.file, want);
+        assert_int_equal(c->rules->rules[0].pos.line, 2);
+        assert_int_equal(c->rules->rules[0].pos.column, 5);
         snprintf(want, sizeof(want), "%s/rules.d/20-globex.yaml", f->dir);
-        assert_string_equal(c->brands[1].pos.file, want);
-        assert_int_equal(c->brands[1].pos.line, 2);
-        assert_string_equal(c->brands[0].pos.file, f->path);
+        assert_string_equal(c->rules->brands[1].pos.file, want);
+        assert_int_equal(c->rules->brands[1].pos.line, 2);
+        assert_string_equal(c->rules->brands[0].pos.file, f->path);
 
         /* main + three .yaml files */
         size_t n_files = 0;
@@ -627,7 +628,7 @@ static void test_include_pattern_missing_dir(void **state) {
                             "  - name: acme\n"
                             "    terms: [acme]\n",
                             NULL);
-        assert_int_equal(c->n_brands, 1);
+        assert_int_equal(c->rules->n_brands, 1);
 }
 
 /* ---- defaults and values ------------------------------------------------------------------ */
@@ -655,9 +656,9 @@ static void test_defaults(void **state) {
         assert_int_equal(c->log_level, -1);
         assert_null(c->state_dir);
         assert_non_null(c->user_agent);
-        assert_int_equal(c->rules[0].severity, SEVERITY_NORMAL);
-        assert_int_equal(c->rules[0].respond_within, 0);
-        assert_int_equal(config_respond_within(c, &c->rules[0], NULL), USEC_PER_HOUR);
+        assert_int_equal(c->rules->rules[0].severity, SEVERITY_NORMAL);
+        assert_int_equal(c->rules->rules[0].respond_within, 0);
+        assert_int_equal(config_respond_within(c, c->rules->rules[0].respond_within, NULL), USEC_PER_HOUR);
         assert_int_equal(c->n_sources, 0);
         assert_int_equal(c->n_notifiers, 0);
 }
@@ -696,10 +697,11 @@ static void test_defaults_set(void **state) {
         assert_int_equal(c->seen_retention, 7 * USEC_PER_DAY);
         assert_int_equal(c->http_timeout, 15 * USEC_PER_SEC);
         assert_int_equal(c->http_connect_timeout, 10 * USEC_PER_SEC); /* untouched */
-        assert_int_equal(config_respond_within(c, &c->rules[0], NULL), 2 * USEC_PER_HOUR);
-        assert_int_equal(config_respond_within(c, &c->rules[1], NULL), 15 * USEC_PER_MINUTE);
-        assert_int_equal(c->rules[1].severity, SEVERITY_CRITICAL);
-        assert_int_equal(config_respond_within(c, NULL, NULL), 2 * USEC_PER_HOUR);
+        assert_int_equal(config_respond_within(c, c->rules->rules[0].respond_within, NULL),
+                         2 * USEC_PER_HOUR);
+        assert_int_equal(config_respond_within(c, c->rules->rules[1].respond_within, NULL), 15 * USEC_PER_MINUTE);
+        assert_int_equal(c->rules->rules[1].severity, SEVERITY_CRITICAL);
+        assert_int_equal(config_respond_within(c, 0, NULL), 2 * USEC_PER_HOUR);
 }
 
 static void test_env_expansion(void **state) {
@@ -755,7 +757,7 @@ static void test_source_options(void **state) {
         assert_true(s->enabled);
         assert_int_equal(s->interval, 2 * USEC_PER_MINUTE);
         assert_int_equal(s->backfill, USEC_PER_HOUR);
-        assert_int_equal(config_respond_within(c, NULL, s), 30 * USEC_PER_MINUTE);
+        assert_int_equal(config_respond_within(c, 0, s), 30 * USEC_PER_MINUTE);
         assert_int_equal(s->pos.line, 4);
         assert_int_equal(s->pos.column, 5);
 
@@ -1065,7 +1067,7 @@ static void test_shipped_config(void **state) {
         assert_int_equal(r, 0);
         assert_int_equal(f->n_errors, 0);
         assert_true(f->cfg->n_sources > 0);
-        assert_true(f->cfg->n_rules > 0);
+        assert_true(f->cfg->rules->n_rules > 0);
 }
 
 int main(void) {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test-rules.c - rules_match() on configurations loaded from YAML text: a rule needs one of its
- * brands (any brand when it names none) and one of its `any` terms, and is vetoed by its `none`
- * terms and by the brand's exclusions; matches come back in config order with the brand of the
- * first one; text is folded, so case, width and script do not get in the way.
+ * test-rules.c - the rule language on configurations loaded from YAML text: a rule needs one of
+ * its brands (any brand when it names none) and its any/all/none groups (nested too), near:,
+ * scores and filters; matches come back in config order with the brand that made each; text is
+ * folded, so case, width and script do not get in the way. Also the lints and errors.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -61,38 +61,51 @@ static Config *load(const char *yaml) {
 }
 
 static size_t rule_index(const Config *c, const char *name) {
-        for (size_t i = 0; i < c->n_rules; i++)
-                if (strcmp(c->rules[i].name, name) == 0)
+        for (size_t i = 0; i < c->rules->n_rules; i++)
+                if (strcmp(c->rules->rules[i].name, name) == 0)
                         return i;
         fail_msg("no rule '%s'", name);
         return SIZE_MAX;
 }
 
+/* Evaluate a post; the matches are left in *ret. */
+static void match_post(const Config *c, const RulePost *post, RuleMatches *ret) {
+        RuleScratch *s = NULL;
+        assert_int_equal(rule_scratch_new(true, &s), 0);
+        assert_int_equal(ruleset_match(c->rules, post, s, ret), 0);
+        rule_scratch_free(s);
+}
+
 /* The names of the matched rules, comma-separated ("" when none), and the brand ("-" if none). */
-static void match(const Config *c, const char *text, char *buf, size_t len, const char **brand) {
+static void match_full(const Config *c, const RulePost *post, char *buf, size_t len,
+                       const char **brand) {
+        const Ruleset *rs = c->rules;
         RuleMatches m = {.n = 999};
         size_t used = 0;
 
-        assert_int_equal(rules_match(c, text, &m), 0);
+        match_post(c, post, &m);
         buf[0] = 0;
         for (size_t i = 0; i < m.n; i++) {
-                assert_true(m.rules[i] < c->n_rules);
+                assert_true(m.m[i].rule < rs->n_rules);
+                assert_true(i == 0 || m.m[i].rule > m.m[i - 1].rule); /* config order */
                 used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
-                                         c->rules[m.rules[i]].name);
+                                         rs->rules[m.m[i].rule].name);
                 assert_true(used < len);
-        }
-        if (m.n == 0 || c->n_brands == 0)
-                assert_null(m.brand);
-        else {
-                assert_non_null(m.brand);
-                /* m.brand points into the config, not at a copy */
-                assert_true(m.brand >= c->brands && m.brand < c->brands + c->n_brands);
+                if (rs->rules[m.m[i].rule].no_brand)
+                        assert_int_equal(m.m[i].brand, -1);
+                else
+                        assert_true(m.m[i].brand >= 0 && (size_t)m.m[i].brand < rs->n_brands);
         }
         if (brand)
-                *brand = m.brand ? m.brand->name : "-";
+                *brand = m.n > 0 && m.m[0].brand >= 0 ? rs->brands[m.m[0].brand].name : "-";
         rule_matches_done(&m);
-        assert_null(m.rules);
+        assert_null(m.m);
         assert_int_equal(m.n, 0);
+}
+
+static void match(const Config *c, const char *text, char *buf, size_t len, const char **brand) {
+        RulePost post = {.text = text, .followers = -1};
+        match_full(c, &post, buf, len, brand);
 }
 
 #define assert_rules(cfg, text, want)                                                              \
@@ -122,7 +135,7 @@ static const char acme_yaml[] = "brands:\n"
 static void test_brand_and_any(void **state) {
         Config *c = load(acme_yaml);
 
-        assert_int_equal(c->n_rules, 1);
+        assert_int_equal(c->rules->n_rules, 1);
         assert_rules_brand(c, "Acme, I want a refund", "refund", "acme");
         assert_rules(c, "#acme where is my money back?", "refund");
         /* a term without the brand, the brand without a term */
@@ -205,7 +218,7 @@ static void test_config_order(void **state) {
                          "    any: [refund*]\n"
                          "    severity: high\n");
 
-        assert_int_equal(c->n_rules, 4);
+        assert_int_equal(c->rules->n_rules, 4);
         assert_int_equal(rule_index(c, "alpha-scam"), 1);
         assert_rules(c, "acme refund scam",
                      "zeta-refund,alpha-scam,mid-anything,beta-refund-again");
@@ -234,11 +247,11 @@ static const char three_brands_yaml[] = "brands:\n"
 static void test_brand_list(void **state) {
         Config *c = load(three_brands_yaml);
 
-        assert_int_equal(c->n_brands, 3);
+        assert_int_equal(c->rules->n_brands, 3);
         size_t r = rule_index(c, "two-brands");
-        assert_int_equal(c->rules[r].n_brands, 2);
-        assert_string_equal(c->brands[c->rules[r].brands[0]].name, "acme");
-        assert_string_equal(c->brands[c->rules[r].brands[1]].name, "globex");
+        assert_int_equal(c->rules->rules[r].n_brands, 2);
+        assert_string_equal(c->rules->brands[c->rules->rules[r].brands[0]].name, "acme");
+        assert_string_equal(c->rules->brands[c->rules->rules[r].brands[1]].name, "globex");
 
         assert_rules_brand(c, "acme refund", "two-brands", "acme");
         assert_rules_brand(c, "globex refund", "two-brands", "globex");
@@ -274,7 +287,8 @@ static void test_brand_any(void **state) {
                          "    brand: any\n"
                          "    any: [refund]\n");
 
-        assert_null(c->rules[0].brands);
+        assert_null(c->rules->rules[0].brands);
+        assert_true(c->rules->rules[0].any_brand);
         assert_rules_brand(c, "globex refund", "refund", "globex");
         assert_rules_brand(c, "acme refund", "refund", "acme");
         assert_rules(c, "refund", "");
@@ -299,13 +313,18 @@ static void test_match_brand(void **state) {
         assert_rules_brand(c, "acme and globex, refund", "globex-refund,acme-refund", "globex");
         assert_rules_brand(c, "acme refund", "acme-refund", "acme");
         RuleMatches m = {};
-        assert_int_equal(rules_match(c, "acme refund", &m), 0);
+        RulePost post = {.text = "acme refund", .followers = -1};
+        match_post(c, &post, &m);
         assert_int_equal(m.n, 1);
-        assert_ptr_equal(m.brand, &c->brands[0]);
+        assert_int_equal(m.m[0].brand, 0);
+        /* the terms behind the match: the brand's, then the rule's */
+        assert_int_equal(m.m[0].n_terms, 2);
+        assert_string_equal(term_source(c->rules->terms[m.m[0].terms[0]]), "acme");
+        assert_string_equal(term_source(c->rules->terms[m.m[0].terms[1]]), "refund");
         rule_matches_done(&m);
-        assert_int_equal(rules_match(c, "nothing here", &m), 0);
+        post.text = "nothing here";
+        match_post(c, &post, &m);
         assert_int_equal(m.n, 0);
-        assert_null(m.brand);
         rule_matches_done(&m);
         config_free(c);
 }
@@ -327,9 +346,332 @@ static void test_no_brands(void **state) {
                          "  - name: outage\n"
                          "    any: [outage, down]\n");
 
-        assert_int_equal(c->n_brands, 0);
+        assert_int_equal(c->rules->n_brands, 0);
         assert_rules_brand(c, "the site is down", "outage", "-");
         assert_rules(c, "the site is up", "");
+        config_free(c);
+}
+
+
+/* Load YAML that must fail; returns the errors joined by newlines (static buffer). */
+static char errors_buf[8192];
+static void collect_msg(const char *msg, void *userdata) {
+        size_t used = strlen(errors_buf);
+        snprintf(errors_buf + used, sizeof(errors_buf) - used, "%s\n", msg);
+}
+
+static const char *load_errors(const char *yaml) {
+        char dir[] = "/tmp/earshot-test-rules-XXXXXX", path[PATH_MAX];
+        PluginRegistry *reg = NULL;
+        Config *cfg = NULL;
+        FILE *f;
+
+        errors_buf[0] = 0;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/earshot.yaml", dir);
+        assert_non_null(f = fopen(path, "we"));
+        assert_int_equal(fputs(yaml, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(plugin_registry_new(&reg), 0);
+        int r = config_load(path, NULL, reg, collect_msg, NULL, &cfg);
+        plugin_registry_free(reg);
+        assert_int_equal(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(r, -EINVAL);
+        assert_null(cfg);
+        return errors_buf;
+}
+
+#define assert_contains(hay, needle)                                                               \
+        do {                                                                                       \
+                if (!strstr((hay), (needle)))                                                      \
+                        fail_msg("'%s' not in:\n%s", (needle), (hay));                             \
+        } while (0)
+
+/* The warnings of a config that loads, joined by newlines. */
+static char *warnings_of(const Config *c) {
+        static char buf[8192];
+        buf[0] = 0;
+        for (size_t i = 0; c->warnings && c->warnings[i]; i++) {
+                size_t used = strlen(buf);
+                snprintf(buf + used, sizeof(buf) - used, "%s\n", c->warnings[i]);
+        }
+        return buf;
+}
+
+static void assert_post(const Config *c, RulePost post, const char *want) {
+        char buf[512];
+        if (post.followers == 0)
+                post.followers = -1;
+        match_full(c, &post, buf, sizeof(buf), NULL);
+        if (strcmp(buf, want) != 0)
+                fail_msg("post '%s': got rules '%s', want '%s'", post.text, buf, want);
+}
+
+
+static void test_all_and_groups(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "rules:\n"
+                         "  - name: double-charge\n"
+                         "    all: [charged, twice]\n"
+                         "  - name: nested\n"
+                         "    any:\n"
+                         "      - {all: [refund*, {any: [still, \"not yet\"]}]}\n"
+                         "      - \"never again\"\n"
+                         "    none: [{all: [\"just\", kidding]}]\n");
+
+        assert_rules(c, "acme charged me twice", "double-charge");
+        assert_rules(c, "acme charged me", "");
+        assert_rules(c, "acme twice", "");
+        assert_rules(c, "acme refund still missing", "nested");
+        assert_rules(c, "acme refunded? not yet", "nested");
+        assert_rules(c, "acme refund please", "");
+        assert_rules(c, "acme never again", "nested");
+        /* the nested none: blocks only when both words are there */
+        assert_rules(c, "acme never again, just kidding", "");
+        assert_rules(c, "acme never again, kidding", "nested");
+        config_free(c);
+}
+
+static void test_near(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme, \"acme corp\"]\n"
+                         "rules:\n"
+                         "  - name: near-refund\n"
+                         "    any: [refund, \"money back\"]\n"
+                         "    near: 3\n");
+
+        assert_rules(c, "acme refund", "near-refund");              /* 1 word away */
+        assert_rules(c, "refund acme", "near-refund");              /* either order */
+        assert_rules(c, "acme gave no refund", "near-refund");      /* 3 */
+        assert_rules(c, "acme never gave any refund", "");          /* 4 */
+        assert_rules(c, "acme is fine. Unrelated: I got a refund from my bank", "");
+        assert_rules(c, "acme corp, money back now", "near-refund"); /* phrase to phrase */
+        /* any pair counts, not just the first hits */
+        assert_rules(c, "acme is fine, refunds elsewhere. refund acme", "near-refund");
+        config_free(c);
+}
+
+static void test_scoring(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "rules:\n"
+                         "  - name: scored\n"
+                         "    terms: {refund: 3, \"never again\": 5, angry: 2, giveaway: -10}\n"
+                         "    threshold: 5\n");
+        RuleMatches m = {};
+        RulePost post = {.text = "acme refund, never again", .followers = -1};
+
+        assert_rules(c, "acme refund", "");                 /* 3 */
+        assert_rules(c, "acme refund angry", "scored");     /* 5 */
+        assert_rules(c, "acme refund refund refund", "");   /* a term counts once */
+        assert_rules(c, "acme never again", "scored");
+        assert_rules(c, "acme never again giveaway", "");   /* -5 */
+        match_post(c, &post, &m);
+        assert_int_equal(m.n, 1);
+        assert_int_equal(m.m[0].score, 8);
+        rule_matches_done(&m);
+        config_free(c);
+}
+
+static void test_filters(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "rules:\n"
+                         "  - name: ru\n"
+                         "    any: [refund]\n"
+                         "    languages: [ru, UK]\n"
+                         "  - name: masto\n"
+                         "    any: [refund]\n"
+                         "    networks: [mastodon]\n"
+                         "  - name: big\n"
+                         "    any: [refund]\n"
+                         "    min_followers: 1000\n");
+
+        assert_post(c, (RulePost){.text = "acme refund"}, "ru,masto,big"); /* nothing known */
+        assert_post(c, (RulePost){.text = "acme refund", .lang = "ru"}, "ru,masto,big");
+        assert_post(c, (RulePost){.text = "acme refund", .lang = "uk-UA"}, "ru,masto,big");
+        assert_post(c, (RulePost){.text = "acme refund", .lang = "en"}, "masto,big");
+        assert_post(c, (RulePost){.text = "acme refund", .network = "bluesky"}, "ru,big");
+        assert_post(c, (RulePost){.text = "acme refund", .network = "mastodon", .followers = 999},
+                    "ru,masto");
+        assert_post(c, (RulePost){.text = "acme refund", .followers = 1000}, "ru,masto,big");
+        config_free(c);
+}
+
+static void test_sources_filter(void **state) {
+        /* sources: must name configured sources: an unknown one is an error */
+        const char *e = load_errors("brands:\n"
+                                    "  - name: acme\n"
+                                    "    terms: [acme]\n"
+                                    "rules:\n"
+                                    "  - name: r\n"
+                                    "    any: [refund]\n"
+                                    "    sources: [mastodon-acme]\n");
+        assert_contains(e, "earshot.yaml:7:");
+        assert_contains(e, "unknown source 'mastodon-acme'");
+}
+
+static void test_brand_forms(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    hashtags: [acme, \"#acmesupport\"]\n"
+                         "    handles:\n"
+                         "      mastodon: [acme]\n"
+                         "      bluesky: [\"@acme.bsky.social\"]\n"
+                         "    domains: [acme.com]\n"
+                         "    respond_within: 2h\n"
+                         "rules:\n"
+                         "  - name: refund\n"
+                         "    any: [refund]\n");
+
+        assert_rules(c, "#acme refund", "refund");
+        assert_rules(c, "acme refund", ""); /* only the hashtag was given */
+        assert_rules(c, "#AcmeSupport refund", "refund");
+        assert_rules(c, "refund https://shop.acme.com/orders/1", "refund");
+        /* a handle counts only on its network */
+        assert_post(c, (RulePost){.text = "@acme refund", .network = "mastodon"}, "refund");
+        assert_post(c, (RulePost){.text = "@acme refund", .network = "bluesky"}, "");
+        assert_post(c, (RulePost){.text = "@acme.bsky.social refund", .network = "bluesky"},
+                    "refund");
+        /* the brand's target applies when the rule has none */
+        RuleMatches m = {};
+        RulePost post = {.text = "#acme refund", .followers = -1};
+        match_post(c, &post, &m);
+        assert_int_equal(m.n, 1);
+        assert_int_equal(rule_respond_within(c->rules, &m.m[0]), 2 * USEC_PER_HOUR);
+        rule_matches_done(&m);
+        config_free(c);
+}
+
+static void test_brand_none_and_disabled(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "rules:\n"
+                         "  - name: industry\n"
+                         "    brand: none\n"
+                         "    any: [\"#boycott\"]\n"
+                         "  - name: off\n"
+                         "    enabled: false\n"
+                         "    any: [refund]\n");
+
+        assert_rules_brand(c, "#boycott everything", "industry", "-");
+        assert_rules(c, "acme refund", "");
+        config_free(c);
+}
+
+static void test_flags(void **state) {
+        Config *c = load("matching:\n"
+                         "  accents: ignore\n"
+                         "brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "    inside_hashtags: true\n"
+                         "rules:\n"
+                         "  - name: ru\n"
+                         "    any: [\"всё плохо\"]\n"
+                         "  - name: strict\n"
+                         "    accents: match\n"
+                         "    any: [café]\n");
+
+        assert_rules(c, "acme, все плохо", "ru");
+        assert_rules(c, "#ihateacme всё плохо", "ru");
+        assert_rules(c, "acme cafe", "");
+        assert_rules(c, "acme café", "strict");
+        config_free(c);
+}
+
+static void test_lints(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "    exclude: [acme]\n"
+                         "rules:\n"
+                         "  - name: lint\n"
+                         "    all: [refund, \"money back\"]\n"
+                         "    any: [the, ok, \"Refund\", refund]\n"
+                         "    none: [refund]\n"
+                         "  - name: unreachable\n"
+                         "    terms: {refund: 2, late: 1}\n"
+                         "    threshold: 5\n"
+                         "    networks: [mastodn]\n");
+        const char *w = warnings_of(c);
+
+        assert_contains(w, "earshot.yaml:4:15: warning: brand 'acme' excludes its own term");
+        assert_contains(w, "term 'the' is a common English word");
+        assert_contains(w, "term 'ok' is shorter than 3 characters");
+        assert_contains(w, "earshot.yaml:8:30: warning: rule 'lint': a term in any repeats "
+                           "'Refund' (line 8)");
+        assert_contains(w, "earshot.yaml:9:12: warning: rule 'lint' can never match: 'Refund' "
+                           "is both required");
+        assert_contains(w, "rule 'unreachable' can never match: its positive weights add up to 3");
+        assert_contains(w, "'mastodn' is not one of the networks earshot knows (did you mean "
+                           "'mastodon'?)");
+        config_free(c);
+}
+
+static void test_errors(void **state) {
+        const char *e;
+
+        e = load_errors("brands:\n"
+                        "  - name: acme\n"
+                        "    terms: [acme]\n"
+                        "rules:\n"
+                        "  - name: r\n"
+                        "    brand: acmee\n"
+                        "    any: [refund]\n"
+                        "    languages: [english]\n"
+                        "  - name: s\n"
+                        "    any: [{all: [a1], any: [b1]}]\n"
+                        "    near: 0\n"
+                        "  - name: t\n"
+                        "    threshold: 3\n"
+                        "    severity: urgent\n"
+                        "    any: [\"refund**\"]\n");
+        assert_contains(e, "earshot.yaml:6:12: unknown brand 'acmee' (did you mean 'acme'?)");
+        assert_contains(e, "earshot.yaml:8:16: unknown language code 'english'");
+        assert_contains(e, "earshot.yaml:10:11: a group in any must have exactly one key");
+        assert_contains(e, "earshot.yaml:11:11: near must be between 1 and 1000");
+        assert_contains(e, "earshot.yaml:13:16: threshold needs terms: with weights");
+        assert_contains(e, "earshot.yaml:14:15: invalid severity 'urgent'");
+        assert_contains(e, "earshot.yaml:15:11: invalid term 'refund**'");
+}
+
+static void test_explain(void **state) {
+        Config *c = load("brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "    exclude: [giveaway]\n"
+                         "rules:\n"
+                         "  - name: refund\n"
+                         "    any: [refund*, \"money back\"]\n"
+                         "    all: [still]\n"
+                         "    none: [kidding]\n"
+                         "  - name: scored\n"
+                         "    terms: {refund: 3, angry: 2}\n"
+                         "    threshold: 5\n");
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        RulePost post = {.text = "Acme: still no REFUNDS", .followers = -1};
+
+        assert_non_null(f);
+        assert_int_equal(ruleset_explain(c->rules, &post, false, f), 0);
+        assert_int_equal(fclose(f), 0);
+        assert_contains(out, "rule refund (");
+        assert_contains(out, "MATCHES");
+        assert_contains(out, "brand acme: named by 'acme' (\"Acme\", word 1)");
+        assert_contains(out, "any: present: 'refund*' (\"REFUNDS\", word 4)");
+        assert_contains(out, "none: none present");
+        assert_contains(out, "rule scored (");
+        assert_contains(out, "no match");
+        assert_contains(out, "score: 0 of threshold 5");
+        free(out);
         config_free(c);
 }
 
@@ -346,6 +688,17 @@ int main(void) {
                 TEST("rules/match-brand", test_match_brand),
                 TEST("rules/folding", test_folding),
                 TEST("rules/no-brands", test_no_brands),
+                TEST("rules/all-and-groups", test_all_and_groups),
+                TEST("rules/near", test_near),
+                TEST("rules/scoring", test_scoring),
+                TEST("rules/filters", test_filters),
+                TEST("rules/sources-filter", test_sources_filter),
+                TEST("rules/brand-forms", test_brand_forms),
+                TEST("rules/brand-none-and-disabled", test_brand_none_and_disabled),
+                TEST("rules/flags", test_flags),
+                TEST("rules/lints", test_lints),
+                TEST("rules/errors", test_errors),
+                TEST("rules/explain", test_explain),
         };
 
         return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
