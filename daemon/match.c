@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * match.c - whole-word term matching on folded text (see match.h).
+ * match.c - every term compiled into one automaton over words (see match.h).
  *
- * Guarantees: a Text and a Term are each folded once (text_fold) and split once into words,
- * stored as byte ranges of the folded string; matching only compares those bytes, so
- * term_match() costs O(words in the text x words in the term) with no allocation, no regular
- * expressions and no backtracking: a single-word term is one linear scan. Any byte string is a
- * valid text; a term is either compiled or rejected with a static message. Both objects are
- * immutable after construction, so one Term may be matched from several threads at once.
+ * Guarantees: matcher_scan() reads the text once, folding and splitting it as it goes, and its
+ * words are exactly the words of text_fold() followed by the splitting rules below (same bytes,
+ * same '#'/'@' flags). Work per word is bounded by the matcher alone (a hash probe or two, a walk
+ * of the prefix trie, one step per live phrase state), never by how much text came before, so a
+ * scan is linear in the text; there are no regular expressions and no backtracking. A warm Scan
+ * allocates nothing unless a text has more words, hits or a longer word than any before. Every
+ * size is checked, every allocation failure comes back as -ENOMEM. A Matcher is immutable once
+ * built and may be shared between threads; the Unicode tables below are built once per process
+ * (pthread_once) into static storage and are read-only afterwards.
  *
  * Word boundaries, applied identically to texts and terms (on folded code points):
  *   - letters (L*), marks (M*), numbers (N*) and connector punctuation (Pc, '_') make words;
@@ -17,16 +20,39 @@
  *     as a phrase of its characters. Marks right after such a word are skipped, so a keycap or
  *     enclosing mark neither becomes a word nor glues onto the next one;
  *   - everything else separates, including skin-tone modifiers (Sk) and U+FFFD, which stands for
- *     bytes that were never text. ZWJ and variation selectors never get here: folding strips
- *     default-ignorable code points.
+ *     bytes that were never text (invalid UTF-8, NUL). ZWJ and variation selectors never get
+ *     here: folding strips default-ignorable code points.
  * Scripts written without spaces other than Chinese and Japanese (Thai, Lao, Khmer, Burmese) have
  * no word boundaries without a dictionary: there a term matches only a whole run of letters.
  *
- * Terms are trimmed of ASCII blanks, and one pair of double quotes around the whole term is
- * dropped, so "money ba*" and money ba* are the same term. A '*' may only be the last character
- * and must directly follow a word.
+ * Folding as we go. NFKC is not a per-character map: a starter composes with the marks after
+ * it (e + U+0301 = é) and ignorables vanish from between them. But the text can be cut, without
+ * changing the result, before any code point whose folding is non-empty and starts with a
+ * starter that is never the second half of a canonical composition: nothing before the cut
+ * can compose across it. Such "boundary" code points are marked in a table computed once from
+ * utf8proc; ASCII is always one. Each boundary code point followed by another boundary is
+ * folded by table (ASCII: a 256-byte table; the BMP: a precomputed folding), and only a
+ * boundary code point followed by non-boundary ones (marks, ignorables, Hangul jamo, ...) is
+ * folded together with them by utf8proc (text_fold_utf32(), the same options as text_fold()).
+ *
+ * The automaton. Every distinct term word gets a symbol: exact words are keyed in one
+ * open-addressing dictionary by (space, folded bytes), where the space says whether the word
+ * must be a hashtag, a mention or either, and whether it is compared accent-stripped; prefix
+ * words live in a byte trie keyed the same way. A text word belongs to at most four exact
+ * symbols (plain and its own '#'/'@' space, each also accent-stripped when the matcher has
+ * TERM_IGNORE_ACCENTS terms) and to every prefix symbol on its trie path. Terms are paths in a
+ * trie over symbols; a scan keeps the set of live trie nodes (those whose path matches the last
+ * words) and advances every one of them by every symbol of the next word, through a hash of
+ * (node, symbol) -> child. A node is reached only from its parent by its own symbol, so the set
+ * never holds duplicates and is never larger than the trie; nodes without children are not kept.
+ * A dictionary entry carries its symbol's transition out of the root, so a single-word term
+ * costs one probe per text word, and a text with no partial phrase costs nothing more. Trie
+ * nodes list the ids of the terms they end, sorted. TERM_INSIDE_HASHTAGS terms are also
+ * compiled, words joined, into a byte Aho-Corasick automaton (sparse goto, failure and output
+ * links) that runs over hashtag words only.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,34 +63,11 @@
 #include "match.h"
 #include "normalize.h"
 
-enum {
-        WORD_HASHTAG = 1 << 0, /* preceded by '#' */
-        WORD_MENTION = 1 << 1, /* preceded by '@' */
-};
+#define NONE UINT32_MAX
 
-typedef struct Word {
-        size_t offset, length; /* byte range in the owner's folded string */
-        unsigned flags;        /* WORD_* */
-} Word;
-
-typedef struct Words {
-        Word *words; /* owned */
-        size_t n, allocated;
-} Words;
-
-struct Text {
-        char *folded; /* owned */
-        Word *words;  /* owned */
-        size_t n_words;
-};
-
-struct Term {
-        char *source; /* owned, as written */
-        char *folded; /* owned */
-        Word *words;  /* owned; a word's flags are the flags the matching text word must have */
-        size_t n_words;
-        bool prefix; /* the last word matches any text word it begins */
-};
+/* ---------------------------------------------------------------------------------------------
+ * Code point classes and the Unicode tables
+ */
 
 typedef enum CodePointClass {
         CP_SEPARATOR,
@@ -73,18 +76,16 @@ typedef enum CodePointClass {
         CP_SINGLE,
 } CodePointClass;
 
-static bool is_ideograph(utf8proc_int32_t cp) {
-        return (cp >= 0x3040 && cp <= 0x309F) ||  /* Hiragana */
-               (cp >= 0x3400 && cp <= 0x4DBF) ||  /* CJK Extension A */
-               (cp >= 0x4E00 && cp <= 0x9FFF) ||  /* CJK Unified Ideographs */
-               (cp >= 0xF900 && cp <= 0xFAFF) ||  /* CJK Compatibility Ideographs */
-               (cp >= 0x20000 && cp <= 0x3FFFF);  /* planes 2 and 3 */
+static bool is_ideograph(int32_t cp) {
+        return (cp >= 0x3040 && cp <= 0x309F) || /* Hiragana */
+               (cp >= 0x3400 && cp <= 0x4DBF) || /* CJK Extension A */
+               (cp >= 0x4E00 && cp <= 0x9FFF) || /* CJK Unified Ideographs */
+               (cp >= 0xF900 && cp <= 0xFAFF) || /* CJK Compatibility Ideographs */
+               (cp >= 0x20000 && cp <= 0x3FFFF); /* planes 2 and 3 */
 }
 
-static CodePointClass classify(utf8proc_int32_t cp) {
-        utf8proc_category_t cat = utf8proc_category(cp);
-
-        switch (cat) {
+static CodePointClass classify(int32_t cp) {
+        switch (utf8proc_category(cp)) {
         case UTF8PROC_CATEGORY_LU:
         case UTF8PROC_CATEGORY_LL:
         case UTF8PROC_CATEGORY_LT:
@@ -110,130 +111,533 @@ static CodePointClass classify(utf8proc_int32_t cp) {
         }
 }
 
-static int words_push(Words *w, const char *s, size_t start, size_t end) {
-        unsigned flags = 0;
+static bool is_mark_category(int32_t cp) {
+        utf8proc_category_t c = utf8proc_category(cp);
 
-        if (w->n == w->allocated) {
-                size_t n = w->allocated ? w->allocated * 2 : 16;
-                Word *p;
+        return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC || c == UTF8PROC_CATEGORY_ME;
+}
 
-                if (n > SIZE_MAX / sizeof(Word))
-                        return -ENOMEM;
-                p = realloc(w->words, n * sizeof(Word));
-                if (!p)
-                        return -ENOMEM;
-                w->words = p;
-                w->allocated = n;
+/*
+ * Per BMP code point, one word:
+ *   BMP_BOUNDARY  the text may be cut right before it (see the top of this file)
+ *   BMP_SAME      it folds to itself
+ *   BMP_SLOW      its folding is too long for the pool: ask utf8proc
+ *   class         the class of its folding, when that is a single code point (BMP_ONE)
+ *   offset, len   its folding in bmp_pool, when not BMP_SAME
+ */
+enum {
+        BMP_BOUNDARY = 1u << 31,
+        BMP_SAME = 1u << 30,
+        BMP_SLOW = 1u << 29,
+        BMP_ONE = 1u << 28,
+        BMP_CLASS_SHIFT = 26, /* 2 bits */
+        BMP_LEN_SHIFT = 20,   /* 6 bits */
+        BMP_OFFSET_MASK = (1u << 20) - 1,
+};
+
+#define BMP_POOL_SIZE (1u << 17)
+
+static uint32_t bmp_info[0x10000];
+static char bmp_pool[BMP_POOL_SIZE];
+/* Code points that are not first in some canonical decomposition: possible second halves. */
+static uint8_t composes_back[0x110000 / 8];
+/* Accent stripping of U+0080..U+07FF: 0 = unchanged, 1 = dropped (a mark), else the base. */
+static int32_t strip2[0x800];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static bool is_composes_back(int32_t cp) {
+        return composes_back[cp >> 3] & (1u << (cp & 7));
+}
+
+static size_t utf8_encode(int32_t cp, char *out) {
+        if (cp < 0x80) {
+                out[0] = (char)cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                out[0] = (char)(0xC0 | (cp >> 6));
+                out[1] = (char)(0x80 | (cp & 0x3F));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                out[0] = (char)(0xE0 | (cp >> 12));
+                out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                out[2] = (char)(0x80 | (cp & 0x3F));
+                return 3;
+        }
+        out[0] = (char)(0xF0 | (cp >> 18));
+        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (char)(0x80 | (cp & 0x3F));
+        return 4;
+}
+
+/* Same folding map as normalize.c applies before decomposing. */
+static int32_t fold_custom_cp(int32_t cp) {
+        if (cp == 0x2122 || cp == 0x2120)
+                return ' ';
+        if (cp == 0x0130)
+                return 'i';
+        return cp;
+}
+
+/*
+ * Whether the text may be cut before cp: its full decomposition under the folding options
+ * starts with a starter that never composes with what precedes it, and is not empty.
+ */
+static bool compute_boundary(int32_t cp) {
+        utf8proc_int32_t d[32];
+        utf8proc_ssize_t n;
+
+        if (cp >= 0x1100 && cp <= 0x11FF) /* Hangul jamo compose algorithmically */
+                return false;
+        if (cp >= 0xA960 && cp <= 0xA97F)
+                return false;
+        if (cp >= 0xD7B0 && cp <= 0xD7FF)
+                return false;
+        n = utf8proc_decompose_char(fold_custom_cp(cp), d, 32,
+                                    UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD |
+                                            UTF8PROC_IGNORE,
+                                    NULL);
+        if (n <= 0 || n > 32)
+                return false;
+        if (d[0] >= 0x1100 && d[0] <= 0x11FF)
+                return false;
+        return utf8proc_get_property(d[0])->combining_class == 0 && !is_mark_category(d[0]) &&
+               !is_composes_back(d[0]);
+}
+
+/*
+ * The canonical decomposition of cp without its nonspacing and enclosing marks: returns how many
+ * code points are left, and *ret_base the last of them. й keeps its breve: in Russian it is a
+ * letter of its own, not an accented и.
+ */
+static int strip_decompose(int32_t cp, int32_t *ret_base) {
+        utf8proc_int32_t d[16];
+        utf8proc_ssize_t n;
+        int bases = 0;
+
+        *ret_base = cp;
+        if (cp == 0x0439 || cp == 0x0419 || (cp >= 0xAC00 && cp <= 0xD7A3))
+                return 1; /* й, Й; Hangul syllables carry no accents */
+        n = utf8proc_decompose_char(cp, d, 16, UTF8PROC_DECOMPOSE, NULL);
+        if (n <= 0 || n > 16)
+                return 1;
+        for (utf8proc_ssize_t i = 0; i < n; i++) {
+                utf8proc_category_t c = utf8proc_category(d[i]);
+
+                if (c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_ME)
+                        continue;
+                *ret_base = d[i];
+                bases++;
+        }
+        if (bases > 1)
+                *ret_base = cp; /* more than a letter and its accents: leave it alone */
+        return bases;
+}
+
+static void tables_init(void) {
+        size_t pool = 0;
+
+        /* Every code point that is not first in a canonical decomposition may compose back. */
+        for (int32_t cp = 0; cp < 0x110000; cp++) {
+                const utf8proc_property_t *p = utf8proc_get_property(cp);
+                utf8proc_int32_t d[32];
+                utf8proc_ssize_t n;
+
+                if (p->decomp_seqindex == UINT16_MAX || p->decomp_type != 0)
+                        continue;
+                n = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, NULL);
+                for (utf8proc_ssize_t i = 1; i < n && i < 32; i++)
+                        composes_back[d[i] >> 3] |= (uint8_t)(1u << (d[i] & 7));
         }
 
-        if (start > 0 && s[start - 1] == '#')
-                flags = WORD_HASHTAG;
-        else if (start > 0 && s[start - 1] == '@')
-                flags = WORD_MENTION;
+        for (int32_t cp = 0; cp < 0x10000; cp++) {
+                char in[4];
+                int32_t out[32];
+                char bytes[64];
+                size_t in_len, len = 0;
+                ssize_t n;
+                uint32_t info = 0;
 
-        w->words[w->n++] = (Word){ .offset = start, .length = end - start, .flags = flags };
+                if (cp >= 0xD800 && cp <= 0xDFFF)
+                        continue; /* never decoded: invalid UTF-8 */
+                if (compute_boundary(cp))
+                        info |= BMP_BOUNDARY;
+
+                in_len = utf8_encode(cp, in);
+                n = text_fold_utf32(in, in_len, out, ELEMENTSOF(out));
+                if (n < 0 || n > (ssize_t)ELEMENTSOF(out)) {
+                        bmp_info[cp] = info | BMP_SLOW;
+                        continue;
+                }
+                for (ssize_t i = 0; i < n; i++)
+                        len += utf8_encode(out[i], bytes + len);
+                if (n == 1 && out[0] == cp)
+                        info |= BMP_SAME | BMP_ONE | (uint32_t)classify(cp) << BMP_CLASS_SHIFT;
+                else if (len >= 64 || pool + len > BMP_POOL_SIZE)
+                        info |= BMP_SLOW;
+                else {
+                        if (n == 1)
+                                info |= BMP_ONE | (uint32_t)classify(out[0]) << BMP_CLASS_SHIFT;
+                        memcpy(bmp_pool + pool, bytes, len);
+                        info |= (uint32_t)pool | (uint32_t)len << BMP_LEN_SHIFT;
+                        pool += len;
+                }
+                bmp_info[cp] = info;
+        }
+
+        for (int32_t cp = 0x80; cp < 0x800; cp++) {
+                int32_t base = 0;
+                int n_bases = strip_decompose(cp, &base);
+
+                if (n_bases == 0)
+                        strip2[cp] = 1;
+                else if (n_bases == 1 && base != cp)
+                        strip2[cp] = base;
+        }
+}
+
+/* Whether the text may be cut before cp (any code point, or 0xFFFD for garbage). */
+static inline bool cp_is_boundary(int32_t cp) {
+        const utf8proc_property_t *p;
+
+        if (cp < 0x10000)
+                return bmp_info[cp] & BMP_BOUNDARY;
+        /* Beyond the BMP: only code points that fold to themselves and never combine. */
+        p = utf8proc_get_property(cp);
+        return p->decomp_seqindex == UINT16_MAX && p->casefold_seqindex == UINT16_MAX &&
+               p->combining_class == 0 && !p->ignorable && !is_mark_category(cp) &&
+               !is_composes_back(cp);
+}
+
+/*
+ * Decodes the code point at s[0..n), n >= 1: invalid sequences and NUL read as U+FFFD, over the
+ * length of their maximal subpart, exactly as utf8_sanitize() replaces them.
+ */
+static inline size_t decode(const uint8_t *s, size_t n, int32_t *ret_cp) {
+        uint8_t c = s[0];
+        int r;
+
+        if (c < 0x80) {
+                *ret_cp = c == 0 ? 0xFFFD : c;
+                return 1;
+        }
+        if (c >= 0xC2 && c <= 0xDF && n >= 2 && (s[1] & 0xC0) == 0x80) {
+                *ret_cp = (int32_t)(c & 0x1F) << 6 | (s[1] & 0x3F);
+                return 2;
+        }
+        r = utf8_sequence(s, n);
+        if (r < 0) {
+                *ret_cp = 0xFFFD;
+                return (size_t)-r;
+        }
+        if (r == 3)
+                *ret_cp = (int32_t)(c & 0x0F) << 12 | (int32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+        else
+                *ret_cp = (int32_t)(c & 0x07) << 18 | (int32_t)(s[1] & 0x3F) << 12 |
+                          (int32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+        return (size_t)r;
+}
+
+/* ASCII: folded byte and class. '#' and '@' are separators that flag the next word. */
+enum {
+        A_SEP = 0,
+        A_WORD = 1,
+        A_HASH = 2,
+        A_AT = 3,
+        A_HIGH = 4, /* not ASCII */
+};
+
+static const uint8_t ascii_class[256] = {
+        ['0' ... '9'] = A_WORD, ['A' ... 'Z'] = A_WORD, ['a' ... 'z'] = A_WORD,
+        ['_'] = A_WORD,         ['#'] = A_HASH,         ['@'] = A_AT,
+        [0x80 ... 0xFF] = A_HIGH,
+};
+
+static inline char ascii_lower(uint8_t c) {
+        return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Accent stripping: NFD, marks (Mn, Me) dropped, й kept. Spacing marks (Mc) are vowel signs of
+ * Indic scripts, not accents, and stay.
+ */
+
+/* Appends the stripped form of cp to out[*len..], at most 4 bytes. */
+static void strip_cp(int32_t cp, char *out, size_t *len) {
+        int32_t base;
+
+        if (cp < 0x80) {
+                out[(*len)++] = (char)cp;
+                return;
+        }
+        if (cp < 0x800) {
+                int32_t s = strip2[cp];
+
+                if (s != 1)
+                        *len += utf8_encode(s ? s : cp, out + *len);
+                return;
+        }
+        if (strip_decompose(cp, &base) > 0)
+                *len += utf8_encode(base, out + *len);
+}
+
+/* Writes the stripped form of the valid UTF-8 word w[0..n) to out, which holds 4 * n + 4. */
+static size_t strip_accents(const char *w, size_t n, char *out) {
+        size_t len = 0;
+
+        for (size_t i = 0; i < n;) {
+                int32_t cp;
+
+                i += decode((const uint8_t *)w + i, n - i, &cp);
+                strip_cp(cp, out, &len);
+        }
+        return len;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Small helpers: sizes, growth, hashing
+ */
+
+static int grow(void **p, size_t *allocated, size_t need, size_t size) {
+        size_t n;
+        void *q;
+
+        if (need <= *allocated)
+                return 0;
+        n = *allocated ? *allocated : 16;
+        while (n < need) {
+                if (n > SIZE_MAX / 2)
+                        return -ENOMEM;
+                n *= 2;
+        }
+        if (n > SIZE_MAX / size)
+                return -ENOMEM;
+        q = realloc(*p, n * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *allocated = n;
         return 0;
 }
 
-static void words_done(Words *w) {
-        free(w->words);
-        *w = (Words){};
+#define GROW(p, allocated, need) grow((void **)&(p), &(allocated), (need), sizeof(*(p)))
+
+static inline uint64_t mix64(uint64_t h) {
+        h ^= h >> 33;
+        h *= 0xFF51AFD7ED558CCDull;
+        h ^= h >> 33;
+        h *= 0xC4CEB9FE1A85EC53ull;
+        h ^= h >> 33;
+        return h;
 }
 
-/* Splits folded (valid UTF-8) text into words; see the top of this file. */
-static int split_words(const char *s, size_t len, Words *ret) {
-        _cleanup_(words_done) Words w = {};
-        enum { OUTSIDE, IN_RUN, AFTER_SINGLE } state = OUTSIDE;
-        size_t start = 0;
+static inline uint64_t hash_word(const char *s, size_t n, unsigned space) {
+        const uint8_t *p = (const uint8_t *)s;
+        uint64_t h = 0x9E3779B97F4A7C15ull * (n + 1) ^ space;
+
+        while (n >= 8) {
+                uint64_t v;
+
+                memcpy(&v, p, 8);
+                h = (h ^ v) * 0xBF58476D1CE4E5B9ull;
+                h ^= h >> 31;
+                p += 8;
+                n -= 8;
+        }
+        if (n > 0) {
+                uint64_t v = 0;
+
+                for (size_t i = 0; i < n; i++)
+                        v |= (uint64_t)p[i] << (8 * i);
+                h = (h ^ v) * 0x94D049BB133111EBull;
+        }
+        return mix64(h);
+}
+
+/*
+ * Spaces of the word dictionary and the prefix trie: which text words may match a term word.
+ * Kind: 0 any word, 1 hashtag words only, 2 mention words only; plus 4 when compared
+ * accent-stripped.
+ */
+enum {
+        KIND_ANY = 0,
+        KIND_HASHTAG = 1,
+        KIND_MENTION = 2,
+        SPACE_STRIPPED = 4,
+        N_SPACES = 8,
+};
+
+/* A map from uint64_t keys to uint32_t values, open addressing; key UINT64_MAX is "empty". */
+typedef struct U64Map {
+        uint64_t *keys;  /* owned */
+        uint32_t *values; /* owned */
+        size_t mask, n;
+} U64Map;
+
+static void u64map_done(U64Map *m) {
+        free(m->keys);
+        free(m->values);
+        *m = (U64Map){};
+}
+
+static int u64map_resize(U64Map *m, size_t size) {
+        U64Map new = { .mask = size - 1, .n = m->n };
+
+        if (size > SIZE_MAX / sizeof(uint64_t))
+                return -ENOMEM;
+        new.keys = malloc(size * sizeof(uint64_t));
+        new.values = malloc(size * sizeof(uint32_t));
+        if (!new.keys || !new.values) {
+                u64map_done(&new);
+                return -ENOMEM;
+        }
+        memset(new.keys, 0xFF, size * sizeof(uint64_t));
+        for (size_t i = 0; m->keys && i <= m->mask; i++) {
+                size_t j;
+
+                if (m->keys[i] == UINT64_MAX)
+                        continue;
+                for (j = mix64(m->keys[i]) & new.mask; new.keys[j] != UINT64_MAX;
+                     j = (j + 1) & new.mask)
+                        ;
+                new.keys[j] = m->keys[i];
+                new.values[j] = m->values[i];
+        }
+        u64map_done(m);
+        *m = new;
+        return 0;
+}
+
+static inline uint32_t u64map_get(const U64Map *m, uint64_t key) {
+        if (!m->keys)
+                return NONE;
+        for (size_t j = mix64(key) & m->mask;; j = (j + 1) & m->mask) {
+                if (m->keys[j] == key)
+                        return m->values[j];
+                if (m->keys[j] == UINT64_MAX)
+                        return NONE;
+        }
+}
+
+static int u64map_put(U64Map *m, uint64_t key, uint32_t value) {
+        size_t j;
         int r;
 
-        for (size_t i = 0; i < len; ) {
-                utf8proc_int32_t cp;
-                utf8proc_ssize_t n;
-                CodePointClass c;
+        if (!m->keys || (m->n + 1) * 2 > m->mask + 1) {
+                if (m->keys && m->mask + 1 > SIZE_MAX / 2)
+                        return -ENOMEM;
+                r = u64map_resize(m, m->keys ? (m->mask + 1) * 2 : 64);
+                if (r < 0)
+                        return r;
+        }
+        for (j = mix64(key) & m->mask; m->keys[j] != UINT64_MAX && m->keys[j] != key;
+             j = (j + 1) & m->mask)
+                ;
+        if (m->keys[j] == UINT64_MAX)
+                m->n++;
+        m->keys[j] = key;
+        m->values[j] = value;
+        return 0;
+}
 
-                n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i),
-                                     &cp);
-                if (n <= 0) { /* cannot happen on folded text; make the byte a separator */
-                        cp = 0xFFFD;
-                        n = 1;
+static size_t u64map_memory(const U64Map *m) {
+        return m->keys ? (m->mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t)) : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Terms
+ */
+
+typedef struct TermWord {
+        uint32_t offset, length; /* in Term::words_folded (NUL-terminated there) */
+        uint32_t moffset, mlength; /* matching form in Term::words_match */
+        uint8_t kind;            /* KIND_* */
+        bool prefix;
+} TermWord;
+
+struct Term {
+        char *source;        /* owned, as written */
+        char *words_folded;  /* owned: each folded word, NUL-terminated, one after another */
+        char *words_match;   /* owned: the same, accent-stripped with TERM_IGNORE_ACCENTS */
+        size_t match_size;
+        TermWord *words;     /* owned */
+        size_t n_words;
+        char *key;           /* owned */
+        unsigned flags;
+        size_t min_word_length;
+};
+
+typedef struct FoldedWord {
+        size_t offset, length;
+        unsigned kind;
+        bool prefix;
+} FoldedWord;
+
+/* The reference splitter, used for terms: folded (valid UTF-8) text -> words. */
+static int split_folded(const char *s, size_t len, FoldedWord **ret, size_t *ret_n) {
+        _cleanup_free_ FoldedWord *w = NULL;
+        size_t n = 0, allocated = 0, start = 0;
+        enum { OUTSIDE, IN_RUN, AFTER_SINGLE } state = OUTSIDE;
+        int r;
+
+        for (size_t i = 0; i <= len;) {
+                int32_t cp = -1;
+                size_t cn = 1;
+                CodePointClass c = CP_SEPARATOR;
+                bool push = false, single = false;
+
+                if (i < len) {
+                        cn = decode((const uint8_t *)s + i, len - i, &cp);
+                        c = classify(cp);
                 }
-                c = classify(cp);
-
                 if (c == CP_MARK) {
-                        if (state == AFTER_SINGLE) { /* a keycap or similar: skip it */
-                                i += n;
+                        if (state == AFTER_SINGLE) {
+                                i += cn;
                                 continue;
                         }
                         c = CP_WORD;
                 }
-
                 if (c == CP_WORD) {
                         if (state != IN_RUN) {
                                 start = i;
                                 state = IN_RUN;
                         }
                 } else {
-                        if (state == IN_RUN) {
-                                r = words_push(&w, s, start, i);
-                                if (r < 0)
-                                        return r;
-                        }
-                        if (c == CP_SINGLE) {
-                                r = words_push(&w, s, i, i + n);
-                                if (r < 0)
-                                        return r;
-                                state = AFTER_SINGLE;
-                        } else
-                                state = OUTSIDE;
+                        push = state == IN_RUN;
+                        single = c == CP_SINGLE;
+                        state = single ? AFTER_SINGLE : OUTSIDE;
                 }
-                i += n;
+                for (int k = 0; k < 2; k++) {
+                        size_t b, e;
+
+                        if (k == 0 && push) {
+                                b = start;
+                                e = i;
+                        } else if (k == 1 && single) {
+                                b = i;
+                                e = i + cn;
+                        } else
+                                continue;
+                        r = GROW(w, allocated, n + 1);
+                        if (r < 0)
+                                return r;
+                        w[n++] = (FoldedWord){
+                                .offset = b,
+                                .length = e - b,
+                                .kind = b > 0 && s[b - 1] == '#'   ? KIND_HASHTAG
+                                        : b > 0 && s[b - 1] == '@' ? KIND_MENTION
+                                                                   : KIND_ANY,
+                        };
+                }
+                if (i == len)
+                        break;
+                i += cn;
         }
-        if (state == IN_RUN) {
-                r = words_push(&w, s, start, len);
-                if (r < 0)
-                        return r;
-        }
-
-        *ret = w;
-        w = (Words){};
+        *ret = TAKE_PTR(w);
+        *ret_n = n;
         return 0;
-}
-
-int text_new(const char *utf8, size_t len, Text **ret) {
-        _cleanup_(text_freep) Text *t = NULL;
-        Words w;
-        int r;
-
-        t = calloc(1, sizeof(Text));
-        if (!t)
-                return -ENOMEM;
-
-        r = text_fold(utf8, len, &t->folded);
-        if (r < 0)
-                return r;
-
-        r = split_words(t->folded, strlen(t->folded), &w);
-        if (r < 0)
-                return r;
-        t->words = w.words;
-        t->n_words = w.n;
-
-        *ret = TAKE_PTR(t);
-        return 0;
-}
-
-Text *text_free(Text *t) {
-        if (!t)
-                return NULL;
-        free(t->folded);
-        free(t->words);
-        free(t);
-        return NULL;
-}
-
-size_t text_n_words(const Text *t) {
-        return t ? t->n_words : 0;
 }
 
 static bool is_blank(char c) {
@@ -246,15 +650,25 @@ static int term_fail(const char *message, const char **ret_error) {
         return -EINVAL;
 }
 
-int term_new(const char *term, Term **ret, const char **ret_error) {
+static size_t utf8_count(const char *s, size_t n) {
+        size_t c = 0;
+
+        for (size_t i = 0; i < n; i++)
+                c += ((uint8_t)s[i] & 0xC0) != 0x80;
+        return c;
+}
+
+int term_new(const char *term, unsigned flags, Term **ret, const char **ret_error) {
         _cleanup_(term_freep) Term *t = NULL;
-        const char *b, *e, *star;
-        size_t folded_len;
-        Words w;
+        _cleanup_free_ char *folded = NULL;
+        _cleanup_free_ FoldedWord *w = NULL;
+        const char *b, *e;
+        size_t folded_len, n = 0, folded_size = 0, match_size = 0, key_size = 0, k = 0, mk = 0;
         int r;
 
         if (!term)
                 return term_fail("empty term", ret_error);
+        (void)pthread_once(&tables_once, tables_init);
 
         /* Trim, and drop one pair of double quotes around the whole term: "money back". */
         b = term;
@@ -274,43 +688,96 @@ int term_new(const char *term, Term **ret, const char **ret_error) {
         if (b == e)
                 return term_fail("empty term", ret_error);
 
+        r = text_fold(b, e - b, &folded);
+        if (r < 0)
+                return r;
+        folded_len = strlen(folded);
+        r = split_folded(folded, folded_len, &w, &n);
+        if (r < 0)
+                return r;
+
+        /* Every '*' must directly follow a word and end it. */
+        for (size_t i = 0, j = 0; i < folded_len; i++) {
+                if (folded[i] != '*')
+                        continue;
+                while (j < n && w[j].offset + w[j].length < i)
+                        j++;
+                if (j >= n || w[j].offset + w[j].length != i || w[j].prefix)
+                        return term_fail("'*' must directly follow a word, as in refund*",
+                                         ret_error);
+                if (j + 1 < n && w[j + 1].offset == i + 1)
+                        return term_fail("'*' must end a word, as in refund*", ret_error);
+                w[j].prefix = true;
+        }
+        if (n == 0)
+                return term_fail("a term may not be only punctuation", ret_error);
+        if (n > UINT32_MAX / 2 || folded_len > UINT32_MAX / 8)
+                return term_fail("term too long", ret_error);
+
         t = calloc(1, sizeof(Term));
         if (!t)
                 return -ENOMEM;
-
-        star = memchr(b, '*', e - b);
-        if (star) {
-                if (star != e - 1)
-                        return term_fail("'*' may only end a term, as in refund*", ret_error);
-                t->prefix = true;
-                e--;
-        }
-
+        t->flags = flags & (TERM_IGNORE_ACCENTS | TERM_INSIDE_HASHTAGS);
         t->source = strdup(term);
-        if (!t->source)
+        t->words = calloc(n, sizeof(TermWord));
+        folded_size = folded_len + n;
+        match_size = (flags & TERM_IGNORE_ACCENTS) ? 4 * folded_len + 4 + n : folded_size;
+        t->words_folded = malloc(folded_size);
+        t->words_match = malloc(match_size);
+        if (!t->source || !t->words || !t->words_folded || !t->words_match)
                 return -ENOMEM;
+        t->n_words = n;
+        t->min_word_length = SIZE_MAX;
 
-        r = text_fold(b, e - b, &t->folded);
-        if (r < 0)
-                return r;
-        folded_len = strlen(t->folded);
+        for (size_t i = 0; i < n; i++) {
+                TermWord *tw = &t->words[i];
+                size_t ml;
 
-        r = split_words(t->folded, folded_len, &w);
-        if (r < 0)
-                return r;
-        t->words = w.words;
-        t->n_words = w.n;
+                tw->offset = (uint32_t)k;
+                tw->length = (uint32_t)w[i].length;
+                tw->kind = (uint8_t)w[i].kind;
+                tw->prefix = w[i].prefix;
+                memcpy(t->words_folded + k, folded + w[i].offset, w[i].length);
+                t->words_folded[k + w[i].length] = 0;
+                k += w[i].length + 1;
 
-        if (t->n_words == 0)
-                return term_fail("a term may not be only punctuation", ret_error);
+                if (flags & TERM_IGNORE_ACCENTS)
+                        ml = strip_accents(folded + w[i].offset, w[i].length, t->words_match + mk);
+                else {
+                        ml = w[i].length;
+                        memcpy(t->words_match + mk, folded + w[i].offset, ml);
+                }
+                t->words_match[mk + ml] = 0;
+                tw->moffset = (uint32_t)mk;
+                tw->mlength = (uint32_t)ml;
+                mk += ml + 1;
+                key_size += ml + 3;
 
-        if (t->prefix) {
-                const Word *last = &t->words[t->n_words - 1];
-
-                if (last->offset + last->length != folded_len)
-                        return term_fail("'*' must directly follow a word, as in refund*",
-                                         ret_error);
+                if (utf8_count(folded + w[i].offset, w[i].length) < t->min_word_length)
+                        t->min_word_length = utf8_count(folded + w[i].offset, w[i].length);
         }
+        t->match_size = mk;
+
+        /* The key: words in matching form, '#'/'@' and '*' kept, joined by one blank. */
+        t->key = malloc(key_size + 1);
+        if (!t->key)
+                return -ENOMEM;
+        k = 0;
+        for (size_t i = 0; i < n; i++) {
+                const TermWord *tw = &t->words[i];
+
+                if (i > 0)
+                        t->key[k++] = ' ';
+                if (tw->kind == KIND_HASHTAG)
+                        t->key[k++] = '#';
+                else if (tw->kind == KIND_MENTION)
+                        t->key[k++] = '@';
+                memcpy(t->key + k, t->words_match + tw->moffset, tw->mlength);
+                k += tw->mlength;
+                if (tw->prefix)
+                        t->key[k++] = '*';
+        }
+        t->key[k] = 0;
 
         *ret = TAKE_PTR(t);
         return 0;
@@ -320,8 +787,10 @@ Term *term_free(Term *t) {
         if (!t)
                 return NULL;
         free(t->source);
-        free(t->folded);
+        free(t->words_folded);
+        free(t->words_match);
         free(t->words);
+        free(t->key);
         free(t);
         return NULL;
 }
@@ -330,36 +799,1258 @@ const char *term_source(const Term *t) {
         return t ? t->source : NULL;
 }
 
-static bool word_matches(const Term *term, size_t j, const Text *text, size_t i) {
-        const Word *tw = &term->words[j], *xw = &text->words[i];
-
-        if ((xw->flags & tw->flags) != tw->flags)
-                return false;
-        if (term->prefix && j == term->n_words - 1) {
-                if (xw->length < tw->length)
-                        return false;
-        } else if (xw->length != tw->length)
-                return false;
-
-        return memcmp(text->folded + xw->offset, term->folded + tw->offset, tw->length) == 0;
+unsigned term_flags(const Term *t) {
+        return t ? t->flags : 0;
 }
 
-bool term_match(const Term *term, const Text *text) {
-        size_t k;
+size_t term_n_words(const Term *t) {
+        return t ? t->n_words : 0;
+}
 
-        if (!term || !text)
-                return false;
-        k = term->n_words;
-        if (k == 0 || text->n_words < k)
-                return false;
+size_t term_min_word_length(const Term *t) {
+        return t ? t->min_word_length : 0;
+}
 
-        for (size_t i = 0; i + k <= text->n_words; i++) {
-                size_t j = 0;
+const char *term_word(const Term *t, size_t i) {
+        if (!t || i >= t->n_words)
+                return NULL;
+        return t->words_folded + t->words[i].offset;
+}
 
-                while (j < k && word_matches(term, j, text, i + j))
-                        j++;
-                if (j == k)
+const char *term_key(const Term *t) {
+        return t ? t->key : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The builder: unique terms, in id order
+ */
+
+typedef struct BuilderTerm {
+        char *key;        /* owned */
+        char *words;      /* owned: copy of Term::words_match */
+        TermWord *tw;     /* owned: copy of Term::words */
+        size_t n_words;
+        unsigned flags;
+} BuilderTerm;
+
+struct MatcherBuilder {
+        BuilderTerm *terms; /* owned */
+        size_t n_terms, allocated;
+        U64Map index;       /* hash(key, flags) -> first id with that hash */
+        uint32_t *next;     /* owned: next id with the same hash, or NONE */
+        size_t next_allocated;
+};
+
+int matcher_builder_new(MatcherBuilder **ret) {
+        MatcherBuilder *b = calloc(1, sizeof(MatcherBuilder));
+
+        if (!b)
+                return -ENOMEM;
+        *ret = b;
+        return 0;
+}
+
+MatcherBuilder *matcher_builder_free(MatcherBuilder *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n_terms; i++) {
+                free(b->terms[i].key);
+                free(b->terms[i].words);
+                free(b->terms[i].tw);
+        }
+        free(b->terms);
+        free(b->next);
+        u64map_done(&b->index);
+        free(b);
+        return NULL;
+}
+
+int matcher_builder_add(MatcherBuilder *b, const Term *t, uint32_t *ret_id) {
+        uint64_t h;
+        uint32_t id;
+        BuilderTerm *bt;
+        int r;
+
+        if (!b || !t)
+                return -EINVAL;
+        h = hash_word(t->key, strlen(t->key), t->flags) >> 1; /* never UINT64_MAX */
+        for (id = u64map_get(&b->index, h); id != NONE; id = b->next[id])
+                if (b->terms[id].flags == t->flags && streq(b->terms[id].key, t->key)) {
+                        if (ret_id)
+                                *ret_id = id;
+                        return 0;
+                }
+        if (b->n_terms >= UINT32_MAX / 4)
+                return -ENOMEM;
+
+        r = GROW(b->terms, b->allocated, b->n_terms + 1);
+        if (r < 0)
+                return r;
+        r = GROW(b->next, b->next_allocated, b->n_terms + 1);
+        if (r < 0)
+                return r;
+
+        id = (uint32_t)b->n_terms;
+        bt = &b->terms[id];
+        *bt = (BuilderTerm){ .n_words = t->n_words, .flags = t->flags };
+        bt->key = strdup(t->key);
+        bt->words = malloc(t->match_size);
+        bt->tw = malloc(t->n_words * sizeof(TermWord));
+        if (!bt->key || !bt->words || !bt->tw) {
+                free(bt->key);
+                free(bt->words);
+                free(bt->tw);
+                return -ENOMEM;
+        }
+        memcpy(bt->words, t->words_match, t->match_size);
+        memcpy(bt->tw, t->words, t->n_words * sizeof(TermWord));
+
+        b->next[id] = u64map_get(&b->index, h);
+        r = u64map_put(&b->index, h, id);
+        if (r < 0) {
+                free(bt->key);
+                free(bt->words);
+                free(bt->tw);
+                return r;
+        }
+        b->n_terms++;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The compiled matcher
+ */
+
+/* An exact term word: (space, bytes) -> symbol, and that symbol's step out of the root. */
+typedef struct DictEntry {
+        uint64_t hash;
+        uint32_t offset, length; /* key bytes in Matcher::pool */
+        uint32_t symbol;         /* NONE: empty slot */
+        uint32_t root_child;     /* the node for this symbol as a term's first word, or NONE */
+        uint8_t space;
+} DictEntry;
+
+typedef struct Node {
+        uint32_t depth;       /* words on the path from the root */
+        uint32_t out_offset;  /* term ids ending here: Matcher::out[out_offset..+n_out) */
+        uint32_t n_out;
+        uint32_t has_children;
+} Node;
+
+/* A byte trie in compressed form: node i's edges are [first[i], first[i + 1]), sorted. */
+typedef struct ByteTrie {
+        uint32_t n_nodes;
+        uint32_t *first;  /* owned, n_nodes + 1 */
+        uint8_t *bytes;   /* owned, one per edge */
+        uint32_t *child;  /* owned, one per edge */
+        uint32_t *value;  /* owned, per node: prefix symbol / unused */
+        uint32_t *fail;   /* owned, per node (Aho-Corasick only) */
+        uint32_t *out_link; /* owned, per node: the next node on the failure chain with output */
+        uint32_t *out_first; /* owned, n_nodes + 1: outputs in out[] */
+        uint32_t *out;    /* owned: term id | ACCENT_BIT */
+} ByteTrie;
+
+#define ACCENT_BIT (1u << 31)
+
+struct Matcher {
+        size_t n_terms;
+        uint8_t *term_flags; /* owned, per term id */
+
+        DictEntry *dict;     /* owned */
+        size_t dict_mask;
+        char *pool;          /* owned: key bytes */
+        size_t pool_size;
+
+        uint32_t n_symbols;
+        uint32_t *symbol_root; /* owned: per symbol, its child of the root or NONE */
+
+        Node *nodes;         /* owned; node 0 is the root */
+        uint32_t n_nodes;
+        uint32_t *out;       /* owned */
+        U64Map trans;        /* (node << 32 | symbol) -> child */
+
+        ByteTrie prefix;     /* first edge: space; then the word's bytes */
+        ByteTrie inside;     /* Aho-Corasick over joined words of TERM_INSIDE_HASHTAGS terms */
+
+        bool has_accents, has_prefixes, has_inside, has_hashtag_kind, has_mention_kind;
+        size_t memory;
+};
+
+static void byte_trie_done(ByteTrie *t) {
+        free(t->first);
+        free(t->bytes);
+        free(t->child);
+        free(t->value);
+        free(t->fail);
+        free(t->out_link);
+        free(t->out_first);
+        free(t->out);
+        *t = (ByteTrie){};
+}
+
+Matcher *matcher_free(Matcher *m) {
+        if (!m)
+                return NULL;
+        free(m->term_flags);
+        free(m->dict);
+        free(m->pool);
+        free(m->symbol_root);
+        free(m->nodes);
+        free(m->out);
+        u64map_done(&m->trans);
+        byte_trie_done(&m->prefix);
+        byte_trie_done(&m->inside);
+        free(m);
+        return NULL;
+}
+
+size_t matcher_n_terms(const Matcher *m) {
+        return m ? m->n_terms : 0;
+}
+
+size_t matcher_memory(const Matcher *m) {
+        return m ? m->memory : 0;
+}
+
+static void *alloc_array(Matcher *m, size_t n, size_t size) {
+        void *p;
+
+        if (n == 0)
+                n = 1;
+        if (n > SIZE_MAX / size)
+                return NULL;
+        p = calloc(n, size);
+        if (p)
+                m->memory += n * size;
+        return p;
+}
+
+static inline const DictEntry *dict_find(const Matcher *m, const char *s, size_t n,
+                                         unsigned space, uint64_t h) {
+        for (size_t j = h & m->dict_mask;; j = (j + 1) & m->dict_mask) {
+                const DictEntry *e = &m->dict[j];
+
+                if (e->symbol == NONE)
+                        return NULL;
+                if (e->hash == h && e->length == n && e->space == space &&
+                    memcmp(m->pool + e->offset, s, n) == 0)
+                        return e;
+        }
+}
+
+/* A byte trie under construction: edges in a map, (node << 8 | byte) -> child. */
+typedef struct TrieBuild {
+        U64Map edges;
+        uint32_t n_nodes;
+} TrieBuild;
+
+static int trie_build_insert(TrieBuild *tb, uint32_t node, uint8_t byte, uint32_t *ret) {
+        uint64_t key = (uint64_t)node << 8 | byte;
+        uint32_t c = u64map_get(&tb->edges, key);
+        int r;
+
+        if (c == NONE) {
+                if (tb->n_nodes == NONE - 1)
+                        return -ENOMEM;
+                c = tb->n_nodes++;
+                r = u64map_put(&tb->edges, key, c);
+                if (r < 0)
+                        return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+typedef struct Edge {
+        uint32_t parent, child;
+        uint8_t byte;
+} Edge;
+
+static int edge_compare(const void *a, const void *b) {
+        const Edge *x = a, *y = b;
+
+        if (x->parent != y->parent)
+                return x->parent < y->parent ? -1 : 1;
+        return (int)x->byte - (int)y->byte;
+}
+
+/* Turns the edge map into the compressed form. */
+static int trie_compress(Matcher *m, TrieBuild *tb, ByteTrie *t) {
+        _cleanup_free_ Edge *edges = NULL;
+        size_t n = 0;
+
+        if (tb->edges.n > UINT32_MAX)
+                return -ENOMEM;
+        edges = malloc((tb->edges.n ? tb->edges.n : 1) * sizeof(Edge));
+        t->n_nodes = tb->n_nodes;
+        t->first = alloc_array(m, (size_t)tb->n_nodes + 1, sizeof(uint32_t));
+        t->bytes = alloc_array(m, tb->edges.n, sizeof(uint8_t));
+        t->child = alloc_array(m, tb->edges.n, sizeof(uint32_t));
+        t->value = alloc_array(m, tb->n_nodes, sizeof(uint32_t));
+        if (!edges || !t->first || !t->bytes || !t->child || !t->value)
+                return -ENOMEM;
+        for (size_t i = 0; tb->edges.keys && i <= tb->edges.mask; i++)
+                if (tb->edges.keys[i] != UINT64_MAX)
+                        edges[n++] = (Edge){ .parent = (uint32_t)(tb->edges.keys[i] >> 8),
+                                             .byte = (uint8_t)tb->edges.keys[i],
+                                             .child = tb->edges.values[i] };
+        qsort(edges, n, sizeof(Edge), edge_compare);
+        for (size_t i = 0, e = 0; i <= tb->n_nodes; i++) {
+                t->first[i] = (uint32_t)e;
+                while (e < n && edges[e].parent == i) {
+                        t->bytes[e] = edges[e].byte;
+                        t->child[e] = edges[e].child;
+                        e++;
+                }
+        }
+        for (uint32_t i = 0; i < tb->n_nodes; i++)
+                t->value[i] = NONE;
+        return 0;
+}
+
+static inline uint32_t trie_child(const ByteTrie *t, uint32_t node, uint8_t byte) {
+        uint32_t lo = t->first[node], hi = t->first[node + 1];
+
+        while (hi - lo > 8) {
+                uint32_t mid = lo + (hi - lo) / 2;
+
+                if (t->bytes[mid] < byte)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (; lo < hi; lo++)
+                if (t->bytes[lo] == byte)
+                        return t->child[lo];
+                else if (t->bytes[lo] > byte)
+                        break;
+        return NONE;
+}
+
+typedef struct Pair {
+        uint32_t node, term;
+} Pair;
+
+static int pair_compare(const void *a, const void *b) {
+        const Pair *x = a, *y = b;
+
+        if (x->node != y->node)
+                return x->node < y->node ? -1 : 1;
+        return x->term < y->term ? -1 : x->term > y->term;
+}
+
+static int build_inside(Matcher *m, const MatcherBuilder *b) {
+        _cleanup_free_ Pair *pairs = NULL;
+        _cleanup_free_ uint32_t *queue = NULL;
+        TrieBuild tb = { .n_nodes = 1 };
+        ByteTrie *t = &m->inside;
+        size_t n_pairs = 0, pairs_allocated = 0;
+        int r;
+
+        for (size_t id = 0; id < b->n_terms; id++) {
+                const BuilderTerm *bt = &b->terms[id];
+                uint32_t node = 0;
+
+                if (!(bt->flags & TERM_INSIDE_HASHTAGS))
+                        continue;
+                for (size_t i = 0; i < bt->n_words; i++)
+                        for (size_t k = 0; k < bt->tw[i].mlength; k++) {
+                                r = trie_build_insert(&tb, node,
+                                                      (uint8_t)bt->words[bt->tw[i].moffset + k],
+                                                      &node);
+                                if (r < 0)
+                                        goto finish;
+                        }
+                r = GROW(pairs, pairs_allocated, n_pairs + 1);
+                if (r < 0)
+                        goto finish;
+                pairs[n_pairs++] = (Pair){
+                        .node = node,
+                        .term = (uint32_t)id |
+                                (bt->flags & TERM_IGNORE_ACCENTS ? ACCENT_BIT : 0),
+                };
+        }
+
+        r = trie_compress(m, &tb, t);
+        if (r < 0)
+                goto finish;
+        t->fail = alloc_array(m, t->n_nodes, sizeof(uint32_t));
+        t->out_link = alloc_array(m, t->n_nodes, sizeof(uint32_t));
+        t->out_first = alloc_array(m, (size_t)t->n_nodes + 1, sizeof(uint32_t));
+        t->out = alloc_array(m, n_pairs, sizeof(uint32_t));
+        queue = malloc(t->n_nodes * sizeof(uint32_t));
+        if (!t->fail || !t->out_link || !t->out_first || !t->out || !queue) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        qsort(pairs, n_pairs, sizeof(Pair), pair_compare);
+        for (size_t i = 0, p = 0; i <= t->n_nodes; i++) {
+                t->out_first[i] = (uint32_t)p;
+                while (p < n_pairs && pairs[p].node == i)
+                        t->out[p] = pairs[p].term, p++;
+        }
+
+        /* Breadth first: a node's failure link is its longest proper suffix in the trie. */
+        size_t head = 0, tail = 0;
+        t->fail[0] = 0;
+        t->out_link[0] = NONE;
+        queue[tail++] = 0;
+        while (head < tail) {
+                uint32_t u = queue[head++];
+
+                for (uint32_t e = t->first[u]; e < t->first[u + 1]; e++) {
+                        uint32_t v = t->child[e], f = t->fail[u], c = NONE;
+
+                        if (u != 0)
+                                for (;;) {
+                                        c = trie_child(t, f, t->bytes[e]);
+                                        if (c != NONE || f == 0)
+                                                break;
+                                        f = t->fail[f];
+                                }
+                        t->fail[v] = c != NONE ? c : 0;
+                        f = t->fail[v];
+                        t->out_link[v] = t->out_first[f] < t->out_first[f + 1] ? f
+                                                                                : t->out_link[f];
+                        queue[tail++] = v;
+                }
+        }
+        r = 0;
+finish:
+        u64map_done(&tb.edges);
+        return r;
+}
+
+int matcher_build(const MatcherBuilder *b, Matcher **ret) {
+        _cleanup_(matcher_freep) Matcher *m = NULL;
+        _cleanup_free_ Pair *pairs = NULL;
+        TrieBuild tb = { .n_nodes = 1 };
+        size_t n_words = 0, pool_size = 0, n_pairs = 0, n_nodes_max;
+        uint32_t n_symbols = 0;
+        int r;
+
+        if (!b || !ret)
+                return -EINVAL;
+        (void)pthread_once(&tables_once, tables_init);
+
+        m = calloc(1, sizeof(Matcher));
+        if (!m)
+                return -ENOMEM;
+        m->memory = sizeof(Matcher);
+        m->n_terms = b->n_terms;
+
+        for (size_t id = 0; id < b->n_terms; id++) {
+                n_words += b->terms[id].n_words;
+                for (size_t i = 0; i < b->terms[id].n_words; i++)
+                        pool_size += b->terms[id].tw[i].mlength;
+        }
+        if (n_words >= UINT32_MAX / 4 || pool_size >= UINT32_MAX / 4)
+                return -ENOMEM;
+        n_nodes_max = n_words + 1;
+
+        m->term_flags = alloc_array(m, b->n_terms, sizeof(uint8_t));
+        m->pool = alloc_array(m, pool_size, 1);
+        m->symbol_root = alloc_array(m, n_words, sizeof(uint32_t));
+        m->nodes = alloc_array(m, n_nodes_max, sizeof(Node));
+        pairs = malloc((b->n_terms ? b->n_terms : 1) * sizeof(Pair));
+        m->dict_mask = 15;
+        while (m->dict_mask + 1 < 2 * n_words + 2)
+                m->dict_mask = m->dict_mask * 2 + 1;
+        m->dict = alloc_array(m, m->dict_mask + 1, sizeof(DictEntry));
+        if (!m->term_flags || !m->pool || !m->symbol_root || !m->nodes || !pairs || !m->dict)
+                return -ENOMEM;
+        for (size_t j = 0; j <= m->dict_mask; j++)
+                m->dict[j].symbol = NONE;
+        m->nodes[0] = (Node){};
+        m->n_nodes = 1;
+
+        for (size_t id = 0; id < b->n_terms; id++) {
+                const BuilderTerm *bt = &b->terms[id];
+                uint32_t node = 0;
+
+                m->term_flags[id] = (uint8_t)bt->flags;
+                if (bt->flags & TERM_IGNORE_ACCENTS)
+                        m->has_accents = true;
+                if (bt->flags & TERM_INSIDE_HASHTAGS)
+                        m->has_inside = true;
+
+                for (size_t i = 0; i < bt->n_words; i++) {
+                        const TermWord *tw = &bt->tw[i];
+                        const char *w = bt->words + tw->moffset;
+                        unsigned space = tw->kind |
+                                         (bt->flags & TERM_IGNORE_ACCENTS ? SPACE_STRIPPED : 0);
+                        uint32_t symbol, child;
+                        uint64_t key;
+
+                        if (tw->kind == KIND_HASHTAG)
+                                m->has_hashtag_kind = true;
+                        else if (tw->kind == KIND_MENTION)
+                                m->has_mention_kind = true;
+
+                        if (tw->prefix) {
+                                /* The prefix trie: the space, then the bytes. */
+                                uint32_t p;
+
+                                r = trie_build_insert(&tb, 0, (uint8_t)space, &p);
+                                for (size_t k = 0; r >= 0 && k < tw->mlength; k++)
+                                        r = trie_build_insert(&tb, p, (uint8_t)w[k], &p);
+                                if (r < 0)
+                                        goto fail;
+                                m->has_prefixes = true;
+                                /* Numbered by their trie node for now, renumbered below. */
+                                symbol = p | ACCENT_BIT;
+                        } else {
+                                uint64_t h = hash_word(w, tw->mlength, space);
+                                DictEntry *e;
+                                size_t j;
+
+                                for (j = h & m->dict_mask;; j = (j + 1) & m->dict_mask) {
+                                        e = &m->dict[j];
+                                        if (e->symbol == NONE ||
+                                            (e->hash == h && e->length == tw->mlength &&
+                                             e->space == space &&
+                                             memcmp(m->pool + e->offset, w, tw->mlength) == 0))
+                                                break;
+                                }
+                                if (e->symbol == NONE) {
+                                        *e = (DictEntry){
+                                                .hash = h,
+                                                .offset = (uint32_t)m->pool_size,
+                                                .length = tw->mlength,
+                                                .symbol = n_symbols,
+                                                .root_child = NONE,
+                                                .space = (uint8_t)space,
+                                        };
+                                        memcpy(m->pool + m->pool_size, w, tw->mlength);
+                                        m->pool_size += tw->mlength;
+                                        m->symbol_root[n_symbols++] = NONE;
+                                }
+                                symbol = e->symbol;
+                        }
+                        /* Step in the phrase trie. */
+                        key = (uint64_t)node << 32 | symbol;
+                        child = u64map_get(&m->trans, key);
+                        if (child == NONE) {
+                                child = m->n_nodes++;
+                                m->nodes[child] = (Node){ .depth = m->nodes[node].depth + 1 };
+                                m->nodes[node].has_children = 1;
+                                r = u64map_put(&m->trans, key, child);
+                                if (r < 0)
+                                        goto fail;
+                        }
+                        node = child;
+                }
+                pairs[n_pairs++] = (Pair){ .node = node, .term = (uint32_t)id };
+        }
+
+        /* Prefix symbols: one per prefix trie node that ends a prefix word. */
+        r = trie_compress(m, &tb, &m->prefix);
+        if (r < 0)
+                goto fail;
+        u64map_done(&tb.edges);
+
+        /*
+         * Phrase transitions were keyed by "prefix node | ACCENT_BIT" for prefix words; give
+         * those their symbol numbers now, and move every root transition into symbol_root.
+         */
+        {
+                U64Map old = m->trans;
+                size_t n_prefix = 0;
+
+                m->trans = (U64Map){};
+                for (size_t i = 0; old.keys && i <= old.mask; i++) {
+                        uint64_t key = old.keys[i];
+                        uint32_t node, symbol;
+
+                        if (key == UINT64_MAX)
+                                continue;
+                        node = (uint32_t)(key >> 32);
+                        symbol = (uint32_t)key;
+                        if (symbol & ACCENT_BIT) {
+                                uint32_t p = symbol & ~ACCENT_BIT;
+
+                                if (m->prefix.value[p] == NONE) {
+                                        m->prefix.value[p] = n_symbols + (uint32_t)n_prefix++;
+                                        if (n_symbols + n_prefix > n_words) {
+                                                u64map_done(&old);
+                                                return -ENOMEM; /* cannot happen */
+                                        }
+                                        m->symbol_root[m->prefix.value[p]] = NONE;
+                                }
+                                symbol = m->prefix.value[p];
+                        }
+                        if (node == 0)
+                                m->symbol_root[symbol] = old.values[i];
+                        else {
+                                r = u64map_put(&m->trans, (uint64_t)node << 32 | symbol,
+                                               old.values[i]);
+                                if (r < 0) {
+                                        u64map_done(&old);
+                                        return r;
+                                }
+                        }
+                }
+                u64map_done(&old);
+                n_symbols += (uint32_t)n_prefix;
+                m->n_symbols = n_symbols;
+        }
+        for (size_t j = 0; j <= m->dict_mask; j++)
+                if (m->dict[j].symbol != NONE)
+                        m->dict[j].root_child = m->symbol_root[m->dict[j].symbol];
+
+        /* Outputs: per node, its term ids, sorted. */
+        qsort(pairs, n_pairs, sizeof(Pair), pair_compare);
+        m->out = alloc_array(m, n_pairs, sizeof(uint32_t));
+        if (!m->out)
+                return -ENOMEM;
+        for (size_t p = 0; p < n_pairs; p++) {
+                Node *nd = &m->nodes[pairs[p].node];
+
+                if (nd->n_out == 0)
+                        nd->out_offset = (uint32_t)p;
+                nd->n_out++;
+                m->out[p] = pairs[p].term;
+        }
+
+        if (m->has_inside) {
+                r = build_inside(m, b);
+                if (r < 0)
+                        return r;
+        }
+        m->memory += u64map_memory(&m->trans);
+
+        *ret = TAKE_PTR(m);
+        return 0;
+fail:
+        u64map_done(&tb.edges);
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Scanning
+ */
+
+typedef struct Span {
+        size_t start, end;
+} Span;
+
+struct Scan {
+        bool spans;
+        Span *span;           /* owned, per word when spans */
+        size_t span_allocated;
+
+        char *word;           /* owned: bytes of the word being built */
+        size_t word_allocated;
+        char *stripped;       /* owned: its accent-stripped form */
+        size_t stripped_allocated;
+        char *segment;        /* owned: a sanitized run for utf8proc */
+        size_t segment_allocated;
+        int32_t *folded;      /* owned: that run folded */
+        size_t folded_allocated;
+
+        uint32_t *live, *next_live; /* owned: live phrase trie nodes */
+        size_t live_allocated, next_live_allocated, n_live;
+        uint32_t *symbols;    /* owned: symbols of the current word */
+        size_t symbols_allocated, n_symbols;
+
+        uint64_t *inside_seen; /* owned, per term: scan << 32 | word + 1 of its last inside hit */
+        size_t inside_seen_allocated;
+        uint64_t generation;
+
+        MatchHit *hits;       /* owned */
+        size_t n_hits, hits_allocated;
+        size_t n_words;
+};
+
+int scan_new(bool spans, Scan **ret) {
+        Scan *s = calloc(1, sizeof(Scan));
+
+        if (!s)
+                return -ENOMEM;
+        s->spans = spans;
+        *ret = s;
+        return 0;
+}
+
+Scan *scan_free(Scan *s) {
+        if (!s)
+                return NULL;
+        free(s->span);
+        free(s->word);
+        free(s->stripped);
+        free(s->segment);
+        free(s->folded);
+        free(s->live);
+        free(s->next_live);
+        free(s->symbols);
+        free(s->inside_seen);
+        free(s->hits);
+        free(s);
+        return NULL;
+}
+
+size_t scan_n_hits(const Scan *s) {
+        return s ? s->n_hits : 0;
+}
+
+const MatchHit *scan_hits(const Scan *s) {
+        return s ? s->hits : NULL;
+}
+
+size_t scan_n_words(const Scan *s) {
+        return s ? s->n_words : 0;
+}
+
+void scan_word_span(const Scan *s, size_t i, size_t *ret_start, size_t *ret_end) {
+        size_t a = 0, e = 0;
+
+        if (s && s->spans && i < s->n_words) {
+                a = s->span[i].start;
+                e = s->span[i].end;
+        }
+        if (ret_start)
+                *ret_start = a;
+        if (ret_end)
+                *ret_end = e;
+}
+
+/* The state of one scan: the word builder and the automaton. */
+typedef struct Scanner {
+        const Matcher *m;
+        Scan *s;
+        enum { OUTSIDE, IN_RUN, AFTER_SINGLE } state;
+        unsigned prev_kind; /* KIND_HASHTAG/KIND_MENTION if the last code point was '#'/'@' */
+        unsigned word_kind;
+        size_t word_len;
+        bool word_ascii;
+        size_t span_start, span_end;
+} Scanner;
+
+static inline int add_hit(Scanner *sc, uint32_t term, uint32_t first, uint32_t n) {
+        Scan *s = sc->s;
+
+        if (s->n_hits == s->hits_allocated) {
+                int r = GROW(s->hits, s->hits_allocated, s->n_hits + 1);
+                if (r < 0)
+                        return r;
+        }
+        s->hits[s->n_hits++] = (MatchHit){ .term = term, .first_word = first, .n_words = n };
+        return 0;
+}
+
+/* Whether (term, first) was already reported, for TERM_INSIDE_HASHTAGS terms. */
+static bool hit_seen(const Scan *s, uint32_t term, uint32_t first) {
+        for (size_t i = s->n_hits; i > 0; i--) {
+                const MatchHit *h = &s->hits[i - 1];
+
+                if ((uint64_t)h->first_word + h->n_words <= first)
+                        break;
+                if (h->term == term && h->first_word == first)
                         return true;
         }
         return false;
+}
+
+static int arrive(Scanner *sc, uint32_t node, uint32_t word) {
+        const Matcher *m = sc->m;
+        const Node *nd = &m->nodes[node];
+        Scan *s = sc->s;
+        int r;
+
+        for (uint32_t k = 0; k < nd->n_out; k++) {
+                uint32_t term = m->out[nd->out_offset + k];
+                uint32_t first = word + 1 - nd->depth;
+
+                if ((m->term_flags[term] & TERM_INSIDE_HASHTAGS) &&
+                    s->inside_seen[term] >> 32 == (s->generation & 0xFFFFFFFF) &&
+                    (uint32_t)s->inside_seen[term] > first && hit_seen(s, term, first))
+                        continue;
+                r = add_hit(sc, term, first, nd->depth);
+                if (r < 0)
+                        return r;
+                if (m->term_flags[term] & TERM_INSIDE_HASHTAGS)
+                        s->inside_seen[term] = (s->generation & 0xFFFFFFFF) << 32 | (word + 1);
+        }
+        if (nd->has_children) {
+                if (s->n_live >= s->next_live_allocated) {
+                        r = GROW(s->next_live, s->next_live_allocated, s->n_live + 1);
+                        if (r < 0)
+                                return r;
+                }
+                s->next_live[s->n_live++] = node;
+        }
+        return 0;
+}
+
+static inline int add_symbol(Scan *s, uint32_t symbol) {
+        if (s->n_symbols == s->symbols_allocated) {
+                int r = GROW(s->symbols, s->symbols_allocated, s->n_symbols + 1);
+                if (r < 0)
+                        return r;
+        }
+        s->symbols[s->n_symbols++] = symbol;
+        return 0;
+}
+
+static int walk_prefixes(Scanner *sc, const char *w, size_t n, unsigned space) {
+        const ByteTrie *t = &sc->m->prefix;
+        uint32_t node = trie_child(t, 0, (uint8_t)space);
+        int r;
+
+        for (size_t i = 0; node != NONE; i++) {
+                if (t->value[node] != NONE) {
+                        r = add_symbol(sc->s, t->value[node]);
+                        if (r < 0)
+                                return r;
+                }
+                if (i == n)
+                        break;
+                node = trie_child(t, node, (uint8_t)w[i]);
+        }
+        return 0;
+}
+
+static int probe(Scanner *sc, const char *w, size_t n, unsigned space) {
+        const DictEntry *e = dict_find(sc->m, w, n, space, hash_word(w, n, space));
+
+        if (!e)
+                return 0;
+        return add_symbol(sc->s, e->symbol);
+}
+
+/* Runs the inside-hashtag automaton over w; accent: 0 plain patterns, 1 stripped, 2 both. */
+static int run_inside(Scanner *sc, const char *w, size_t n, int accent, uint32_t word) {
+        const ByteTrie *t = &sc->m->inside;
+        Scan *s = sc->s;
+        uint32_t state = 0;
+        uint64_t stamp = (s->generation & 0xFFFFFFFF) << 32 | ((uint64_t)word + 1);
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                uint32_t c;
+
+                for (;;) {
+                        c = trie_child(t, state, (uint8_t)w[i]);
+                        if (c != NONE || state == 0)
+                                break;
+                        state = t->fail[state];
+                }
+                state = c != NONE ? c : 0;
+                for (uint32_t o = state; o != NONE && o != 0; o = t->out_link[o])
+                        for (uint32_t k = t->out_first[o]; k < t->out_first[o + 1]; k++) {
+                                uint32_t term = t->out[k] & ~ACCENT_BIT;
+                                bool stripped = t->out[k] & ACCENT_BIT;
+
+                                if (accent != 2 && stripped != (accent == 1))
+                                        continue;
+                                if (s->inside_seen[term] == stamp && hit_seen(s, term, word))
+                                        continue;
+                                r = add_hit(sc, term, word, 1);
+                                if (r < 0)
+                                        return r;
+                                s->inside_seen[term] = stamp;
+                        }
+        }
+        return 0;
+}
+
+static int hit_compare(const void *a, const void *b) {
+        const MatchHit *x = a, *y = b;
+
+        if (x->term != y->term)
+                return x->term < y->term ? -1 : 1;
+        return x->first_word < y->first_word ? -1 : x->first_word > y->first_word;
+}
+
+/* A word is complete: record it and advance the automaton. */
+static int end_word(Scanner *sc) {
+        const Matcher *m = sc->m;
+        Scan *s = sc->s;
+        const char *w = s->word;
+        size_t n = sc->word_len, hits_before = s->n_hits;
+        unsigned kind = sc->word_kind;
+        uint32_t word;
+        int r;
+
+        sc->state = OUTSIDE;
+        if (s->n_words >= UINT32_MAX - 1)
+                return -ENOMEM; /* more words than a hit can count */
+        word = (uint32_t)s->n_words++;
+        if (s->spans) {
+                r = GROW(s->span, s->span_allocated, s->n_words);
+                if (r < 0)
+                        return r;
+                s->span[word] = (Span){ sc->span_start, sc->span_end };
+        }
+
+        /* The symbols of this word. */
+        s->n_symbols = 0;
+        r = probe(sc, w, n, KIND_ANY);
+        if (r >= 0 && kind != KIND_ANY &&
+            (kind == KIND_HASHTAG ? m->has_hashtag_kind : m->has_mention_kind))
+                r = probe(sc, w, n, kind);
+        if (r >= 0 && m->has_prefixes) {
+                r = walk_prefixes(sc, w, n, KIND_ANY);
+                if (r >= 0 && kind != KIND_ANY)
+                        r = walk_prefixes(sc, w, n, kind);
+        }
+        const char *sw = w;
+        size_t sn = n;
+        if (r >= 0 && m->has_accents) {
+                if (!sc->word_ascii) {
+                        if (n > SIZE_MAX / 4 - 1)
+                                return -ENOMEM;
+                        r = GROW(s->stripped, s->stripped_allocated, 4 * n + 4);
+                        if (r < 0)
+                                return r;
+                        sn = strip_accents(w, n, s->stripped);
+                        sw = s->stripped;
+                }
+                r = probe(sc, sw, sn, KIND_ANY | SPACE_STRIPPED);
+                if (r >= 0 && kind != KIND_ANY)
+                        r = probe(sc, sw, sn, kind | SPACE_STRIPPED);
+                if (r >= 0 && m->has_prefixes) {
+                        r = walk_prefixes(sc, sw, sn, KIND_ANY | SPACE_STRIPPED);
+                        if (r >= 0 && kind != KIND_ANY)
+                                r = walk_prefixes(sc, sw, sn, kind | SPACE_STRIPPED);
+                }
+        }
+        if (r < 0)
+                return r;
+
+        /* Advance: fresh starts from the root, then every live node. */
+        size_t n_live = s->n_live;
+        s->n_live = 0;
+        for (size_t k = 0; k < s->n_symbols; k++) {
+                uint32_t c = m->symbol_root[s->symbols[k]];
+
+                if (c != NONE) {
+                        r = arrive(sc, c, word);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        for (size_t i = 0; i < n_live; i++)
+                for (size_t k = 0; k < s->n_symbols; k++) {
+                        uint32_t c = u64map_get(&m->trans,
+                                                (uint64_t)s->live[i] << 32 | s->symbols[k]);
+
+                        if (c != NONE) {
+                                r = arrive(sc, c, word);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        uint32_t *swap = s->live;
+        size_t swap_allocated = s->live_allocated;
+        s->live = s->next_live;
+        s->live_allocated = s->next_live_allocated;
+        s->next_live = swap;
+        s->next_live_allocated = swap_allocated;
+
+        if (m->has_inside && kind == KIND_HASHTAG) {
+                if (!m->has_accents || sc->word_ascii)
+                        r = run_inside(sc, w, n, 2, word);
+                else {
+                        r = run_inside(sc, w, n, 0, word);
+                        if (r >= 0)
+                                r = run_inside(sc, sw, sn, 1, word);
+                }
+                if (r < 0)
+                        return r;
+        }
+
+        /* This word's hits, by term id. */
+        if (s->n_hits - hits_before > 1) {
+                MatchHit *h = s->hits + hits_before;
+                size_t k = s->n_hits - hits_before;
+
+                if (k > 16)
+                        qsort(h, k, sizeof(MatchHit), hit_compare);
+                else
+                        for (size_t i = 1; i < k; i++)
+                                for (size_t j = i; j > 0 && hit_compare(&h[j - 1], &h[j]) > 0;
+                                     j--) {
+                                        MatchHit x = h[j];
+                                        h[j] = h[j - 1];
+                                        h[j - 1] = x;
+                                }
+        }
+        return 0;
+}
+
+static inline int word_reserve(Scanner *sc, size_t more) {
+        Scan *s = sc->s;
+
+        if (sc->word_len + more <= s->word_allocated)
+                return 0;
+        if (more > SIZE_MAX - sc->word_len)
+                return -ENOMEM;
+        return GROW(s->word, s->word_allocated, sc->word_len + more);
+}
+
+/*
+ * Feeds one folded code point (its UTF-8 bytes and class) through the splitting rules. span:
+ * the input range it came from.
+ */
+static int feed(Scanner *sc, int32_t cp, const char *bytes, size_t len, CodePointClass c,
+                size_t span_start, size_t span_end) {
+        unsigned kind = cp == '#' ? KIND_HASHTAG : cp == '@' ? KIND_MENTION : KIND_ANY;
+        int r;
+
+        if (c == CP_MARK) {
+                if (sc->state == AFTER_SINGLE) {
+                        sc->prev_kind = KIND_ANY;
+                        return 0;
+                }
+                c = CP_WORD;
+        }
+        if (c == CP_WORD) {
+                if (sc->state != IN_RUN) {
+                        sc->state = IN_RUN;
+                        sc->word_len = 0;
+                        sc->word_ascii = true;
+                        sc->word_kind = sc->prev_kind;
+                        sc->span_start = span_start;
+                }
+                r = word_reserve(sc, len);
+                if (r < 0)
+                        return r;
+                memcpy(sc->s->word + sc->word_len, bytes, len);
+                sc->word_len += len;
+                sc->word_ascii = sc->word_ascii && len == 1 && (uint8_t)bytes[0] < 0x80;
+                sc->span_end = span_end;
+        } else {
+                if (sc->state == IN_RUN) {
+                        r = end_word(sc);
+                        if (r < 0)
+                                return r;
+                }
+                if (c == CP_SINGLE) {
+                        sc->word_len = 0;
+                        r = word_reserve(sc, len);
+                        if (r < 0)
+                                return r;
+                        memcpy(sc->s->word, bytes, len);
+                        sc->word_len = len;
+                        sc->word_ascii = false;
+                        sc->word_kind = sc->prev_kind;
+                        sc->span_start = span_start;
+                        sc->span_end = span_end;
+                        r = end_word(sc);
+                        if (r < 0)
+                                return r;
+                        sc->state = AFTER_SINGLE;
+                } else
+                        sc->state = OUTSIDE;
+        }
+        sc->prev_kind = kind;
+        return 0;
+}
+
+/* Feeds valid folded UTF-8 bytes[0..len), code point by code point. */
+static int feed_utf8(Scanner *sc, const char *bytes, size_t len, size_t span_start,
+                     size_t span_end) {
+        int r;
+
+        for (size_t i = 0; i < len;) {
+                int32_t cp;
+                size_t n = decode((const uint8_t *)bytes + i, len - i, &cp);
+
+                r = feed(sc, cp, bytes + i, n, classify(cp), span_start, span_end);
+                if (r < 0)
+                        return r;
+                i += n;
+        }
+        return 0;
+}
+
+/* Folds text[start..end), which begins at a boundary, in one go with utf8proc. */
+static int feed_segment(Scanner *sc, const char *text, size_t start, size_t end) {
+        Scan *s = sc->s;
+        size_t n = 0;
+        ssize_t k;
+        int r;
+
+        if (end - start > (SIZE_MAX - 16) / 3)
+                return -ENOMEM;
+        r = GROW(s->segment, s->segment_allocated, 3 * (end - start) + 16);
+        if (r < 0)
+                return r;
+        for (size_t i = start; i < end;) {
+                int q = utf8_sequence((const uint8_t *)text + i, end - i);
+
+                if (q > 0) {
+                        memcpy(s->segment + n, text + i, q);
+                        n += q;
+                        i += q;
+                } else {
+                        memcpy(s->segment + n, "\xEF\xBF\xBD", 3);
+                        n += 3;
+                        i += -q;
+                }
+        }
+        for (;;) {
+                k = text_fold_utf32(s->segment, n, s->folded, s->folded_allocated);
+                if (k < 0)
+                        return (int)k;
+                if ((size_t)k <= s->folded_allocated)
+                        break;
+                r = GROW(s->folded, s->folded_allocated, (size_t)k);
+                if (r < 0)
+                        return r;
+        }
+        for (ssize_t i = 0; i < k; i++) {
+                char b[4];
+                size_t bl = utf8_encode(s->folded[i], b);
+
+                r = feed(sc, s->folded[i], b, bl, classify(s->folded[i]), start, end);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Folds a boundary code point cp = text[i..i+n) that is followed by a boundary. */
+static inline int feed_boundary(Scanner *sc, const char *text, int32_t cp, size_t i, size_t n) {
+        uint32_t info;
+
+        if (cp >= 0x10000) {
+                /* cp_is_boundary() said it folds to itself */
+                return feed(sc, cp, text + i, n, classify(cp), i, i + n);
+        }
+        info = bmp_info[cp];
+        if (info & BMP_SAME)
+                return feed(sc, cp, text + i, n,
+                            (CodePointClass)((info >> BMP_CLASS_SHIFT) & 3), i, i + n);
+        if (info & BMP_SLOW)
+                return feed_segment(sc, text, i, i + n);
+        const char *p = bmp_pool + (info & BMP_OFFSET_MASK);
+        size_t len = (info >> BMP_LEN_SHIFT) & 63;
+        if (info & BMP_ONE) {
+                int32_t f;
+
+                (void)decode((const uint8_t *)p, len, &f);
+                return feed(sc, f, p, len, (CodePointClass)((info >> BMP_CLASS_SHIFT) & 3), i,
+                            i + n);
+        }
+        return feed_utf8(sc, p, len, i, i + n);
+}
+
+int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
+        const uint8_t *t = (const uint8_t *)text;
+        Scanner sc = { .m = m, .s = s };
+        size_t i = 0;
+        int r;
+
+        if (!m || !s || (!text && len > 0))
+                return -EINVAL;
+
+        s->n_hits = 0;
+        s->n_words = 0;
+        s->n_live = 0;
+        s->generation++;
+        if (m->has_inside && s->inside_seen_allocated < m->n_terms) {
+                size_t old = s->inside_seen_allocated;
+
+                r = GROW(s->inside_seen, s->inside_seen_allocated, m->n_terms);
+                if (r < 0)
+                        return r;
+                memset(s->inside_seen + old, 0,
+                       (s->inside_seen_allocated - old) * sizeof(uint64_t));
+        }
+        if ((s->generation & 0xFFFFFFFF) == 0) { /* wrapped: forget every stamp */
+                if (s->inside_seen)
+                        memset(s->inside_seen, 0, s->inside_seen_allocated * sizeof(uint64_t));
+                s->generation++;
+        }
+
+        while (i < len) {
+                uint8_t c = t[i];
+                int32_t cp, next = 0xFFFD;
+                size_t n, nn = 0;
+
+                if (c < 0x80 && c != 0) {
+                        unsigned a = ascii_class[c];
+
+                        if (a == A_WORD) {
+                                /* A run of ASCII word characters, folded by table. */
+                                size_t j = i + 1, k;
+
+                                while (j < len && ascii_class[t[j]] == A_WORD)
+                                        j++;
+                                k = j;
+                                if (j < len && t[j] >= 0x80) {
+                                        (void)decode(t + j, len - j, &next);
+                                        if (!cp_is_boundary(next))
+                                                k = j - 1; /* composes with what follows */
+                                }
+                                if (k > i) {
+                                        if (sc.state != IN_RUN) {
+                                                sc.state = IN_RUN;
+                                                sc.word_len = 0;
+                                                sc.word_ascii = true;
+                                                sc.word_kind = sc.prev_kind;
+                                                sc.span_start = i;
+                                        }
+                                        r = word_reserve(&sc, k - i);
+                                        if (r < 0)
+                                                return r;
+                                        for (size_t q = i; q < k; q++)
+                                                s->word[sc.word_len++] = ascii_lower(t[q]);
+                                        sc.span_end = k;
+                                        sc.prev_kind = KIND_ANY;
+                                        i = k;
+                                        continue;
+                                }
+                        } else if (i + 1 >= len || t[i + 1] < 0x80) {
+                                /* A separator followed by ASCII. */
+                                if (sc.state == IN_RUN) {
+                                        r = end_word(&sc);
+                                        if (r < 0)
+                                                return r;
+                                }
+                                sc.state = OUTSIDE;
+                                sc.prev_kind = a == A_HASH  ? KIND_HASHTAG
+                                               : a == A_AT ? KIND_MENTION
+                                                           : KIND_ANY;
+                                i++;
+                                continue;
+                        }
+                }
+
+                /* The general case: a code point, folded by table if a boundary follows. */
+                n = decode(t + i, len - i, &cp);
+                if (i + n < len)
+                        nn = decode(t + i + n, len - i - n, &next);
+                if (cp_is_boundary(cp) && (i + n >= len || cp_is_boundary(next))) {
+                        r = feed_boundary(&sc, text, cp, i, n);
+                        if (r < 0)
+                                return r;
+                        i += n;
+                        continue;
+                }
+
+                /* Else fold it with every following code point up to the next boundary. */
+                size_t j = i + n;
+                while (j < len) {
+                        if (j > i + n)
+                                nn = decode(t + j, len - j, &next);
+                        if (cp_is_boundary(next))
+                                break;
+                        j += nn;
+                }
+                r = feed_segment(&sc, text, i, j);
+                if (r < 0)
+                        return r;
+                i = j;
+        }
+        if (sc.state == IN_RUN) {
+                r = end_word(&sc);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

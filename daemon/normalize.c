@@ -38,7 +38,7 @@ static const char replacement[] = "\xEF\xBF\xBD";
  * Maximal Subparts") recommends replacing by one U+FFFD. Follows RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF. NUL counts as ill-formed, because C strings end there.
  */
-static int utf8_sequence(const uint8_t *s, size_t n) {
+int utf8_sequence(const uint8_t *s, size_t n) {
         uint8_t c = s[0], lo = 0x80, hi = 0xBF;
         int need;
 
@@ -121,11 +121,44 @@ char *utf8_sanitize(const char *s, size_t len) {
 /*
  * NFKC would turn "Acme™" into "acmetm" and "Acme℠" into "acmesm", gluing the mark onto the
  * brand name it follows, which is exactly where brands put it. Read them as blanks instead.
+ *
+ * Full case folding turns İ (U+0130, capital I with dot above) into "i̇", i + U+0307, which then
+ * no longer equals the "i" that Turkish brand names are written with in lower case ("İSTANBUL"
+ * vs "istanbul"). Fold it to a plain i. Dotless ı (U+0131) is left alone: it is a letter of its
+ * own. The map runs before decomposition, so only the precomposed U+0130 is affected.
  */
 static utf8proc_int32_t fold_custom(utf8proc_int32_t cp, _unused_ void *data) {
         if (cp == 0x2122 /* ™ */ || cp == 0x2120 /* ℠ */)
                 return ' ';
+        if (cp == 0x0130 /* İ */)
+                return 'i';
         return cp;
+}
+
+/* Shared by text_fold() and text_fold_utf32(), so that the two can never disagree. */
+static const utf8proc_option_t fold_options = UTF8PROC_STABLE | UTF8PROC_COMPAT |
+                                              UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
+                                              UTF8PROC_IGNORE;
+
+ssize_t text_fold_utf32(const char *s, size_t len, int32_t *buf, size_t n_buf) {
+        utf8proc_ssize_t n;
+
+        if (len > (size_t)SSIZE_MAX || n_buf > (size_t)SSIZE_MAX / sizeof(int32_t))
+                return -ENOMEM;
+
+        n = utf8proc_decompose_custom((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len,
+                                      (utf8proc_int32_t *)buf, (utf8proc_ssize_t)n_buf,
+                                      fold_options, fold_custom, NULL);
+        if (n < 0)
+                return n == UTF8PROC_ERROR_NOMEM || n == UTF8PROC_ERROR_OVERFLOW ? -ENOMEM
+                                                                                  : -EINVAL;
+        if ((size_t)n > n_buf)
+                return n; /* too small: the caller grows buf and calls again */
+
+        n = utf8proc_normalize_utf32((utf8proc_int32_t *)buf, n, fold_options);
+        if (n < 0)
+                return -EINVAL;
+        return n;
 }
 
 int text_fold(const char *s, size_t len, char **ret) {
@@ -143,9 +176,7 @@ int text_fold(const char *s, size_t len, char **ret) {
 
         /* Length-based (no UTF8PROC_NULLTERM): the sanitized copy is exactly len bytes. */
         r = utf8proc_map_custom((const utf8proc_uint8_t *)clean, (utf8proc_ssize_t)len, &folded,
-                                UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
-                                        UTF8PROC_CASEFOLD | UTF8PROC_IGNORE,
-                                fold_custom, NULL);
+                                fold_options, fold_custom, NULL);
         if (r < 0)
                 /* Sanitized input cannot be invalid; what is left is NOMEM or OVERFLOW. */
                 return -ENOMEM;
