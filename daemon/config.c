@@ -645,6 +645,16 @@ static int process_includes(Parser *p, Node inc, Lists *lists) {
                 glob_t g = {};
                 if (resolve_path(p->cfg, *pat, false, &abs) < 0)
                         return -ENOMEM;
+                /* the folder the pattern looks in, so a new file there can be noticed */
+                const char *slash = strrchr(abs, '/');
+                if (slash && slash > abs) {
+                        _cleanup_free_ char *dir = strndup(abs, (size_t)(slash - abs));
+                        if (!dir)
+                                return -ENOMEM;
+                        if (!strpbrk(dir, "*?[") && !strv_contains(p->cfg->include_dirs, dir) &&
+                            strv_extend(&p->cfg->include_dirs, dir) < 0)
+                                return -ENOMEM;
+                }
                 int gr = glob(abs, 0, NULL, &g);
                 if (gr == GLOB_NOMATCH || (gr == GLOB_ABORTED && strpbrk(*pat, "*?["))) {
                         /* a pattern with wildcards may match nothing; a plain file must exist */
@@ -939,6 +949,7 @@ Config *config_free(Config *c) {
         free(c->path);
         free(c->dir);
         strv_free(c->files);
+        strv_free(c->include_dirs);
         free(c->state_dir);
         free(c->plugin_dir);
         free(c->user_agent);

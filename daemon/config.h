@@ -68,6 +68,7 @@ typedef struct Config {
         char *path; /* the main file as given */
         char *dir;  /* its folder, for relative paths */
         char **files; /* every file read (main + includes), owned; ConfigPos points here */
+        char **include_dirs; /* owned: folders include: patterns look in (for watch_config) */
 
         char *state_dir;  /* NULL = not set */
         char *plugin_dir; /* NULL = not set */

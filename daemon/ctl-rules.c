@@ -206,9 +206,13 @@ int ctl_test_rules(const char *path) {
                 n_terms = 0;
                 for (size_t i = 0; i < m.n && terms; i++)
                         for (size_t k = 0; k < m.m[i].n_terms; k++) {
+                                /* one spelling once, whatever its flags */
                                 bool dup = false;
                                 for (size_t j = 0; j < n_terms && !dup; j++)
-                                        dup = terms[j] == m.m[i].terms[k];
+                                        dup = terms[j] == m.m[i].terms[k] ||
+                                              strcmp(term_source(rs->terms[terms[j]]),
+                                                     term_source(rs->terms[m.m[i].terms[k]])) ==
+                                                      0;
                                 if (!dup)
                                         terms[n_terms++] = m.m[i].terms[k];
                         }

@@ -850,6 +850,12 @@ static void manager_watch_config(Manager *m) {
                         return;
                 }
         }
+        STRV_FOREACH(d, m->inst.config->include_dirs)
+                if (!strv_contains(dirs, *d) && access(*d, F_OK) == 0 &&
+                    strv_extend(&dirs, *d) < 0) {
+                        log_warning("watch_config: out of memory");
+                        return;
+                }
         m->watches = calloc(strv_length(dirs) + 1, sizeof(sd_event_source *));
         if (!m->watches)
                 return;

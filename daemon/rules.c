@@ -765,9 +765,11 @@ static int parse_rule(Ctx *x, Node map, Rule *rule) {
                         return k;
                 if (k < 0)
                         r = k;
-                if (g == 0 && is_sequence(gn) && sequence_length(gn) == 0)
+                if (g == 0 && is_sequence(gn) && sequence_length(gn) == 0) {
+                        rule->empty_any = true;
                         warn_at(p, gn, "rule '%s': an empty any: list can never match",
                                 rule->name ? rule->name : "?");
+                }
         }
         rule->has_body = rule->body.children[0].n_children + rule->body.children[1].n_children +
                                  rule->body.children[2].n_children > 0;
@@ -1281,6 +1283,8 @@ static bool node_eval(const RuleScratch *s, const RuleNode *n) {
 /* The rule body: any-group (when it has items), all-group, none-group. */
 static bool body_eval(const RuleScratch *s, const Rule *rule) {
         const RuleNode *any = &rule->body.children[0];
+        if (rule->empty_any)
+                return false;
         if (any->n_children > 0 && !node_eval(s, any))
                 return false;
         if (!node_eval(s, &rule->body.children[1]))
@@ -1355,15 +1359,24 @@ static int64_t score_of(const RuleScratch *s, const Rule *rule) {
 }
 
 static bool filters_pass(const Rule *rule, const RulePost *post, const char **ret_why) {
-        if (rule->networks && post->network && !strv_contains(rule->networks, post->network)) {
+        /* an empty list admits nothing; otherwise what a post does not say passes */
+        if (rule->networks && (!rule->networks[0] ||
+                               (post->network && !strv_contains(rule->networks, post->network)))) {
                 *ret_why = "network";
                 return false;
         }
-        if (rule->sources && post->source && !strv_contains(rule->sources, post->source)) {
+        if (rule->sources && (!rule->sources[0] ||
+                              (post->source && !strv_contains(rule->sources, post->source)))) {
                 *ret_why = "source";
                 return false;
         }
-        if (rule->languages && post->lang && *post->lang) {
+        if (rule->languages && !rule->languages[0]) {
+                *ret_why = "language";
+                return false;
+        }
+        /* "und" (undetermined) says no more than no language at all */
+        if (rule->languages && post->lang && *post->lang && strcmp(post->lang, "und") != 0 &&
+            !strv_contains(rule->languages, "und")) {
                 /* "en-US" counts as "en" */
                 char lang[8];
                 size_t k = 0;
@@ -1618,16 +1631,18 @@ static void explain_rule(const Explain *e, RuleScratch *s, const Rule *rule) {
         if (!rule->enabled)
                 fputs("  disabled (enabled: false)\n", f);
         if (!filters_pass(rule, post, &why)) {
-                if (strcmp(why, "network") == 0)
-                        fprintf(f, "  network: the post is from %s, the rule wants %s\n",
-                                post->network, rule->networks[0]);
-                else if (strcmp(why, "source") == 0)
-                        fprintf(f, "  source: the post came from %s, not one of the rule's\n",
-                                post->source);
-                else if (strcmp(why, "language") == 0) {
+                if (strcmp(why, "network") == 0) {
+                        _cleanup_free_ char *l = strv_join(rule->networks, ", ");
+                        fprintf(f, "  networks: the post is from %s, the rule wants [%s]\n",
+                                post->network ? post->network : "(not given)", l ? l : "");
+                } else if (strcmp(why, "source") == 0) {
+                        _cleanup_free_ char *l = strv_join(rule->sources, ", ");
+                        fprintf(f, "  sources: the post came from %s, the rule wants [%s]\n",
+                                post->source ? post->source : "(not given)", l ? l : "");
+                } else if (strcmp(why, "language") == 0) {
                         _cleanup_free_ char *l = strv_join(rule->languages, ", ");
-                        fprintf(f, "  language: the post is in '%s', the rule wants %s\n",
-                                post->lang, l ? l : "?");
+                        fprintf(f, "  languages: the post is in '%s', the rule wants [%s]\n",
+                                post->lang ? post->lang : "(not given)", l ? l : "");
                 } else
                         fprintf(f, "  min_followers: the author has %" PRId64
                                    " followers, the rule wants at least %" PRId64 "\n",
@@ -1671,6 +1686,8 @@ static void explain_rule(const Explain *e, RuleScratch *s, const Rule *rule) {
                         fputc('\n', f);
                 }
         }
+        if (rule->empty_any)
+                fputs("  any: an empty list, which nothing satisfies\n", f);
         static const char *const labels[3] = {"any", "all", "none"};
         for (int g = 0; g < 3; g++) {
                 const RuleNode *n = &rule->body.children[g];

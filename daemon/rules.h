@@ -79,6 +79,7 @@ typedef struct Rule {
         bool any_brand, no_brand;
         RuleNode body; /* RULE_NODE_ALL of: the any-group, the all items, the none-group */
         bool has_body;
+        bool empty_any; /* `any: []` was written: nothing can satisfy it */
         unsigned near; /* 0 = no proximity condition */
         char **languages, **networks, **sources; /* owned strv; NULL = no filter */
         int64_t min_followers;                   /* 0 = no filter */

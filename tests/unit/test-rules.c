@@ -500,6 +500,26 @@ static void test_filters(void **state) {
         assert_post(c, (RulePost){.text = "acme refund", .network = "mastodon", .followers = 999},
                     "ru,masto");
         assert_post(c, (RulePost){.text = "acme refund", .followers = 1000}, "ru,masto,big");
+        /* "und" says no more than no language */
+        assert_post(c, (RulePost){.text = "acme refund", .lang = "und"}, "ru,masto,big");
+        config_free(c);
+
+        /* an empty list admits nothing (and says so at load time); so does any: [] */
+        c = load("brands:\n"
+                 "  - name: acme\n"
+                 "    terms: [acme]\n"
+                 "rules:\n"
+                 "  - name: nolang\n"
+                 "    languages: []\n"
+                 "  - name: nonet\n"
+                 "    networks: []\n"
+                 "  - name: noany\n"
+                 "    any: []\n"
+                 "  - name: plain\n");
+        assert_post(c, (RulePost){.text = "acme refund"}, "plain");
+        assert_post(c, (RulePost){.text = "acme", .lang = "en", .network = "mastodon"}, "plain");
+        assert_contains(warnings_of(c), "an empty language code list: this rule can never match");
+        assert_contains(warnings_of(c), "rule 'noany': an empty any: list can never match");
         config_free(c);
 }
 
