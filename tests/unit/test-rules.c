@@ -36,14 +36,13 @@ static void count_error(const char *msg, void *userdata) {
         (*(unsigned *)userdata)++;
 }
 
-/* Load a configuration from YAML text; any error fails the test. */
-static Config *load(const char *yaml) {
+/* Write YAML text to a fresh folder and load it; returns config_load()'s result. */
+static int load_with(const char *yaml, ConfigErrorFunc on_error, void *userdata, Config **ret) {
         char dir[] = "/tmp/earshot-test-rules-XXXXXX", path[PATH_MAX];
         PluginRegistry *reg = NULL;
-        Config *cfg = NULL;
-        unsigned n_errors = 0;
         FILE *f;
 
+        *ret = NULL;
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof(path), "%s/earshot.yaml", dir);
         assert_non_null(f = fopen(path, "we"));
@@ -51,9 +50,18 @@ static Config *load(const char *yaml) {
         assert_int_equal(fclose(f), 0);
 
         assert_int_equal(plugin_registry_new(&reg), 0);
-        int r = config_load(path, NULL, reg, count_error, &n_errors, &cfg);
+        int r = config_load(path, NULL, reg, on_error, userdata, ret);
         plugin_registry_free(reg); /* no sources or notifiers: no plugin is borrowed */
         assert_int_equal(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+        return r;
+}
+
+/* Load a configuration from YAML text; any error fails the test. */
+static Config *load(const char *yaml) {
+        Config *cfg = NULL;
+        unsigned n_errors = 0;
+
+        int r = load_with(yaml, count_error, &n_errors, &cfg);
         assert_int_equal(n_errors, 0);
         assert_int_equal(r, 0);
         assert_non_null(cfg);
@@ -361,22 +369,10 @@ static void collect_msg(const char *msg, void *userdata) {
 }
 
 static const char *load_errors(const char *yaml) {
-        char dir[] = "/tmp/earshot-test-rules-XXXXXX", path[PATH_MAX];
-        PluginRegistry *reg = NULL;
         Config *cfg = NULL;
-        FILE *f;
 
         errors_buf[0] = 0;
-        assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/earshot.yaml", dir);
-        assert_non_null(f = fopen(path, "we"));
-        assert_int_equal(fputs(yaml, f) >= 0, 1);
-        assert_int_equal(fclose(f), 0);
-        assert_int_equal(plugin_registry_new(&reg), 0);
-        int r = config_load(path, NULL, reg, collect_msg, NULL, &cfg);
-        plugin_registry_free(reg);
-        assert_int_equal(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
-        assert_int_equal(r, -EINVAL);
+        assert_int_equal(load_with(yaml, collect_msg, NULL, &cfg), -EINVAL);
         assert_null(cfg);
         return errors_buf;
 }
