@@ -825,8 +825,8 @@ static int on_config_change(sd_event_source *s, const struct inotify_event *ev, 
         if (m->watch_timer)
                 r = sd_event_source_set_time(m->watch_timer, at);
         else
-                r = sd_event_add_time(m->event, &m->watch_timer, CLOCK_MONOTONIC, at, 0,
-                                      on_watch_timer, m);
+                r = sd_event_add_time(m->event, &m->watch_timer, CLOCK_MONOTONIC, at,
+                                      10 * USEC_PER_MSEC, on_watch_timer, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->watch_timer, SD_EVENT_ONESHOT);
         if (r < 0)

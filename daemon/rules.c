@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #include <utf8proc.h>
@@ -697,15 +698,23 @@ static int parse_vocabulary(Ctx *x, Node n, const char *what, const char *const 
                 if (found)
                         continue;
                 const char *best = closest_word(*s, vocab, n_vocab);
+                Node at = n; /* point at the item itself when the list is a YAML list */
+                for (size_t i = 0; i < sequence_length(n); i++) {
+                        Node item = sequence_item(n, i);
+                        if (is_scalar(item) && strcasecmp(scalar_raw(item), *s) == 0) {
+                                at = item;
+                                break;
+                        }
+                }
                 if (strict) {
                         if (best)
-                                error_at(x->p, n, "unknown %s '%s' (did you mean '%s'?)", what,
+                                error_at(x->p, at, "unknown %s '%s' (did you mean '%s'?)", what,
                                          *s, best);
                         else
-                                error_at(x->p, n, "unknown %s '%s'", what, *s);
+                                error_at(x->p, at, "unknown %s '%s'", what, *s);
                         r = -EINVAL;
                 } else
-                        warn_at(x->p, n, "'%s' is not one of the %s earshot knows%s%s%s", *s, what,
+                        warn_at(x->p, at, "'%s' is not one of the %s earshot knows%s%s%s", *s, what,
                                 best ? " (did you mean '" : "", best ? best : "",
                                 best ? "'?)" : "");
         }
@@ -1553,6 +1562,9 @@ static void print_hit_text(const Explain *e, uint32_t term) {
         size_t a, b, c, d;
         scan_word_span(e->s->scan, h->first_word, &a, &b);
         scan_word_span(e->s->scan, h->first_word + h->n_words - 1, &c, &d);
+        /* show a hashtag or mention as written, with its sign */
+        if (a > 0 && e->post->text && (e->post->text[a - 1] == '#' || e->post->text[a - 1] == '@'))
+                a--;
         if (d > a && e->post->text && d <= strlen(e->post->text))
                 fprintf(e->f, " (\"%.*s\", word %u)", (int)(d - a), e->post->text + a,
                         h->first_word + 1);
@@ -1566,46 +1578,93 @@ static void print_term(const Explain *e, uint32_t term) {
                 print_hit_text(e, term);
 }
 
+/* A list of the child terms that are present (want true) or absent (want false). */
+static void print_children(const Explain *e, const RuleNode *n, bool want, size_t max) {
+        size_t shown = 0, more = 0;
+        for (size_t i = 0; i < n->n_children; i++) {
+                const RuleNode *c = &n->children[i];
+                if (c->kind != RULE_NODE_TERM || hit(e->s, c->term) != want)
+                        continue;
+                if (shown == max) {
+                        more++;
+                        continue;
+                }
+                fputs(shown ? ", " : " ", e->f);
+                print_term(e, c->term);
+                shown++;
+        }
+        if (more)
+                fprintf(e->f, " and %zu more", more);
+}
+
+/*
+ * One group, then its nested groups indented below it. Says what decides: for any, the terms
+ * present (or that none is); for all, the terms missing; for none, the terms that block.
+ */
 static void explain_node(const Explain *e, const RuleNode *n, unsigned indent, const char *label) {
         bool ok = node_eval(e->s, n);
-        size_t present = 0, terms = 0;
+        size_t present = 0, terms = 0, groups = 0, groups_ok = 0;
 
-        for (size_t i = 0; i < n->n_children; i++)
-                if (n->children[i].kind == RULE_NODE_TERM) {
+        for (size_t i = 0; i < n->n_children; i++) {
+                const RuleNode *c = &n->children[i];
+                if (c->kind == RULE_NODE_TERM) {
                         terms++;
-                        present += hit(e->s, n->children[i].term);
+                        present += hit(e->s, c->term);
+                } else {
+                        groups++;
+                        groups_ok += node_eval(e->s, c);
                 }
+        }
         fprintf(e->f, "%*s%s%s%s: ", indent, "", e->color ? (ok ? GREEN : RED) : "", label,
                 e->color ? RESET : "");
         switch (n->kind) {
         case RULE_NODE_ANY:
-                if (present == 0)
-                        fprintf(e->f, "none of its %zu term%s present", terms,
-                                terms == 1 ? " is" : "s are");
-                else
-                        fputs("present:", e->f);
+                if (present > 0) {
+                        fputs("holds; present:", e->f);
+                        print_children(e, n, true, 8);
+                } else if (groups_ok > 0)
+                        fputs("holds through a nested group (below)", e->f);
+                else {
+                        fprintf(e->f, "fails: none of its %zu term%s", terms,
+                                terms == 1 ? "" : "s");
+                        if (groups)
+                                fprintf(e->f, " and %zu group%s", groups, groups == 1 ? "" : "s");
+                        fputs(" holds", e->f);
+                        if (terms > 0) {
+                                fputs(":", e->f);
+                                print_children(e, n, false, 6);
+                        }
+                }
                 break;
         case RULE_NODE_ALL:
-                fputs(ok ? "all present" : "missing:", e->f);
+                if (ok)
+                        fputs("holds; all present", e->f);
+                else {
+                        fputs("fails;", e->f);
+                        if (present < terms) {
+                                fputs(" missing:", e->f);
+                                print_children(e, n, false, 8);
+                        }
+                        if (groups_ok < groups)
+                                fprintf(e->f, "%s%zu nested group%s fail%s (below)",
+                                        present < terms ? "; " : " ", groups - groups_ok,
+                                        groups - groups_ok == 1 ? "" : "s",
+                                        groups - groups_ok == 1 ? "s" : "");
+                }
                 break;
         case RULE_NODE_NONE:
-                fputs(ok ? "none present (nothing blocks it)" : "blocked by", e->f);
+                if (ok)
+                        fputs("holds; none present (nothing blocks it)", e->f);
+                else {
+                        fputs("fails; blocked by", e->f);
+                        if (present > 0)
+                                print_children(e, n, true, 8);
+                        else
+                                fputs(" a nested group (below)", e->f);
+                }
                 break;
         case RULE_NODE_TERM:
                 break;
-        }
-        /* the terms that decide: present ones for any/none, missing ones for all */
-        bool first = true;
-        for (size_t i = 0; i < n->n_children; i++) {
-                const RuleNode *c = &n->children[i];
-                if (c->kind != RULE_NODE_TERM)
-                        continue;
-                bool show = n->kind == RULE_NODE_ALL ? !hit(e->s, c->term) : hit(e->s, c->term);
-                if (!show)
-                        continue;
-                fputs(first ? " " : ", ", e->f);
-                print_term(e, c->term);
-                first = false;
         }
         fputc('\n', e->f);
         for (size_t i = 0; i < n->n_children; i++) {

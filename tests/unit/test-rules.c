@@ -650,7 +650,7 @@ static void test_errors(void **state) {
                         "    severity: urgent\n"
                         "    any: [\"refund**\"]\n");
         assert_contains(e, "earshot.yaml:6:12: unknown brand 'acmee' (did you mean 'acme'?)");
-        assert_contains(e, "earshot.yaml:8:16: unknown language code 'english'");
+        assert_contains(e, "earshot.yaml:8:17: unknown language code 'english'");
         assert_contains(e, "earshot.yaml:10:11: a group in any must have exactly one key");
         assert_contains(e, "earshot.yaml:11:11: near must be between 1 and 1000");
         assert_contains(e, "earshot.yaml:13:16: threshold needs terms: with weights");
@@ -682,11 +682,33 @@ static void test_explain(void **state) {
         assert_contains(out, "rule refund (");
         assert_contains(out, "MATCHES");
         assert_contains(out, "brand acme: named by 'acme' (\"Acme\", word 1)");
-        assert_contains(out, "any: present: 'refund*' (\"REFUNDS\", word 4)");
-        assert_contains(out, "none: none present");
+        assert_contains(out, "any: holds; present: 'refund*' (\"REFUNDS\", word 4)");
+        assert_contains(out, "none: holds; none present");
         assert_contains(out, "rule scored (");
         assert_contains(out, "no match");
         assert_contains(out, "score: 0 of threshold 5");
+        free(out);
+        config_free(c);
+
+        /* a group that holds only through a nested group says so */
+        c = load("brands:\n"
+                 "  - name: acme\n"
+                 "    hashtags: [acme]\n"
+                 "rules:\n"
+                 "  - name: billing\n"
+                 "    any: [refund*, {all: [charged, twice]}]\n"
+                 "    none: [giveaway, {all: [just, kidding]}]\n");
+        post.text = "#acme charged me twice, just kidding";
+        f = open_memstream(&out, &len);
+        assert_non_null(f);
+        assert_int_equal(ruleset_explain(c->rules, &post, false, f), 0);
+        assert_int_equal(fclose(f), 0);
+        assert_contains(out, "brand acme: named by '#acme' (\"#acme\", word 1)");
+        assert_contains(out, "  any: holds through a nested group (below)\n"
+                             "    all: holds; all present\n");
+        assert_contains(out, "  none: fails; blocked by a nested group (below)\n"
+                             "    all: holds; all present\n");
+        assert_contains(out, "no match");
         free(out);
         config_free(c);
 }
