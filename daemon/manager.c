@@ -46,12 +46,20 @@ typedef struct SinkPost {
         struct earshot_post p; /* strings owned */
 } SinkPost;
 
+typedef struct SinkGap {
+        int64_t from_usec, to_usec;
+        char *reason; /* owned */
+} SinkGap;
+
 struct earshot_sink {
         SinkPost *posts;
         size_t n, cap;
         char *cursor;
         char *page;
         bool overflow;
+        int64_t backoff_usec; /* the server asked (in the body) for this pause; 0 = none */
+        SinkGap *gaps;        /* owned */
+        size_t n_gaps;
 };
 
 static void sink_done(struct earshot_sink *s) {
@@ -64,10 +72,15 @@ static void sink_done(struct earshot_sink *s) {
                 free((char *)p->author_handle);
                 free((char *)p->author_name);
                 free((char *)p->lang);
+                free((char *)p->title);
+                free((char *)p->reply_to);
         }
         free(s->posts);
         free(s->cursor);
         free(s->page);
+        for (size_t i = 0; i < s->n_gaps; i++)
+                free(s->gaps[i].reason);
+        free(s->gaps);
         *s = (struct earshot_sink){};
 }
 
@@ -85,7 +98,7 @@ static int copy_field(const char *in, size_t max, const char **out) {
 }
 
 static int host_emit_post(struct earshot_sink *s, const struct earshot_post *in) {
-        if (!in || in->size < sizeof(struct earshot_post) || isempty(in->id) ||
+        if (!in || in->size < EARSHOT_POST_SIZE_V1 || isempty(in->id) ||
             isempty(in->network) || !in->text)
                 return -EINVAL;
         if (s->n >= MAX_POSTS_PER_RESPONSE) {
@@ -118,6 +131,36 @@ static int host_emit_post(struct earshot_sink *s, const struct earshot_post *in)
             copy_field(in->author_name, MAX_FIELD_BYTES, &p->author_name) < 0 ||
             copy_field(in->lang, 64, &p->lang) < 0)
                 return -ENOMEM;
+        if (in->size >= sizeof(struct earshot_post)) {
+                if (copy_field(in->title, MAX_FIELD_BYTES, &p->title) < 0 ||
+                    copy_field(in->reply_to, MAX_FIELD_BYTES, &p->reply_to) < 0)
+                        return -ENOMEM;
+                p->rating = in->rating >= 1 && in->rating <= 5 ? in->rating : 0;
+                p->edited_usec = in->edited_usec > 0 ? in->edited_usec : 0;
+        }
+        return 0;
+}
+
+static int host_set_backoff(struct earshot_sink *s, int64_t usec) {
+        if (usec < 0)
+                return -EINVAL;
+        if (usec > s->backoff_usec)
+                s->backoff_usec = usec;
+        return 0;
+}
+
+static int host_report_gap(struct earshot_sink *s, int64_t from_usec, int64_t to_usec,
+                           const char *reason) {
+        if (s->n_gaps >= 16)
+                return 0; /* one response, a few gaps at most: keep the first */
+        SinkGap *ng = realloc(s->gaps, (s->n_gaps + 1) * sizeof(SinkGap));
+        if (!ng)
+                return -ENOMEM;
+        s->gaps = ng;
+        char *r = strndup(reason ? reason : "unknown", 200);
+        if (!r)
+                return -ENOMEM;
+        ng[s->n_gaps++] = (SinkGap){.from_usec = from_usec, .to_usec = to_usec, .reason = r};
         return 0;
 }
 
@@ -179,6 +222,8 @@ void manager_host_init(struct earshot_host *host, void *userdata) {
                 .parse_time = parse_timestamp,
                 .format_time = host_format_time,
                 .userdata = userdata,
+                .set_backoff = host_set_backoff,
+                .report_gap = host_report_gap,
         };
 }
 
@@ -381,8 +426,17 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
                 backfill = !known && p->created_usec > 0 &&
                            p->created_usec < now - (int64_t)sc->backfill;
                 if (!backfill) {
-                        RulePost rp = {.text = p->text, .lang = p->lang, .network = p->network,
-                                       .source = sc->name, .followers = p->author_followers};
+                        /* a headline is part of what the post says */
+                        _cleanup_free_ char *both = NULL;
+                        if (p->title && *p->title &&
+                            asprintf(&both, "%s\n%s", p->title, p->text) < 0) {
+                                both = NULL;
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        RulePost rp = {.text = both ? both : p->text, .lang = p->lang,
+                                       .network = p->network, .source = sc->name,
+                                       .followers = p->author_followers};
                         r = ruleset_match(c->rules, &rp, m->rule_scratch, &rm);
                         if (r < 0)
                                 goto fail;
@@ -466,6 +520,18 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
                          key, rules, left >= 0 ? "due in" : "overdue by",
                          format_duration(due, sizeof(due),
                                          (usec_t)(left >= 0 ? left : -left)));
+        }
+        for (size_t i = 0; i < sink->n_gaps; i++) {
+                const SinkGap *g = &sink->gaps[i];
+                char a[32], b[32];
+                r = store_gap_add(m->store, f->key, sc->name, g->from_usec, g->to_usec,
+                                  g->reason, now);
+                if (r < 0)
+                        goto fail;
+                log_warning("%s feed %s: coverage gap (%s): posts from %s to %s may be missed",
+                            f->source->prefix, f->key, g->reason,
+                            format_timestamp(a, sizeof(a), g->from_usec),
+                            format_timestamp(b, sizeof(b), g->to_usec));
         }
         r = store_feed_success(m->store, f->key, sc->name, sink->cursor, now);
         if (r < 0)
@@ -620,7 +686,14 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 log_warning("%s feed %s: a poll took longer than the interval", s->prefix,
                             f->key);
         feed_finish_poll(f);
-        feed_schedule(f, schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server));
+        usec_t next = schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server);
+        if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > next) {
+                char d[32];
+                next = (usec_t)sink.backoff_usec;
+                log_info("%s feed %s: the server asked for a pause of %s", s->prefix, f->key,
+                         format_duration(d, sizeof(d), next));
+        }
+        feed_schedule(f, next);
 out:
         sink_done(&sink);
         if (!f->call) /* unless the next page's request is already in flight */

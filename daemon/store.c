@@ -96,6 +96,17 @@ static const char *const migrations[] = {
         "ALTER TABLE seen ADD COLUMN followers INTEGER NOT NULL DEFAULT -1;"
         "ALTER TABLE seen ADD COLUMN url TEXT;"
         "ALTER TABLE seen ADD COLUMN rules TEXT;",
+        /* 2 -> 3: coverage gaps, where a poll could not reach back to its cursor */
+        "CREATE TABLE gaps ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  feed TEXT NOT NULL,"
+        "  source TEXT NOT NULL,"
+        "  from_usec INTEGER NOT NULL,"
+        "  to_usec INTEGER NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  recorded_usec INTEGER NOT NULL"
+        ");"
+        "CREATE INDEX gaps_by_source ON gaps(source, recorded_usec);",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -393,6 +404,24 @@ int store_seen_foreach(Store *s, int64_t since, int (*fn)(const SeenPost *p, voi
                 if (r != 0)
                         return r;
         }
+}
+
+int store_gap_add(Store *s, const char *feed, const char *source, int64_t from_usec,
+                  int64_t to_usec, const char *reason, int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "INSERT INTO gaps(feed, source, from_usec, to_usec, reason, "
+                        "recorded_usec) VALUES(?, ?, ?, ?, ?, ?)",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        bind_text(st, 2, source);
+        sqlite3_bind_int64(st, 3, from_usec);
+        sqlite3_bind_int64(st, 4, to_usec);
+        bind_text(st, 5, reason);
+        sqlite3_bind_int64(st, 6, now);
+        return step_done(s, st);
 }
 
 int store_seen_prune(Store *s, int64_t before) {

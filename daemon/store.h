@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_FILE "earshot.db"
 
 typedef struct Store Store;
@@ -86,6 +86,9 @@ int store_seen_set_post(Store *s, const char *post_key, const SeenPost *p);
 /* Call fn for every seen post with content since `since`, oldest first; stops at fn != 0. */
 int store_seen_foreach(Store *s, int64_t since, int (*fn)(const SeenPost *p, void *userdata),
                        void *userdata);
+/* Record a coverage gap: posts of `feed` created in [from, to] may have been missed. */
+int store_gap_add(Store *s, const char *feed, const char *source, int64_t from_usec,
+                  int64_t to_usec, const char *reason, int64_t now);
 /* Forget seen posts older than `before` (never those with an open alert). Returns count. */
 int store_seen_prune(Store *s, int64_t before);
 

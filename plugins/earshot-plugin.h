@@ -185,7 +185,15 @@ struct earshot_post {
         const char *lang;          /* BCP 47 / ISO 639-1 as the network says; may be NULL */
         int64_t created_usec;      /* creation time, µs since the epoch; 0 when unknown */
         int64_t replies, reposts, likes; /* engagement; -1 when unknown */
+        /* Since earshot 0.2 (the core accepts posts that end before these fields): */
+        const char *title;         /* a headline (RSS item, story, review title); may be NULL */
+        const char *reply_to;      /* id or URL of the post this one answers; may be NULL */
+        int64_t rating;            /* a review's stars (1-5); 0 when not a review */
+        int64_t edited_usec;       /* when last edited, µs since the epoch; 0 when never */
 };
+
+/* The size of struct earshot_post as first published; the core accepts any size from here. */
+#define EARSHOT_POST_SIZE_V1 (offsetof(struct earshot_post, likes) + sizeof(int64_t))
 
 struct earshot_alert {
         uint32_t size;
@@ -249,7 +257,31 @@ struct earshot_host {
         const char *(*format_time)(int64_t usec, char *buf, size_t len);
 
         void *userdata; /* the core's, do not touch */
+
+        /* Since earshot 0.2; check host->size before calling (EARSHOT_HOST_HAS()). */
+
+        /*
+         * set_backoff - the server asked, in the body, for a pause (Stack Exchange's
+         * "backoff": seconds). The feed's next request waits at least `usec` from now,
+         * whatever its schedule. 0, or -EINVAL for a negative value.
+         */
+        int (*set_backoff)(struct earshot_sink *sink, int64_t usec);
+
+        /*
+         * report_gap - this poll could not reach back to the cursor (a result window of
+         * 1,000 hits, a page cap): posts created between from_usec and to_usec may have been
+         * missed. The core records the gap with the feed and time range, logs it and shows it
+         * in `earshotctl sources`. `reason` is a short phrase ("1,000-hit window"). 0 or
+         * negative errno.
+         */
+        int (*report_gap)(struct earshot_sink *sink, int64_t from_usec, int64_t to_usec,
+                          const char *reason);
 };
+
+/* Whether the host provides a member (hosts from before it was added do not). */
+#define EARSHOT_HOST_HAS(host, member)                                                             \
+        ((host)->size >= offsetof(struct earshot_host, member) + sizeof((host)->member) &&        \
+         (host)->member != NULL)
 
 /* ---------------------------------------------------------------------------------------------
  * Source plugins.

@@ -126,7 +126,29 @@ static int mock_emit_post(struct earshot_sink *sink, const struct earshot_post *
                 .replies = p->replies,
                 .reposts = p->reposts,
                 .likes = p->likes,
+                .title = xstrdup(p->title),
+                .reply_to = xstrdup(p->reply_to),
+                .rating = p->rating,
+                .edited_usec = p->edited_usec,
         };
+        return 0;
+}
+
+static int mock_set_backoff(struct earshot_sink *sink, int64_t usec) {
+        if (usec < 0)
+                return -EINVAL;
+        sink->backoff_usec = usec;
+        return 0;
+}
+
+static int mock_report_gap(struct earshot_sink *sink, int64_t from_usec, int64_t to_usec,
+                           const char *reason) {
+        assert_non_null(reason);
+        sink->n_gaps++;
+        sink->gap_from_usec = from_usec;
+        sink->gap_to_usec = to_usec;
+        free(sink->gap_reason);
+        sink->gap_reason = xstrdup(reason);
         return 0;
 }
 
@@ -172,6 +194,8 @@ void mock_host_init(MockHost *m) {
                                 .html_to_text = html_to_text,
                                 .parse_time = mock_parse_time,
                                 .format_time = mock_format_time,
+                                .set_backoff = mock_set_backoff,
+                                .report_gap = mock_report_gap,
                         },
                 /* 2026-08-01T14:00:00Z: a little after the recorded fixtures */
                 .now = INT64_C(1785592800) * 1000000,
@@ -238,10 +262,13 @@ void mock_sink_done(struct earshot_sink *sink) {
                 free((char *)p->author_handle);
                 free((char *)p->author_name);
                 free((char *)p->lang);
+                free((char *)p->title);
+                free((char *)p->reply_to);
         }
         free(sink->posts);
         free(sink->cursor);
         free(sink->page);
+        free(sink->gap_reason);
         *sink = (struct earshot_sink){0};
 }
 

@@ -31,6 +31,10 @@ struct earshot_sink {
         unsigned n_cursor; /* how many times set_cursor() was called */
         char *page;        /* last next_page() argument */
         unsigned n_page;
+        int64_t backoff_usec; /* last set_backoff() argument, 0 if none */
+        unsigned n_gaps;      /* report_gap() calls; the last one's values below */
+        int64_t gap_from_usec, gap_to_usec;
+        char *gap_reason;
 };
 
 typedef struct MockLogLine {
