@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz-host.h - an earshot_host for fuzz targets of source plugins: the core's real
+ * html_to_text, parse_time and format_time; requests and emitted posts checked for the
+ * invariants the core relies on (ids, network and text present, valid lengths) and then
+ * dropped; logs discarded. A violation abort()s, which is what a fuzzer notices.
+ *
+ * Usage in fuzz-source-NAME.c: fuzz_host_init(&h); build option values with
+ * fuzz_values_build(); create the plugin state once; for each input call parse_response()
+ * with fuzz_response(input) and a fresh sink from fuzz_sink_init(), then fuzz_sink_done().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "earshot-plugin.h"
+
+struct earshot_request {
+        char *url;
+        unsigned n_headers;
+};
+
+struct earshot_sink {
+        size_t n_posts;
+        unsigned n_cursor, n_page, n_gaps;
+};
+
+typedef struct FuzzHost {
+        struct earshot_host host;
+} FuzzHost;
+
+void fuzz_host_init(FuzzHost *h);
+
+void fuzz_sink_init(struct earshot_sink *s);
+void fuzz_sink_done(struct earshot_sink *s);
+void fuzz_request_init(struct earshot_request *r);
+void fuzz_request_done(struct earshot_request *r);
+
+/*
+ * Option values from "name=value" strings (NULL-terminated), against the plugin's table;
+ * defaults applied; a STRLIST value is split at commas. The FuzzValues owns everything.
+ */
+#define FUZZ_VALUES_MAX 32
+typedef struct FuzzValues {
+        struct earshot_values vals;
+        struct earshot_value v[FUZZ_VALUES_MAX];
+        char *strs[FUZZ_VALUES_MAX];
+        const char **lists[FUZZ_VALUES_MAX];
+} FuzzValues;
+void fuzz_values_build(FuzzValues *fv, const struct earshot_option *options,
+                       const char *const *settings);
+void fuzz_values_done(FuzzValues *fv);
+
+/*
+ * A 200 response with `body` (borrowed; the core always NUL-terminates bodies, so pass a copy
+ * with a NUL after `len` bytes) and the given header lines (NULL-terminated, may be NULL).
+ */
+struct earshot_response fuzz_response(const uint8_t *body, size_t len,
+                                      const char *const *headers);
