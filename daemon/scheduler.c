@@ -4,6 +4,7 @@
  * here, free of the loop, makes it testable and keeps every caller's backoff identical.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,22 +105,130 @@ usec_t server_delay(const struct earshot_response *resp, int64_t now) {
                         return until(when, now);
         }
 
-        const char *rem = earshot_response_header(resp, "X-RateLimit-Remaining");
-        const char *reset = earshot_response_header(resp, "X-RateLimit-Reset");
-        char *rem_end = NULL;
-        double remaining = rem ? strtod(rem, &rem_end) : 1.0;
-        if (rem && rem_end != rem && *rem_end == 0 && reset && remaining < 1.0) {
-                int64_t when;
-                char *end;
-                double v = strtod(reset, &end);
-                if (end != reset && *end == 0) {
-                        /* epoch seconds, or (Reddit style) seconds from now */
-                        if (v > 1e9)
-                                return until((int64_t)(v * 1e6), now);
-                        return v <= 0 ? 0 : until(now + (int64_t)(v * 1e6), now);
-                }
-                if (parse_timestamp(reset, &when) == 0)
-                        return until(when, now);
-        }
+        RateLimit rl;
+        if (ratelimit_parse(resp, now, &rl) == 0 && rl.remaining < 1.0 && rl.reset_usec > 0)
+                return until(rl.reset_usec, now);
         return 0;
+}
+
+/* A number with nothing after it (blanks allowed around). */
+static bool parse_number(const char *s, double *ret) {
+        char *end;
+        if (!s)
+                return false;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || errno != 0 || v != v)
+                return false;
+        while (*end == ' ' || *end == '\t')
+                end++;
+        if (*end != 0 && *end != ';' && *end != ',')
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* A reset value: epoch seconds, seconds from now (small numbers), or an ISO 8601 time. */
+static int64_t parse_reset(const char *s, int64_t now) {
+        double v;
+        int64_t when;
+        if (parse_number(s, &v)) {
+                if (v > 1e9)
+                        return (int64_t)(v * 1e6);
+                return v <= 0 ? now : now + (int64_t)(v * 1e6);
+        }
+        if (s && parse_timestamp(s, &when) == 0)
+                return when;
+        return 0;
+}
+
+/* "limit=100, remaining=50, reset=30" (the IETF draft's combined RateLimit header). */
+static const char *param(const char *h, const char *name) {
+        size_t n = strlen(name);
+        for (const char *p = h; p && *p;) {
+                while (*p == ' ' || *p == ',' || *p == ';')
+                        p++;
+                if (strncasecmp(p, name, n) == 0 && p[n] == '=')
+                        return p + n + 1;
+                p = strpbrk(p, ",;");
+        }
+        return NULL;
+}
+
+int ratelimit_parse(const struct earshot_response *resp, int64_t now, RateLimit *ret) {
+        /* X-RateLimit-* (Mastodon: ISO reset; GitHub-style: epoch; Reddit: float remaining,
+         * seconds-from-now reset), then the IETF RateLimit-* headers (reset in seconds). */
+        static const char *const prefixes[] = {"X-RateLimit-", "RateLimit-"};
+        char name[64];
+        RateLimit rl = {};
+
+        for (size_t i = 0; i < 2 && !rl.known; i++) {
+                double v;
+                snprintf(name, sizeof(name), "%sRemaining", prefixes[i]);
+                if (!parse_number(earshot_response_header(resp, name), &v))
+                        continue;
+                rl.known = true;
+                rl.remaining = v < 0 ? 0 : v;
+                snprintf(name, sizeof(name), "%sLimit", prefixes[i]);
+                if (parse_number(earshot_response_header(resp, name), &v) && v > 0)
+                        rl.limit = v;
+                else {
+                        /* Reddit sends Used instead of Limit */
+                        snprintf(name, sizeof(name), "%sUsed", prefixes[i]);
+                        if (parse_number(earshot_response_header(resp, name), &v) && v >= 0)
+                                rl.limit = v + rl.remaining;
+                }
+                snprintf(name, sizeof(name), "%sReset", prefixes[i]);
+                rl.reset_usec = parse_reset(earshot_response_header(resp, name), now);
+        }
+        if (!rl.known) {
+                const char *h = earshot_response_header(resp, "RateLimit");
+                double v;
+                if (h && parse_number(param(h, "remaining"), &v)) {
+                        rl.known = true;
+                        rl.remaining = v < 0 ? 0 : v;
+                        if (parse_number(param(h, "limit"), &v) && v > 0)
+                                rl.limit = v;
+                        if (parse_number(param(h, "reset"), &v))
+                                rl.reset_usec = now + (int64_t)(v > 0 ? v * 1e6 : 0);
+                }
+        }
+        if (!rl.known)
+                return -ENOENT;
+        *ret = rl;
+        return 0;
+}
+
+usec_t ratelimit_pace(const RateLimit *rl, int64_t now) {
+        if (!rl->known || rl->reset_usec <= now)
+                return 0;
+        /* plenty left: no pacing. "Plenty" = more than a fifth of the window, or 20 calls. */
+        double low = rl->limit > 0 ? rl->limit / 5 : 20;
+        if (low < 1)
+                low = 1;
+        if (rl->remaining > low)
+                return 0;
+        /* spread what is left over the time to the reset, keeping one call in reserve */
+        double calls = rl->remaining - 1;
+        usec_t left = until(rl->reset_usec, now);
+        if (calls < 1)
+                return left;
+        return (usec_t)((double)left / calls);
+}
+
+void ratelimit_format(const RateLimit *rl, int64_t now, char *buf, size_t len) {
+        char d[32];
+        if (!rl->known) {
+                snprintf(buf, len, "-");
+                return;
+        }
+        if (rl->limit > 0)
+                snprintf(buf, len, "%.0f/%.0f left", rl->remaining, rl->limit);
+        else
+                snprintf(buf, len, "%.0f left", rl->remaining);
+        if (rl->reset_usec > now) {
+                size_t l = strlen(buf);
+                snprintf(buf + l, len - l, ", resets in %s",
+                         format_duration(d, sizeof(d), (usec_t)(rl->reset_usec - now)));
+        }
 }

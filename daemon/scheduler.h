@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "earshot-plugin.h"
@@ -28,6 +30,28 @@ usec_t retry_delay(usec_t initial, usec_t cap, unsigned attempts, usec_t server_
  * asks for nothing. Clamped to 24 h.
  */
 usec_t server_delay(const struct earshot_response *resp, int64_t now_realtime);
+
+/* A server's rate-limit state, as its headers tell it. */
+typedef struct RateLimit {
+        bool known;
+        double remaining;  /* calls left in the window (Reddit sends fractions) */
+        double limit;      /* the window's size; 0 when not sent */
+        int64_t reset_usec; /* wall-clock time the window resets; 0 when not sent */
+} RateLimit;
+
+/*
+ * Read X-RateLimit-Remaining/-Limit/-Used/-Reset (reset as epoch seconds, seconds from now, or
+ * ISO 8601 as Mastodon sends it), or the IETF draft's RateLimit-Remaining/-Limit/-Reset and
+ * combined `RateLimit: limit=, remaining=, reset=`. 0, or -ENOENT when the response has none.
+ */
+int ratelimit_parse(const struct earshot_response *resp, int64_t now, RateLimit *ret);
+/*
+ * The pause to keep between calls so that the quota lasts until the reset: 0 while more than
+ * a fifth of the window is left; then the time to the reset divided by the calls left.
+ */
+usec_t ratelimit_pace(const RateLimit *rl, int64_t now);
+/* "12/300 left, resets in 4m10s", or "-". */
+void ratelimit_format(const RateLimit *rl, int64_t now, char *buf, size_t len);
 
 /* Parse an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"); µs since the epoch. */
 int parse_http_date(const char *s, int64_t *ret);

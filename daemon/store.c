@@ -106,7 +106,17 @@ static const char *const migrations[] = {
         "  reason TEXT NOT NULL,"
         "  recorded_usec INTEGER NOT NULL"
         ");"
-        "CREATE INDEX gaps_by_source ON gaps(source, recorded_usec);",
+        "CREATE INDEX gaps_by_source ON gaps(source, recorded_usec);"
+        /* ... and what `earshotctl sources` shows, and conditional GET validators */
+        "ALTER TABLE feeds ADD COLUMN etag TEXT;"
+        "ALTER TABLE feeds ADD COLUMN last_modified TEXT;"
+        "ALTER TABLE feeds ADD COLUMN validator_url TEXT;"
+        "ALTER TABLE feeds ADD COLUMN posts_seen INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE feeds ADD COLUMN last_post_usec INTEGER;"
+        "ALTER TABLE feeds ADD COLUMN next_poll_usec INTEGER;"
+        "ALTER TABLE feeds ADD COLUMN ratelimit TEXT;"
+        "ALTER TABLE feeds ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE feeds ADD COLUMN silent_since_usec INTEGER;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -313,6 +323,180 @@ int store_feed_success(Store *s, const char *feed, const char *source, const cha
         bind_text(st, 3, cursor);
         sqlite3_bind_int64(st, 4, now);
         return step_done(s, st);
+}
+
+int store_feed_validators(Store *s, const char *feed, char **ret_url, char **ret_etag,
+                          char **ret_last_modified) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT validator_url, etag, last_modified FROM feeds WHERE feed = ?",
+                        &st);
+        *ret_url = *ret_etag = *ret_last_modified = NULL;
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc != SQLITE_ROW)
+                return sqlite_to_errno(rc);
+        char *u = NULL, *e = NULL, *l = NULL;
+        if ((sqlite3_column_type(st, 0) != SQLITE_NULL && !(u = column_dup(st, 0))) ||
+            (sqlite3_column_type(st, 1) != SQLITE_NULL && !(e = column_dup(st, 1))) ||
+            (sqlite3_column_type(st, 2) != SQLITE_NULL && !(l = column_dup(st, 2)))) {
+                free(u);
+                free(e);
+                free(l);
+                return -ENOMEM;
+        }
+        *ret_url = u;
+        *ret_etag = e;
+        *ret_last_modified = l;
+        return 0;
+}
+
+int store_feed_set_validators(Store *s, const char *feed, const char *url, const char *etag,
+                              const char *last_modified) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE feeds SET validator_url = ?2, etag = ?3, last_modified = ?4 "
+                        "WHERE feed = ?1",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        bind_text(st, 2, etag || last_modified ? url : NULL);
+        bind_text(st, 3, etag);
+        bind_text(st, 4, last_modified);
+        return step_done(s, st);
+}
+
+int store_feed_note(Store *s, const char *feed, int64_t n_posts, bool not_modified, int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE feeds SET posts_seen = posts_seen + ?2, "
+                        "last_post_usec = CASE WHEN ?2 > 0 THEN ?3 ELSE last_post_usec END, "
+                        "not_modified = not_modified + ?4 WHERE feed = ?1",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        sqlite3_bind_int64(st, 2, n_posts);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int(st, 4, not_modified);
+        return step_done(s, st);
+}
+
+int store_feed_schedule(Store *s, const char *feed, const char *source, int64_t next_poll,
+                        const char *ratelimit) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "INSERT INTO feeds(feed, source, next_poll_usec, ratelimit) "
+                        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(feed) DO UPDATE SET "
+                        "next_poll_usec = ?3, ratelimit = ?4",
+                        &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        bind_text(st, 2, source);
+        sqlite3_bind_int64(st, 3, next_poll);
+        bind_text(st, 4, ratelimit);
+        return step_done(s, st);
+}
+
+int store_feed_set_silent(Store *s, const char *feed, int64_t since) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "UPDATE feeds SET silent_since_usec = ?2 WHERE feed = ?1", &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        if (since > 0)
+                sqlite3_bind_int64(st, 2, since);
+        else
+                sqlite3_bind_null(st, 2);
+        return step_done(s, st);
+}
+
+static char *column_dup_or_null(sqlite3_stmt *st, int i, bool *oom) {
+        if (sqlite3_column_type(st, i) == SQLITE_NULL)
+                return NULL;
+        char *v = column_dup(st, i);
+        if (!v)
+                *oom = true;
+        return v;
+}
+
+void feed_row_done(FeedRow *f) {
+        free(f->feed);
+        free(f->source);
+        free(f->cursor);
+        free(f->last_error);
+        free(f->ratelimit);
+        *f = (FeedRow){};
+}
+
+int store_list_feeds(Store *s, FeedRow **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "SELECT feed, source, cursor, polls, failures, last_error, "
+                        "last_success_usec, last_failure_usec, posts_seen, last_post_usec, "
+                        "next_poll_usec, ratelimit, not_modified, silent_since_usec, "
+                        "etag IS NOT NULL OR last_modified IS NOT NULL, "
+                        "(SELECT COUNT(*) FROM gaps g WHERE g.feed = feeds.feed), "
+                        "(SELECT MAX(recorded_usec) FROM gaps g WHERE g.feed = feeds.feed) "
+                        "FROM feeds ORDER BY source, feed",
+                        &st);
+        FeedRow *rows = NULL;
+        size_t n = 0;
+        if (r < 0)
+                return r;
+        for (;;) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        break;
+                if (rc != SQLITE_ROW) {
+                        r = sqlite_to_errno(rc);
+                        goto fail;
+                }
+                FeedRow *nr = realloc(rows, (n + 1) * sizeof(FeedRow));
+                if (!nr) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                rows = nr;
+                bool oom = false;
+                FeedRow *f = &rows[n++];
+                *f = (FeedRow){
+                        .feed = column_dup_or_null(st, 0, &oom),
+                        .source = column_dup_or_null(st, 1, &oom),
+                        .cursor = column_dup_or_null(st, 2, &oom),
+                        .polls = sqlite3_column_int64(st, 3),
+                        .failures = sqlite3_column_int64(st, 4),
+                        .last_error = column_dup_or_null(st, 5, &oom),
+                        .last_success_usec = sqlite3_column_int64(st, 6),
+                        .last_failure_usec = sqlite3_column_int64(st, 7),
+                        .posts_seen = sqlite3_column_int64(st, 8),
+                        .last_post_usec = sqlite3_column_int64(st, 9),
+                        .next_poll_usec = sqlite3_column_int64(st, 10),
+                        .ratelimit = column_dup_or_null(st, 11, &oom),
+                        .not_modified = sqlite3_column_int64(st, 12),
+                        .silent_since_usec = sqlite3_column_int64(st, 13),
+                        .conditional = sqlite3_column_int(st, 14) != 0,
+                        .gaps = sqlite3_column_int64(st, 15),
+                        .last_gap_usec = sqlite3_column_int64(st, 16),
+                };
+                if (oom) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        *ret = rows;
+        *ret_n = n;
+        return 0;
+fail:
+        for (size_t i = 0; i < n; i++)
+                feed_row_done(&rows[i]);
+        free(rows);
+        return r;
 }
 
 int store_feed_failure(Store *s, const char *feed, const char *source, const char *error,

@@ -69,6 +69,29 @@ int store_feed_success(Store *s, const char *feed, const char *source, const cha
 int store_feed_failure(Store *s, const char *feed, const char *source, const char *error,
                        int64_t now);
 
+/* Conditional GET validators of a feed's last full response (all NULL when none). */
+int store_feed_validators(Store *s, const char *feed, char **ret_url, char **ret_etag,
+                          char **ret_last_modified);
+int store_feed_set_validators(Store *s, const char *feed, const char *url, const char *etag,
+                              const char *last_modified);
+/* Count a successful poll's posts (and a 304). */
+int store_feed_note(Store *s, const char *feed, int64_t n_posts, bool not_modified, int64_t now);
+/* When the feed polls next (wall clock) and its rate-limit state, for `earshotctl sources`. */
+int store_feed_schedule(Store *s, const char *feed, const char *source, int64_t next_poll,
+                        const char *ratelimit);
+/* Mark (since > 0) or clear (0) a feed as silent. */
+int store_feed_set_silent(Store *s, const char *feed, int64_t since);
+
+typedef struct FeedRow {
+        char *feed, *source, *cursor, *last_error, *ratelimit;
+        int64_t polls, failures, posts_seen, not_modified, gaps;
+        int64_t last_success_usec, last_failure_usec, last_post_usec, next_poll_usec;
+        int64_t silent_since_usec, last_gap_usec; /* 0 = none */
+        bool conditional; /* the server gave ETag/Last-Modified */
+} FeedRow;
+void feed_row_done(FeedRow *f);
+int store_list_feeds(Store *s, FeedRow **ret, size_t *ret_n);
+
 /* Mark a post as seen; *ret_new tells whether it was new. */
 int store_seen_add(Store *s, const char *post_key, const char *feed, int64_t now, bool alerted,
                    bool *ret_new);

@@ -254,6 +254,76 @@ static void test_parse_http_date_not_gmt(void **state) {
         assert_int_equal(t, 42);
 }
 
+static RateLimit rl_for(const char *const *headers) {
+        struct earshot_response resp = {
+                .size = sizeof(resp), .status = 200, .url = "https://x.example/", .body = "",
+                .headers = headers,
+        };
+        RateLimit rl = {};
+        (void)ratelimit_parse(&resp, NOW, &rl);
+        return rl;
+}
+
+#define RL(...) rl_for((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_ratelimit_parse(void **state) {
+        RateLimit rl;
+
+        /* Mastodon */
+        rl = RL("X-RateLimit-Limit: 300", "X-RateLimit-Remaining: 12",
+                "X-RateLimit-Reset: 2026-08-01T14:00:00.000Z");
+        assert_true(rl.known);
+        assert_true(rl.remaining == 12 && rl.limit == 300);
+        assert_int_equal(rl.reset_usec, NOW + 245 * (int64_t)USEC_PER_SEC);
+        /* Reddit: float remaining, Used instead of Limit, reset in seconds from now */
+        rl = RL("x-ratelimit-used: 95", "x-ratelimit-remaining: 4.0", "x-ratelimit-reset: 200");
+        assert_true(rl.known && rl.remaining == 4.0 && rl.limit == 99.0);
+        assert_int_equal(rl.reset_usec, NOW + 200 * (int64_t)USEC_PER_SEC);
+        /* IETF draft, separate and combined */
+        rl = RL("RateLimit-Limit: 100", "RateLimit-Remaining: 50", "RateLimit-Reset: 30");
+        assert_true(rl.known && rl.remaining == 50 && rl.limit == 100);
+        assert_int_equal(rl.reset_usec, NOW + 30 * (int64_t)USEC_PER_SEC);
+        rl = RL("RateLimit: limit=10, remaining=2, reset=5");
+        assert_true(rl.known && rl.remaining == 2 && rl.limit == 10);
+        assert_int_equal(rl.reset_usec, NOW + 5 * (int64_t)USEC_PER_SEC);
+        /* nothing, or nonsense */
+        assert_false(RL("Content-Type: text/html").known);
+        assert_false(RL("X-RateLimit-Remaining: lots").known);
+        rl = RL("X-RateLimit-Remaining: -3");
+        assert_true(rl.known && rl.remaining == 0);
+}
+
+static void test_ratelimit_pace(void **state) {
+        RateLimit rl = {.known = true, .remaining = 200, .limit = 300,
+                        .reset_usec = NOW + 300 * (int64_t)USEC_PER_SEC};
+        char buf[64];
+
+        /* plenty left: full speed */
+        assert_int_equal(ratelimit_pace(&rl, NOW), 0);
+        /* below a fifth: spread the 30 left (29 calls + 1 in reserve) over 300 s */
+        rl.remaining = 30;
+        assert_int_equal(ratelimit_pace(&rl, NOW), 300 * USEC_PER_SEC / 29);
+        /* one left: wait for the reset */
+        rl.remaining = 1;
+        assert_int_equal(ratelimit_pace(&rl, NOW), 300 * USEC_PER_SEC);
+        /* reset passed: nothing to pace */
+        rl.reset_usec = NOW - 1;
+        assert_int_equal(ratelimit_pace(&rl, NOW), 0);
+        /* no limit known: low means 20 or fewer */
+        rl = (RateLimit){.known = true, .remaining = 11, .reset_usec = NOW + 100 * (int64_t)USEC_PER_SEC};
+        assert_int_equal(ratelimit_pace(&rl, NOW), 10 * USEC_PER_SEC);
+        rl.remaining = 21;
+        assert_int_equal(ratelimit_pace(&rl, NOW), 0);
+
+        rl = (RateLimit){.known = true, .remaining = 12, .limit = 300,
+                         .reset_usec = NOW + 250 * (int64_t)USEC_PER_SEC};
+        ratelimit_format(&rl, NOW, buf, sizeof(buf));
+        assert_string_equal(buf, "12/300 left, resets in 4m");
+        rl.known = false;
+        ratelimit_format(&rl, NOW, buf, sizeof(buf));
+        assert_string_equal(buf, "-");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 TEST("scheduler/success-jitter", test_success_jitter),
@@ -274,6 +344,8 @@ int main(void) {
                 TEST("scheduler/parse-http-date", test_parse_http_date),
                 TEST("scheduler/parse-http-date-garbage", test_parse_http_date_garbage),
                 TEST("scheduler/parse-http-date-not-gmt", test_parse_http_date_not_gmt),
+                TEST("scheduler/ratelimit-parse", test_ratelimit_parse),
+                TEST("scheduler/ratelimit-pace", test_ratelimit_pace),
         };
 
         return cmocka_run_group_tests_name("scheduler", tests, NULL, NULL);
