@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "conf-parse.h"
@@ -384,8 +385,11 @@ static int get_name(Parser *p, Node map, Node n, const char *what, char **ret) {
 
 static const KeyDef source_core_keys[] = {
         {"name"}, {"type"}, {"enabled"}, {"interval"}, {"respond_within"}, {"backfill"},
+        {"silent_after"},
 };
-enum { SK_NAME, SK_TYPE, SK_ENABLED, SK_INTERVAL, SK_RESPOND, SK_BACKFILL, _SK_MAX };
+enum {
+        SK_NAME, SK_TYPE, SK_ENABLED, SK_INTERVAL, SK_RESPOND, SK_BACKFILL, SK_SILENT, _SK_MAX
+};
 
 static const KeyDef notifier_core_keys[] = {{"name"}, {"type"}, {"enabled"}};
 enum { NK_NAME, NK_TYPE, NK_ENABLED, _NK_MAX };
@@ -442,6 +446,7 @@ static int parse_source(Parser *p, Node map, SourceConfig *s) {
 
         s->interval = p->cfg->default_interval;
         s->backfill = p->cfg->default_backfill;
+        s->silent_after = p->cfg->default_silent_after;
         s->enabled = true;
         s->pos = node_pos(map);
         if (!map.n || map.n->type != YAML_MAPPING_NODE) {
@@ -468,6 +473,9 @@ static int parse_source(Parser *p, Node map, SourceConfig *s) {
             get_duration(p, v[SK_RESPOND], "respond_within", &s->respond_within) < 0)
                 r = -EINVAL;
         if (v[SK_BACKFILL].n && get_duration(p, v[SK_BACKFILL], "backfill", &s->backfill) < 0)
+                r = -EINVAL;
+        if (v[SK_SILENT].n &&
+            get_duration(p, v[SK_SILENT], "silent_after", &s->silent_after) < 0)
                 r = -EINVAL;
         return r;
 }
@@ -564,9 +572,11 @@ enum {
 static const KeyDef include_keys[] = {{"sources"}, {"notifiers"}, {"brands"}, {"rules"}};
 enum { IK_SOURCES, IK_NOTIFIERS, IK_BRANDS, IK_RULES, _IK_MAX };
 
-static const KeyDef defaults_keys[] = {{"respond_within"}, {"backfill"}, {"interval"}};
-static const KeyDef http_keys[] = {{"timeout"}, {"connect_timeout"}, {"max_response_size"},
-                                   {"user_agent"}};
+static const KeyDef defaults_keys[] = {{"respond_within"}, {"backfill"}, {"interval"},
+                                       {"silent_after"}};
+static const KeyDef http_keys[] = {{"timeout"},      {"connect_timeout"}, {"max_response_size"},
+                                   {"user_agent"},   {"max_per_host"},    {"host_spacing"},
+                                   {"ca_file"}};
 static const KeyDef delivery_keys[] = {{"retry_initial"}, {"retry_max"}};
 static const KeyDef store_keys[] = {{"seen_retention"}};
 
@@ -716,8 +726,8 @@ static int parse_globals(Parser *p, Node *v) {
                 }
         }
         if (v[TK_DEFAULTS].n) {
-                Node d[3];
-                if (map_keys(p, v[TK_DEFAULTS], "defaults", defaults_keys, 3, d) < 0)
+                Node d[4];
+                if (map_keys(p, v[TK_DEFAULTS], "defaults", defaults_keys, 4, d) < 0)
                         r = -EINVAL;
                 if (d[0].n && get_duration(p, d[0], "respond_within",
                                            &c->default_respond_within) < 0)
@@ -726,11 +736,14 @@ static int parse_globals(Parser *p, Node *v) {
                         r = -EINVAL;
                 if (d[2].n && get_duration(p, d[2], "interval", &c->default_interval) < 0)
                         r = -EINVAL;
+                if (d[3].n &&
+                    get_duration(p, d[3], "silent_after", &c->default_silent_after) < 0)
+                        r = -EINVAL;
         }
         if (v[TK_HTTP].n) {
-                Node h[4];
+                Node h[7];
                 int64_t size;
-                if (map_keys(p, v[TK_HTTP], "http", http_keys, 4, h) < 0)
+                if (map_keys(p, v[TK_HTTP], "http", http_keys, 7, h) < 0)
                         r = -EINVAL;
                 if (h[0].n && get_duration(p, h[0], "timeout", &c->http_timeout) < 0)
                         r = -EINVAL;
@@ -749,6 +762,27 @@ static int parse_globals(Parser *p, Node *v) {
                         c->user_agent = NULL;
                         if (get_string(p, h[3], "user_agent", &c->user_agent) < 0)
                                 r = -EINVAL;
+                }
+                if (h[4].n) {
+                        int64_t n;
+                        if (get_int(p, h[4], "max_per_host", 0, 1000, &n) < 0)
+                                r = -EINVAL;
+                        else
+                                c->max_per_host = (unsigned)n;
+                }
+                if (h[5].n && get_duration(p, h[5], "host_spacing", &c->host_spacing) < 0)
+                        r = -EINVAL;
+                if (h[6].n) {
+                        _cleanup_free_ char *ca = NULL;
+                        if (get_string(p, h[6], "ca_file", &ca) < 0)
+                                r = -EINVAL;
+                        else if (resolve_path(c, ca, false, &c->ca_file) < 0)
+                                return -ENOMEM;
+                        else if (access(c->ca_file, R_OK) < 0) {
+                                error_at(p, h[6], "cannot read ca_file %s: %s", c->ca_file,
+                                         strerror(errno));
+                                r = -EINVAL;
+                        }
                 }
         }
         if (v[TK_DELIVERY].n) {
@@ -816,6 +850,9 @@ int config_load_with_rules(const char *path, const char *plugin_dir_override,
         c->http_timeout = 30 * USEC_PER_SEC;
         c->http_connect_timeout = 10 * USEC_PER_SEC;
         c->max_response_size = 8u << 20;
+        c->max_per_host = 4;
+        c->host_spacing = 250 * USEC_PER_MSEC;
+        c->default_silent_after = 24 * USEC_PER_HOUR;
         c->retry_initial = 10 * USEC_PER_SEC;
         c->retry_max = USEC_PER_HOUR;
         c->seen_retention = 30 * USEC_PER_DAY;
@@ -953,6 +990,7 @@ Config *config_free(Config *c) {
         free(c->state_dir);
         free(c->plugin_dir);
         free(c->user_agent);
+        free(c->ca_file);
         free(c);
         return NULL;
 }

@@ -36,6 +36,7 @@ typedef struct SourceConfig {
         usec_t interval;
         usec_t respond_within; /* 0 = not set here */
         usec_t backfill;
+        usec_t silent_after; /* a feed failing or empty this long raises an operator alert */
         bool enabled;
         PluginValues values;
         ConfigPos pos;
@@ -77,10 +78,14 @@ typedef struct Config {
         usec_t default_respond_within;
         usec_t default_backfill;
         usec_t default_interval;
+        usec_t default_silent_after; /* 0 = never */
 
         usec_t http_timeout;
         usec_t http_connect_timeout;
         uint64_t max_response_size;
+        unsigned max_per_host; /* requests in flight to one server; 0 = no limit */
+        usec_t host_spacing;   /* minimum time between request starts to one server */
+        char *ca_file;         /* NULL = the system's CA bundle */
         char *user_agent;
 
         usec_t retry_initial;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "log.h"
@@ -80,6 +81,14 @@ int http_request_add_header(struct earshot_request *req, const char *name, const
         if (asprintf(&h, "%s: %s", name, value) < 0)
                 return -ENOMEM;
         return strv_consume(&req->headers, h);
+}
+
+bool http_request_has_header(const struct earshot_request *req, const char *name) {
+        size_t n = strlen(name);
+        STRV_FOREACH(h, req->headers)
+                if (strncasecmp(*h, name, n) == 0 && (*h)[n] == ':')
+                        return true;
+        return false;
 }
 
 int http_request_set_body(struct earshot_request *req, const void *body, size_t len) {
@@ -374,7 +383,18 @@ int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions
                                    o->allow_file ? "http,https,file" : "http,https") ==
                           CURLE_OK &&
                   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+                  /* every encoding this libcurl decodes: gzip, deflate, br, zstd */
                   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
+                  /* HTTP/2 when the server offers it over TLS */
+                  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) ==
+                          CURLE_OK &&
+                  /* a server that trickles: under 16 bytes/s for 30 s is a stalled transfer */
+                  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 16L) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L) == CURLE_OK &&
+                  /* never turned off: a complaint monitor must not be fed by an impostor */
+                  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+                  (!o->ca_file || curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file) == CURLE_OK) &&
                   curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK &&
                   (!o->user_agent ||
                    curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent) == CURLE_OK);

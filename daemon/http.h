@@ -29,6 +29,8 @@ int http_request_set_url(struct earshot_request *req, const char *url);
 int http_request_set_method(struct earshot_request *req, const char *method);
 int http_request_add_header(struct earshot_request *req, const char *name, const char *value);
 int http_request_set_body(struct earshot_request *req, const void *body, size_t len);
+/* Whether the request already carries a header of that name (case-insensitive). */
+bool http_request_has_header(const struct earshot_request *req, const char *name);
 
 typedef struct HttpOptions {
         usec_t timeout;
@@ -36,6 +38,7 @@ typedef struct HttpOptions {
         uint64_t max_size;
         const char *user_agent;
         bool allow_file; /* file:// URLs (replay source); never reachable by redirect */
+        const char *ca_file; /* extra CA bundle; NULL = the system's (verification is always on) */
 } HttpOptions;
 
 typedef struct HttpResponse {

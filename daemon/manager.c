@@ -14,6 +14,7 @@
  * leaves the loop at once.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -234,6 +235,9 @@ static void source_done(Source *s) {
                 Feed *f = &s->feeds[i];
                 http_cancel(f->call);
                 f->call = NULL;
+                if (f->host && f->host->in_flight > 0)
+                        f->host->in_flight--; /* the cancelled transfer's share */
+                f->host = NULL;
                 http_request_done(&f->req);
                 sd_event_source_disable_unref(f->timer);
                 free(f->key);
@@ -374,7 +378,9 @@ int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void 
 /* ---- polling ---------------------------------------------------------------------------------- */
 
 static void feed_schedule(Feed *f, usec_t delay);
+static void feed_arm(Feed *f, usec_t delay);
 static void feed_poll(Feed *f);
+static void feed_succeeded(Feed *f, size_t n_posts);
 
 static bool cursor_eq(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
@@ -401,7 +407,8 @@ static int rules_json(const Ruleset *rs, const RuleMatches *rm, char **ret) {
  * Write what one response yields, in one transaction. Returns the number of new alerts, or a
  * negative errno (nothing was written).
  */
-static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
+static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, int64_t next_poll,
+                       const char *ratelimit) {
         Manager *m = f->source->manager;
         const Config *c = m->inst.config;
         const SourceConfig *sc = f->source->cfg;
@@ -534,6 +541,10 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known) {
                             format_timestamp(b, sizeof(b), g->to_usec));
         }
         r = store_feed_success(m->store, f->key, sc->name, sink->cursor, now);
+        if (r >= 0)
+                r = store_feed_note(m->store, f->key, (int64_t)sink->n, false, now);
+        if (r >= 0)
+                r = store_feed_schedule(m->store, f->key, sc->name, next_poll, ratelimit);
         if (r < 0)
                 goto fail;
         r = store_commit(m->store);
@@ -564,6 +575,36 @@ static void feed_finish_poll(Feed *f) {
         }
 }
 
+static HostPolicy host_policy(const Manager *m) {
+        return (HostPolicy){.max_in_flight = m->inst.config->max_per_host,
+                            .spacing = m->inst.config->host_spacing};
+}
+
+/* The request in flight to f->host is over (rl: its rate-limit headers, or NULL). */
+static void feed_release_host(Feed *f, const RateLimit *rl) {
+        Manager *m = f->source->manager;
+        if (!f->host)
+                return;
+        HostPolicy pol = host_policy(m);
+        host_finish(f->host, &pol, rl, now_usec(CLOCK_MONOTONIC),
+                    (int64_t)now_usec(CLOCK_REALTIME));
+        f->host = NULL;
+}
+
+static void feed_ratelimit_text(const Feed *f, char *buf, size_t len) {
+        const HostState *h = f->host;
+        if (!h) {
+                snprintf(buf, len, "-");
+                return;
+        }
+        ratelimit_format(&h->rl, (int64_t)now_usec(CLOCK_REALTIME), buf, len);
+}
+
+/* Wall-clock time of a delay from now, for the store. */
+static int64_t realtime_in(usec_t delay) {
+        return (int64_t)now_usec(CLOCK_REALTIME) + (int64_t)delay;
+}
+
 static void feed_failed(Feed *f, const char *what, const char *detail, usec_t server) {
         Manager *m = f->source->manager;
         const SourceConfig *sc = f->source->cfg;
@@ -580,8 +621,21 @@ static void feed_failed(Feed *f, const char *what, const char *detail, usec_t se
         else
                 log_debug("%s feed %s: %s (failure %u)", f->source->prefix, f->key, msg,
                           f->failures);
-        r = store_feed_failure(m->store, f->key, sc->name, msg,
-                               (int64_t)now_usec(CLOCK_REALTIME));
+        char rl[96];
+        feed_ratelimit_text(f, rl, sizeof(rl));
+        feed_release_host(f, NULL);
+        r = store_begin(m->store);
+        if (r >= 0) {
+                r = store_feed_failure(m->store, f->key, sc->name, msg,
+                                       (int64_t)now_usec(CLOCK_REALTIME));
+                if (r >= 0)
+                        r = store_feed_schedule(m->store, f->key, sc->name, realtime_in(delay),
+                                                rl);
+                if (r >= 0)
+                        r = store_commit(m->store);
+                else
+                        store_rollback(m->store);
+        }
         if (r < 0)
                 log_warning_errno(r, "cannot record a failed poll in the store: %s",
                                   store_errmsg(m->store));
@@ -604,7 +658,18 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
 
         f->call = NULL;
         http_response_view(resp, &view);
-        usec_t server = server_delay(&view, (int64_t)now_usec(CLOCK_REALTIME));
+        int64_t now_real = (int64_t)now_usec(CLOCK_REALTIME);
+        usec_t server = server_delay(&view, now_real);
+        RateLimit rl;
+        bool have_rl = resp->result == CURLE_OK && ratelimit_parse(&view, now_real, &rl) == 0;
+        char rl_text[96] = "-";
+        if (f->host) {
+                HostPolicy pol = host_policy(m);
+                host_finish(f->host, &pol, have_rl ? &rl : NULL, now_usec(CLOCK_MONOTONIC),
+                            now_real);
+                ratelimit_format(&f->host->rl, now_real, rl_text, sizeof(rl_text));
+                f->host = NULL;
+        }
 
         if (resp->too_large) {
                 snprintf(detail, sizeof(detail), "%s: more than %llu bytes", url,
@@ -618,6 +683,34 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                             resp->result == CURLE_OPERATION_TIMEDOUT ? "request timed out"
                                                                      : "request failed",
                             detail, server);
+                goto out;
+        }
+        if (resp->status == 304 && f->conditional) {
+                /* RFC 9110 §15.4.5: nothing changed since the validators we sent */
+                usec_t next = schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server);
+                int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+                r = store_begin(m->store);
+                if (r >= 0) {
+                        r = store_feed_success(m->store, f->key, s->cfg->name, NULL, now);
+                        if (r >= 0)
+                                r = store_feed_note(m->store, f->key, 0, true, now);
+                        if (r >= 0)
+                                r = store_feed_schedule(m->store, f->key, s->cfg->name,
+                                                        realtime_in(next), rl_text);
+                        if (r >= 0)
+                                r = store_commit(m->store);
+                        else
+                                store_rollback(m->store);
+                }
+                if (r < 0) {
+                        snprintf(detail, sizeof(detail), "%s", store_errmsg(m->store));
+                        feed_failed(f, "cannot write to the store", detail, 0);
+                        goto out;
+                }
+                feed_succeeded(f, 0);
+                log_debug("%s feed %s: not modified", s->prefix, f->key);
+                feed_finish_poll(f);
+                feed_schedule(f, next);
                 goto out;
         }
         if (resp->status < 200 || resp->status >= 300) {
@@ -662,7 +755,14 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                             "for the next poll",
                             s->prefix, f->key, MAX_POSTS_PER_RESPONSE);
 
-        int n = feed_commit(f, &sink, known);
+        usec_t next = schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server);
+        if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > next) {
+                char d[32];
+                next = (usec_t)sink.backoff_usec;
+                log_info("%s feed %s: the server asked for a pause of %s", s->prefix, f->key,
+                         format_duration(d, sizeof(d), next));
+        }
+        int n = feed_commit(f, &sink, known, realtime_in(next), rl_text);
         if (n < 0) {
                 snprintf(detail, sizeof(detail), "%s", store_errmsg(m->store));
                 feed_failed(f, "cannot write to the store", detail, 0);
@@ -672,9 +772,24 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 log_notice("%s feed %s recovered after %u failed poll%s", s->prefix, f->key,
                            f->failures, f->failures == 1 ? "" : "s");
         f->failures = 0;
+        feed_succeeded(f, sink.n);
+        /* validators of a poll's first response, kept once its posts are safe */
+        if (!f->page && view.status == 200) {
+                const char *etag = earshot_response_header(&view, "ETag");
+                const char *lm = earshot_response_header(&view, "Last-Modified");
+                r = store_feed_set_validators(m->store, f->key, url, etag, lm);
+                if (r < 0)
+                        log_debug("%s feed %s: cannot keep the validators: %s", s->prefix,
+                                  f->key, store_errmsg(m->store));
+        }
         log_debug("%s feed %s: %zu posts, %d new alerts, cursor %s", s->prefix, f->key, sink.n,
                   n, sink.cursor ? sink.cursor : cursor ? cursor : "-");
 
+        if (r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, f->page) && !m->stopping &&
+            f->pages >= MAX_PAGES_HARD)
+                log_warning("%s feed %s: still more pages after %d requests in one poll; "
+                            "the rest waits for the next poll",
+                            s->prefix, f->key, MAX_PAGES_HARD);
         if (r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, f->page) && !m->stopping &&
             f->pages < MAX_PAGES_HARD) {
                 free(f->page);
@@ -686,13 +801,6 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 log_warning("%s feed %s: a poll took longer than the interval", s->prefix,
                             f->key);
         feed_finish_poll(f);
-        usec_t next = schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server);
-        if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > next) {
-                char d[32];
-                next = (usec_t)sink.backoff_usec;
-                log_info("%s feed %s: the server asked for a pause of %s", s->prefix, f->key,
-                         format_duration(d, sizeof(d), next));
-        }
         feed_schedule(f, next);
 out:
         sink_done(&sink);
@@ -726,7 +834,46 @@ static void feed_poll(Feed *f) {
                 .max_size = m->inst.config->max_response_size,
                 .user_agent = m->inst.config->user_agent,
                 .allow_file = strncmp(f->req.url, "file://", 7) == 0,
+                .ca_file = m->inst.config->ca_file,
         };
+
+        /* politeness: the server's budget is shared by every feed that reads from it */
+        if (!o.allow_file) {
+                HostPolicy pol = host_policy(m);
+                HostState *h = host_table_get(&m->hosts, f->req.url);
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                if (!h) {
+                        feed_failed(f, "out of memory", NULL, 0);
+                        return;
+                }
+                usec_t wait = host_wait(h, &pol, now);
+                if (wait > 0) {
+                        http_request_done(&f->req);
+                        /* a little jitter, so waiting feeds do not all come back together */
+                        feed_arm(f, wait + (usec_t)rand() % (wait / 4 + USEC_PER_MSEC));
+                        return;
+                }
+                host_start(h, &pol, now);
+                f->host = h;
+        }
+
+        /* conditional GET, when the first request of a poll is the one we have validators
+         * for and the plugin did not ask for its own */
+        f->conditional = false;
+        if (!f->page && !http_request_has_header(&f->req, "If-None-Match") &&
+            !http_request_has_header(&f->req, "If-Modified-Since")) {
+                _cleanup_free_ char *vurl = NULL, *etag = NULL, *lm = NULL;
+                if (store_feed_validators(m->store, f->key, &vurl, &etag, &lm) >= 0 && vurl &&
+                    strcmp(vurl, f->req.url) == 0) {
+                        if ((etag && http_request_add_header(&f->req, "If-None-Match", etag) >=
+                                             0) ||
+                            (lm && http_request_add_header(&f->req, "If-Modified-Since", lm) >=
+                                           0))
+                                f->conditional = true;
+                        if (etag && lm)
+                                (void)http_request_add_header(&f->req, "If-Modified-Since", lm);
+                }
+        }
         f->pages++;
         log_debug("%s feed %s: GET %s", s->prefix, f->key, f->req.url);
         r = http_start(m->http, &f->req, &o, on_feed_response, f, &f->call);
@@ -743,13 +890,12 @@ static int on_feed_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void feed_schedule(Feed *f, usec_t delay) {
+/* Arm the feed's timer, also in --once mode (for a poll that waits for its server). */
+static void feed_arm(Feed *f, usec_t delay) {
         Manager *m = f->source->manager;
         usec_t when = now_usec(CLOCK_MONOTONIC) + delay;
         int r;
 
-        if (m->opts.once)
-                return; /* one poll each, no more */
         if (f->timer) {
                 r = sd_event_source_set_time(f->timer, when);
                 if (r >= 0)
@@ -765,6 +911,135 @@ static void feed_schedule(Feed *f, usec_t delay) {
                                 f->key, strerror(-r));
 }
 
+static void feed_schedule(Feed *f, usec_t delay) {
+        if (f->source->manager->opts.once)
+                return; /* one poll each, no more */
+        feed_arm(f, delay);
+}
+
+/* ---- silent feeds: a dead feed must never look like a quiet day ---------------------------- */
+
+#define HEALTH_INTERVAL USEC_PER_MINUTE
+
+/* An operator alert about a feed, through the same store and outbox as complaints. */
+static int raise_operator_alert(Manager *m, Feed *f, const char *kind, const char *text) {
+        const SourceConfig *sc = f->source->cfg;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        _cleanup_free_ char *key = NULL;
+        char id[24];
+        int r;
+
+        if (asprintf(&key, "earshot:%s:%s:%" PRId64, kind, f->key, f->silent_since) < 0)
+                return -ENOMEM;
+        alert_id_for(key, id);
+        Alert a = {
+                .id = id,
+                .post_key = key,
+                .source = sc->name,
+                .feed = f->key,
+                .network = (char *)"earshot",
+                .rules_json = (char *)"[\"source-silent\"]",
+                .severity = (char *)"high",
+                .post_id = key,
+                .text = (char *)text,
+                .author_handle = (char *)"earshotd",
+                .author_followers = -1,
+                .replies = -1,
+                .reposts = -1,
+                .likes = -1,
+                .created_usec = now,
+                .detected_usec = now,
+                .due_usec = now + (int64_t)m->inst.config->default_respond_within,
+                .respond_within_usec = (int64_t)m->inst.config->default_respond_within,
+        };
+        r = store_begin(m->store);
+        if (r < 0)
+                return r;
+        r = store_alert_insert(m->store, &a);
+        if (r == -EEXIST) {
+                store_rollback(m->store);
+                return 0;
+        }
+        for (size_t k = 0; r >= 0 && k < m->inst.n_notifiers; k++) {
+                const Notifier *n = &m->inst.notifiers[k];
+                if (n->cfg->enabled)
+                        r = store_outbox_add(m->store, id, n->cfg->name, "new", now, now);
+        }
+        if (r >= 0)
+                r = store_feed_set_silent(m->store, f->key, f->silent_since);
+        if (r >= 0)
+                r = store_commit(m->store);
+        if (r < 0) {
+                store_rollback(m->store);
+                return r;
+        }
+        m->open_alerts++;
+        dispatcher_kick(m->dispatcher);
+        manager_update_status(m);
+        return 0;
+}
+
+static void feed_succeeded(Feed *f, size_t n_posts) {
+        Manager *m = f->source->manager;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+
+        f->last_ok_usec = now;
+        if (n_posts > 0)
+                f->last_posts_usec = now;
+        if (f->silent_since && n_posts > 0) {
+                char d[32];
+                log_notice("%s feed %s is back: posts again after %s of silence",
+                           f->source->prefix, f->key,
+                           format_duration(d, sizeof(d), (usec_t)(now - f->silent_since)));
+                f->silent_since = 0;
+                int r = store_feed_set_silent(m->store, f->key, 0);
+                if (r < 0)
+                        log_warning_errno(r, "cannot record that feed %s is back: %s", f->key,
+                                          store_errmsg(m->store));
+        }
+}
+
+static void feed_check_silent(Manager *m, Feed *f, int64_t now) {
+        const SourceConfig *sc = f->source->cfg;
+        char d[32], t1[32], t2[32], text[1024];
+
+        if (!sc->enabled || sc->silent_after == 0 || f->silent_since)
+                return;
+        bool failing = now - f->last_ok_usec > (int64_t)sc->silent_after;
+        bool empty = now - f->last_posts_usec > (int64_t)sc->silent_after;
+        if (!failing && !empty)
+                return;
+        f->silent_since = now;
+        format_duration(d, sizeof(d), sc->silent_after);
+        snprintf(text, sizeof(text),
+                 "earshot: source %s, feed %s, has %s for more than %s (last successful poll "
+                 "%s, last posts %s). Complaints posted there are not being heard: check the "
+                 "source and the server (earshotctl sources).",
+                 sc->name, f->key,
+                 failing ? "been failing" : "returned no posts", d,
+                 format_timestamp(t1, sizeof(t1), f->last_ok_usec),
+                 format_timestamp(t2, sizeof(t2), f->last_posts_usec));
+        log_error("%s feed %s is silent: %s for more than %s; raising an operator alert",
+                  f->source->prefix, f->key, failing ? "failing" : "no posts", d);
+        int r = raise_operator_alert(m, f, "silent", text);
+        if (r < 0)
+                log_error_errno(r, "cannot store the operator alert for feed %s: %s", f->key,
+                                store_errmsg(m->store));
+}
+
+static int on_health(sd_event_source *es, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+
+        for (size_t i = 0; i < m->inst.n_sources; i++) {
+                Source *s = &m->inst.sources[i];
+                for (size_t k = 0; k < s->n_feeds; k++)
+                        feed_check_silent(m, &s->feeds[k], now);
+        }
+        (void)sd_event_source_set_time(es, now_usec(CLOCK_MONOTONIC) + HEALTH_INTERVAL);
+        return 0;
+}
+
 static void instances_start(Manager *m) {
         m->once_pending = 0;
         for (size_t i = 0; i < m->inst.n_sources; i++) {
@@ -773,15 +1048,18 @@ static void instances_start(Manager *m) {
                         continue;
                 for (size_t k = 0; k < s->n_feeds; k++) {
                         Feed *f = &s->feeds[k];
+                        /* the silence window counts from start-up at the latest */
+                        f->last_ok_usec = f->last_posts_usec = (int64_t)now_usec(CLOCK_REALTIME);
                         if (m->opts.once) {
                                 m->once_pending++;
                                 feed_poll(f);
                                 continue;
                         }
-                        /* spread the first polls a little so feeds do not fire together */
-                        usec_t spread = s->cfg->interval / 4;
-                        if (spread > USEC_PER_SEC)
-                                spread = USEC_PER_SEC;
+                        /* spread the first polls over the interval (at most 30 s), so that
+                         * 500 feeds do not fire at once */
+                        usec_t spread = s->cfg->interval;
+                        if (spread > 30 * USEC_PER_SEC)
+                                spread = 30 * USEC_PER_SEC;
                         feed_schedule(f, spread ? (usec_t)rand() % spread : 0);
                 }
         }
@@ -997,11 +1275,13 @@ Manager *manager_free(Manager *m) {
         http_glue_free(m->http);
         store_free(m->store);
         sd_event_source_disable_unref(m->prune_timer);
+        sd_event_source_disable_unref(m->health_timer);
+        watches_drop(m);
+        sd_event_source_disable_unref(m->watch_timer);
+        host_table_done(&m->hosts);
         sd_event_unref(m->event);
         plugin_registry_free(m->registry);
         rule_scratch_free(m->rule_scratch);
-        watches_drop(m);
-        sd_event_source_disable_unref(m->watch_timer);
         free(m->state_dir);
         free(m);
         return NULL;
@@ -1055,6 +1335,17 @@ int manager_start(Manager *m) {
         if (r >= 0) {
                 (void)sd_event_source_set_enabled(m->prune_timer, SD_EVENT_ON);
                 (void)sd_event_source_set_description(m->prune_timer, "prune-seen");
+        }
+
+        if (!m->opts.once) {
+                r = sd_event_add_time_relative(m->event, &m->health_timer, CLOCK_MONOTONIC,
+                                               HEALTH_INTERVAL, USEC_PER_SEC, on_health, m);
+                if (r >= 0) {
+                        (void)sd_event_source_set_enabled(m->health_timer, SD_EVENT_ON);
+                        (void)sd_event_source_set_description(m->health_timer, "health");
+                } else
+                        log_warning_errno(r, "cannot start the silent-feed check: %s",
+                                          strerror(-r));
         }
 
         log_info("earshotd %s started: %zu sources (%zu feeds), %zu rules, %zu notifiers; "

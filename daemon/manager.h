@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "hosts.h"
 #include "http.h"
 #include "log.h"
 #include "plugin.h"
@@ -30,6 +31,11 @@ typedef struct Feed {
         char *page;              /* owned: page token while a poll spans several requests */
         unsigned failures;       /* consecutive failed polls */
         unsigned pages;          /* requests in the current poll */
+        HostState *host;         /* borrowed from Manager::hosts: the server of the request */
+        bool conditional;        /* the request in flight carries If-None-Match/-Modified-Since */
+        int64_t last_ok_usec;    /* wall clock: last successful poll (or start-up) */
+        int64_t last_posts_usec; /* wall clock: last poll that returned posts (or start-up) */
+        int64_t silent_since;    /* wall clock: when the feed was declared silent; 0 = not */
         Complaint complaint;
         bool polled_once;        /* --once: this feed finished its poll */
 } Feed;
@@ -83,6 +89,8 @@ struct Manager {
         sd_event_source **watches;    /* owned: inotify on the config's folders (watch_config) */
         size_t n_watches;
         sd_event_source *watch_timer; /* owned: reload shortly after the last change */
+        HostTable hosts;              /* owned: per-server budgets, kept across reloads */
+        sd_event_source *health_timer; /* owned: looks for silent feeds */
         sd_event_source *prune_timer; /* owned */
         char *state_dir;              /* owned */
         int64_t open_alerts;
