@@ -34,22 +34,33 @@
  * folded by table (ASCII: a 256-byte table; the BMP: a precomputed folding), and only a
  * boundary code point followed by non-boundary ones (marks, ignorables, Hangul jamo, ...) is
  * folded together with them by utf8proc (text_fold_utf32(), the same options as text_fold()).
+ * The scan loop works on runs: ASCII letters, digits and '_' eight bytes at a time (classified,
+ * lower-cased and measured in a 64-bit register), two-byte letters (Latin-1, Greek, Cyrillic)
+ * through a table of their foldings, ASCII separators eight at a time; the last character of a
+ * run stays out of it when the character after the run is no boundary (e + U+0301), and goes to
+ * utf8proc with it. Only the current word is written out, into a small buffer.
  *
- * The automaton. Every distinct term word gets a symbol: exact words are keyed in one
- * open-addressing dictionary by (space, folded bytes), where the space says whether the word
- * must be a hashtag, a mention or either, and whether it is compared accent-stripped; prefix
- * words live in a byte trie keyed the same way. A text word belongs to at most four exact
- * symbols (plain and its own '#'/'@' space, each also accent-stripped when the matcher has
- * TERM_IGNORE_ACCENTS terms) and to every prefix symbol on its trie path. Terms are paths in a
- * trie over symbols; a scan keeps the set of live trie nodes (those whose path matches the last
- * words) and advances every one of them by every symbol of the next word, through a hash of
- * (node, symbol) -> child. A node is reached only from its parent by its own symbol, so the set
- * never holds duplicates and is never larger than the trie; nodes without children are not kept.
- * A dictionary entry carries its symbol's transition out of the root, so a single-word term
- * costs one probe per text word, and a text with no partial phrase costs nothing more. Trie
- * nodes list the ids of the terms they end, sorted. TERM_INSIDE_HASHTAGS terms are also
- * compiled, words joined, into a byte Aho-Corasick automaton (sparse goto, failure and output
- * links) that runs over hashtag words only.
+ * The automaton. Every distinct term word gets one symbol per space it is used in, where the
+ * space says whether the word must be a hashtag, a mention or either, and whether it is compared
+ * accent-stripped. Exact words are keyed in one open-addressing dictionary by their folded bytes
+ * alone; an entry says in which spaces its word is used and numbers those symbols consecutively,
+ * so one probe gives a text word all its exact symbols (any, its own '#'/'@' space, and the
+ * stripped spaces too when stripping leaves the word as it is). Only a word that accent stripping
+ * changes, in a matcher with TERM_IGNORE_ACCENTS terms, is probed a second time, stripped. A
+ * blocked Bloom filter in front (two bits in one 64-bit word per key, eight bits per key) answers
+ * most probes, since most text words are no term word, with one load. Prefix words live in a
+ * double-array byte trie keyed the same way (a load and a compare per byte), behind filters of
+ * the first 4, 8 and 12 bytes of every prefix word that keep most words from walking it at all.
+ * A short ASCII word is folded, hashed and checked against both filters in a register, and one
+ * that passes neither is only counted. Terms are paths in a trie over symbols; a scan keeps the
+ * set of live trie nodes (those whose path matches the last words) and advances every one of
+ * them by every symbol of the next word, through a hash of (node, symbol) -> child, and steps out
+ * of the root through a flat array per symbol. A node is reached only from its parent by its own
+ * symbol, so the set never holds duplicates and is never larger than the trie; nodes without
+ * children are not kept, and a word without symbols empties the set. Trie nodes list the ids of
+ * the terms they end, sorted. TERM_INSIDE_HASHTAGS terms are also compiled, words joined, into a
+ * byte Aho-Corasick automaton (sparse goto, failure and output links) that runs over hashtag
+ * words only.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -64,6 +75,9 @@
 #include "normalize.h"
 
 #define NONE UINT32_MAX
+
+#define _likely_(x) __builtin_expect(!!(x), 1)
+#define _unlikely_(x) __builtin_expect(!!(x), 0)
 
 /* ---------------------------------------------------------------------------------------------
  * Code point classes and the Unicode tables
@@ -143,6 +157,29 @@ static char bmp_pool[BMP_POOL_SIZE];
 static uint8_t composes_back[0x110000 / 8];
 /* Accent stripping of U+0080..U+07FF: 0 = unchanged, 1 = dropped (a mark), else the base. */
 static int32_t strip2[0x800];
+/*
+ * Per two-byte code point (U+0080..U+07FF), what the scanner needs to fold it without utf8proc
+ * when a boundary follows:
+ *   TWO_BOUNDARY   the text may be cut before it
+ *   TWO_WORD       a boundary whose folding, bytes[0..len), continues or starts a word: a
+ *                  letter first, then letters or marks
+ *   TWO_SEPARATOR  a boundary whose folding is only separators, none of them '#' or '@'
+ *   TWO_STRIP      some code point of that folding changes under accent stripping
+ */
+enum {
+        TWO_BOUNDARY = 1u << 0,
+        TWO_WORD = 1u << 1,
+        TWO_SEPARATOR = 1u << 2,
+        TWO_STRIP = 1u << 3,
+};
+
+typedef struct TwoByte {
+        char bytes[6]; /* first: the scanner copies all 8 bytes and keeps len */
+        uint8_t len;
+        uint8_t flags;
+} TwoByte;
+
+static TwoByte two_byte[0x800];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static bool is_composes_back(int32_t cp) {
@@ -236,6 +273,60 @@ static int strip_decompose(int32_t cp, int32_t *ret_base) {
         return bases;
 }
 
+static inline size_t decode(const uint8_t *s, size_t n, int32_t *ret_cp);
+
+/* Whether accent stripping (strip_cp() below) changes cp. */
+static bool strip_changes(int32_t cp) {
+        int32_t base;
+
+        if (cp < 0x80)
+                return false;
+        if (cp < 0x800)
+                return strip2[cp] != 0;
+        return strip_decompose(cp, &base) != 1 || base != cp;
+}
+
+static void two_byte_init(int32_t cp) {
+        TwoByte *tb = &two_byte[cp];
+        uint32_t info = bmp_info[cp];
+        char self[4];
+        const char *p;
+        size_t len;
+        bool word = true, separator = true;
+
+        if (!(info & BMP_BOUNDARY))
+                return;
+        tb->flags = TWO_BOUNDARY;
+        if (info & BMP_SLOW)
+                return;
+        if (info & BMP_SAME) {
+                len = utf8_encode(cp, self);
+                p = self;
+        } else {
+                p = bmp_pool + (info & BMP_OFFSET_MASK);
+                len = (info >> BMP_LEN_SHIFT) & 63;
+        }
+        for (size_t i = 0; i < len;) {
+                bool first = i == 0;
+                int32_t f;
+                CodePointClass c;
+
+                i += decode((const uint8_t *)p + i, len - i, &f);
+                c = classify(f);
+                /* a mark after the first letter joins the word like a letter */
+                word = word && (c == CP_WORD || (c == CP_MARK && !first));
+                separator = separator && c == CP_SEPARATOR && f != '#' && f != '@';
+                if (strip_changes(f))
+                        tb->flags |= TWO_STRIP;
+        }
+        if (word && len <= sizeof(tb->bytes)) {
+                tb->flags |= TWO_WORD;
+                tb->len = (uint8_t)len;
+                memcpy(tb->bytes, p, len);
+        } else if (separator)
+                tb->flags |= TWO_SEPARATOR;
+}
+
 static void tables_init(void) {
         size_t pool = 0;
 
@@ -296,6 +387,9 @@ static void tables_init(void) {
                 else if (n_bases == 1 && base != cp)
                         strip2[cp] = base;
         }
+
+        for (int32_t cp = 0x80; cp < 0x800; cp++)
+                two_byte_init(cp);
 }
 
 /* Whether the text may be cut before cp (any code point, or 0xFFFD for garbage). */
@@ -340,23 +434,72 @@ static inline size_t decode(const uint8_t *s, size_t n, int32_t *ret_cp) {
         return (size_t)r;
 }
 
-/* ASCII: folded byte and class. '#' and '@' are separators that flag the next word. */
-enum {
-        A_SEP = 0,
-        A_WORD = 1,
-        A_HASH = 2,
-        A_AT = 3,
-        A_HIGH = 4, /* not ASCII */
+/* ASCII word characters folded (lower case), 0 for everything else. */
+static const uint8_t ascii_fold[256] = {
+        ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+        ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+        ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g',
+        ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n',
+        ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u',
+        ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
+        ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g',
+        ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',
+        ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u',
+        ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z', ['_'] = '_',
 };
 
-static const uint8_t ascii_class[256] = {
-        ['0' ... '9'] = A_WORD, ['A' ... 'Z'] = A_WORD, ['a' ... 'z'] = A_WORD,
-        ['_'] = A_WORD,         ['#'] = A_HASH,         ['@'] = A_AT,
-        [0x80 ... 0xFF] = A_HIGH,
-};
+static inline uint64_t load64(const uint8_t *p) {
+        uint64_t v;
 
-static inline char ascii_lower(uint8_t c) {
-        return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        memcpy(&v, p, sizeof(v));
+        return v;
+}
+
+static inline void store64(char *p, uint64_t v) {
+        memcpy(p, &v, sizeof(v));
+}
+
+static inline uint64_t load32(const uint8_t *p) {
+        uint32_t v;
+
+        memcpy(&v, p, sizeof(v));
+        return v;
+}
+
+/*
+ * ASCII eight bytes at a time (SWAR): masks with 0x80 in the bytes that are ASCII word characters,
+ * and the bytes folded. Adding a constant below 0x80 to a byte below 0x80 never carries into the
+ * next byte, so each byte's top bit answers a comparison.
+ */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline uint64_t swar_in_range(uint64_t x, uint8_t lo, uint8_t hi) {
+        return (x + (0x80 - lo) * ONES) & ~(x + (0x80 - hi - 1) * ONES);
+}
+
+static inline uint64_t swar_word(uint64_t v) {
+        uint64_t x = v & ~HIGHS;
+        uint64_t letter = swar_in_range(x | 0x20 * ONES, 'a', 'z');
+        uint64_t digit = swar_in_range(x, '0', '9');
+        uint64_t underscore = ~((x ^ '_' * ONES) + 0x7F * ONES);
+
+        return (letter | digit | underscore) & ~v & HIGHS;
+}
+
+static inline uint64_t swar_fold(uint64_t v) {
+        uint64_t upper = swar_in_range(v & ~HIGHS, 'A', 'Z') & ~v & HIGHS;
+
+        return v | upper >> 2;
+}
+
+/* How many bytes, in memory order, come before the first one marked in m (m != 0). */
+static inline size_t swar_leading(uint64_t m) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        return (size_t)__builtin_clzll(m) >> 3;
+#else
+        return (size_t)__builtin_ctzll(m) >> 3;
+#endif
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -454,6 +597,53 @@ static inline uint64_t hash_word(const char *s, size_t n, unsigned space) {
                 h = (h ^ v) * 0x94D049BB133111EBull;
         }
         return mix64(h);
+}
+
+/* v with only its first k (0..8) bytes, in memory order, kept. */
+static inline uint64_t swar_keep(uint64_t v, size_t k) {
+        if (k >= 8)
+                return v;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        return k == 0 ? 0 : v & ~(~0ull >> (8 * k));
+#else
+        return v & ((1ull << (8 * k)) - 1);
+#endif
+}
+
+static inline uint64_t hash_last(uint64_t h, uint64_t v) {
+        h = (h ^ v) * 0x94D049BB133111EBull;
+        h ^= h >> 32;
+        h *= 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 29;
+        return h;
+}
+
+/*
+ * The dictionary's hash of a word: 8 bytes at a time, the last 0..8 zero-padded. It reads up to 7
+ * bytes past the end of the word (every buffer it hashes has that padding), so that a word of up
+ * to 8 bytes costs one load, and the scanner can hash a short ASCII word straight from a register.
+ */
+static inline uint64_t hash_bytes(const char *s, size_t n) {
+        const uint8_t *p = (const uint8_t *)s;
+        uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+
+        for (; n > 8; p += 8, n -= 8) {
+                h = (h ^ load64(p)) * 0xBF58476D1CE4E5B9ull;
+                h ^= h >> 29;
+        }
+        return hash_last(h, swar_keep(load64(p), n));
+}
+
+#define HASH_PADDING 8
+
+/* Whether a[0..n) equals b[0..n), both padded as for hash_bytes(): 8 bytes at a time, no call. */
+static inline bool bytes_equal(const char *a, const char *b, size_t n) {
+        const uint8_t *p = (const uint8_t *)a, *q = (const uint8_t *)b;
+
+        for (; n > 8; p += 8, q += 8, n -= 8)
+                if (load64(p) != load64(q))
+                        return false;
+        return swar_keep(load64(p) ^ load64(q), n) == 0;
 }
 
 /*
@@ -923,14 +1113,54 @@ int matcher_builder_add(MatcherBuilder *b, const Term *t, uint32_t *ret_id) {
  * The compiled matcher
  */
 
-/* An exact term word: (space, bytes) -> symbol, and that symbol's step out of the root. */
+/*
+ * An exact term word: its folded bytes and the spaces it is a term word in, with one symbol per
+ * such space. The symbols of an entry are consecutive, in the order of the space bits, so a text
+ * word finds all of its exact symbols with one probe.
+ */
 typedef struct DictEntry {
-        uint64_t hash;
-        uint32_t offset, length; /* key bytes in Matcher::pool */
-        uint32_t symbol;         /* NONE: empty slot */
-        uint32_t root_child;     /* the node for this symbol as a term's first word, or NONE */
-        uint8_t space;
+        uint32_t offset, length; /* the bytes, in Matcher::pool */
+        uint32_t first_symbol;
+        uint32_t spaces;         /* bit s: a term word in space s */
 } DictEntry;
+
+/* The index over the entries: open addressing, linear probing, at most half full. */
+typedef struct DictSlot {
+        uint32_t tag;   /* the high half of the word's hash */
+        uint32_t entry; /* in Matcher::entries, or NONE: empty */
+} DictSlot;
+
+/*
+ * A cell of the prefix trie in double-array form: the child of cell c by byte b is cell
+ * d = c->base + b if cells[d].check == c. spaces: in which spaces the bytes on the cell's path are
+ * a prefix word; symbol: the first of their symbols (numbered as for DictEntry).
+ */
+#define PREFIX_FILTER_BITS (1u << 15) /* filter_test() takes 15 bits of the hash */
+
+/* The bit of a prefix filter for a key hash x. */
+static inline bool filter_test(const uint64_t *f, uint64_t x) {
+        return f[x >> 55] & 1ull << (x >> 49 & 63);
+}
+
+static inline void filter_set(uint64_t *f, uint64_t x) {
+        f[x >> 55] |= 1ull << (x >> 49 & 63);
+}
+
+/* The key hash of the first k < 4 bytes of w, and of the next 4 bytes after x. */
+static inline uint64_t filter_short(const char *w, size_t k) {
+        return swar_keep(load64((const uint8_t *)w), k) * 0x9E3779B97F4A7C15ull;
+}
+
+static inline uint64_t filter_next(uint64_t x, const char *w) {
+        return (x ^ load32((const uint8_t *)w)) * 0x9E3779B97F4A7C15ull;
+}
+
+typedef struct PrefixCell {
+        uint32_t base;
+        uint32_t check;  /* the parent cell; NONE: free */
+        uint32_t symbol;
+        uint32_t spaces;
+} PrefixCell;
 
 typedef struct Node {
         uint32_t depth;       /* words on the path from the root */
@@ -945,7 +1175,7 @@ typedef struct ByteTrie {
         uint32_t *first;  /* owned, n_nodes + 1 */
         uint8_t *bytes;   /* owned, one per edge */
         uint32_t *child;  /* owned, one per edge */
-        uint32_t *value;  /* owned, per node: prefix symbol / unused */
+        uint32_t *value;  /* owned, per node: first prefix symbol / unused */
         uint32_t *fail;   /* owned, per node (Aho-Corasick only) */
         uint32_t *out_link; /* owned, per node: the next node on the failure chain with output */
         uint32_t *out_first; /* owned, n_nodes + 1: outputs in out[] */
@@ -958,8 +1188,10 @@ struct Matcher {
         size_t n_terms;
         uint8_t *term_flags; /* owned, per term id */
 
-        DictEntry *dict;     /* owned */
-        size_t dict_mask;
+        DictSlot *slots;     /* owned */
+        size_t slot_mask;
+        DictEntry *entries;  /* owned */
+        uint32_t n_entries;
         char *pool;          /* owned: key bytes */
         size_t pool_size;
 
@@ -969,12 +1201,29 @@ struct Matcher {
         Node *nodes;         /* owned; node 0 is the root */
         uint32_t n_nodes;
         uint32_t *out;       /* owned */
-        U64Map trans;        /* (node << 32 | symbol) -> child */
+        U64Map trans;        /* (node << 32 | symbol) -> child, below the root */
 
-        ByteTrie prefix;     /* first edge: space; then the word's bytes */
+        uint64_t *bloom;     /* owned: a blocked Bloom filter of the entries' hashes */
+        size_t bloom_mask;
+
+        /* Prefix words, keyed by their bytes alone, in a double-array trie; cell 0 is the root. */
+        PrefixCell *prefix;  /* owned */
+        size_t n_prefix_cells;
+        /*
+         * Before walking: a word shorter than every prefix word starts none. Otherwise each prefix
+         * word is in one filter: of its first 12, 8 or 4 bytes (filters 3, 2, 1: the longest it
+         * has), or, when shorter than 4, of its first prefix_min bytes (filter 0); a word whose
+         * keys of those lengths all miss starts no prefix word. The empty prefix (a lone mark,
+         * accent-stripped) is in every word.
+         */
+        size_t prefix_min;
+        bool prefix_empty;
+        unsigned prefix_filters; /* bit i: filter i is not empty */
+        uint64_t prefix_filter[4][PREFIX_FILTER_BITS / 64];
+
         ByteTrie inside;     /* Aho-Corasick over joined words of TERM_INSIDE_HASHTAGS terms */
 
-        bool has_accents, has_prefixes, has_inside, has_hashtag_kind, has_mention_kind;
+        bool has_accents, has_prefixes, has_inside;
         size_t memory;
 };
 
@@ -994,13 +1243,15 @@ Matcher *matcher_free(Matcher *m) {
         if (!m)
                 return NULL;
         free(m->term_flags);
-        free(m->dict);
+        free(m->slots);
+        free(m->entries);
         free(m->pool);
         free(m->symbol_root);
         free(m->nodes);
         free(m->out);
         u64map_done(&m->trans);
-        byte_trie_done(&m->prefix);
+        free(m->bloom);
+        free(m->prefix);
         byte_trie_done(&m->inside);
         free(m);
         return NULL;
@@ -1022,22 +1273,130 @@ static void *alloc_array(Matcher *m, size_t n, size_t size) {
         if (n > SIZE_MAX / size)
                 return NULL;
         p = calloc(n, size);
-        if (p)
+        if (p && m)
                 m->memory += n * size;
         return p;
 }
 
-static inline const DictEntry *dict_find(const Matcher *m, const char *s, size_t n,
-                                         unsigned space, uint64_t h) {
-        for (size_t j = h & m->dict_mask;; j = (j + 1) & m->dict_mask) {
-                const DictEntry *e = &m->dict[j];
+/* The symbol of space in an entry or prefix node whose spaces include it. */
+/* The filter word and the two bits of a hash. */
+static inline size_t bloom_word(const Matcher *m, uint64_t h) {
+        return (size_t)(h >> 32) & m->bloom_mask;
+}
 
-                if (e->symbol == NONE)
+static inline uint64_t bloom_bits(uint64_t h) {
+        return 1ull << ((h >> 50) & 63) | 1ull << ((h >> 56) & 63);
+}
+
+/* The first four bytes of an 8-byte word value, as load32() reads them. */
+static inline uint32_t swar_first4(uint64_t f) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        return (uint32_t)(f >> 32);
+#else
+        return (uint32_t)f;
+#endif
+}
+
+/*
+ * Whether a plain word of k < 8 bytes, held zero-padded in f, may be a term word or start a prefix
+ * word: the same answers as the dictionary's filter and prefix_may_start() on its bytes.
+ */
+static inline bool short_word_may_match(const Matcher *m, uint64_t f, size_t k) {
+        uint64_t h = hash_last(0x9E3779B97F4A7C15ull ^ k, f), bits = bloom_bits(h);
+
+        if ((m->bloom[bloom_word(m, h)] & bits) == bits)
+                return true;
+        if (!m->has_prefixes || k < m->prefix_min)
+                return false;
+        if (m->prefix_empty)
+                return true;
+        if ((m->prefix_filters & 1) &&
+            filter_test(m->prefix_filter[0],
+                        swar_keep(f, m->prefix_min) * 0x9E3779B97F4A7C15ull))
+                return true;
+        return k >= 4 && (m->prefix_filters & 2) &&
+               filter_test(m->prefix_filter[1], swar_first4(f) * 0x9E3779B97F4A7C15ull);
+}
+
+/* Set bits of a space mask (8 bits), without a library call. */
+static inline uint32_t popcount8(uint32_t x) {
+        x = x - ((x >> 1) & 0x55);
+        x = (x & 0x33) + ((x >> 2) & 0x33);
+        return (x + (x >> 4)) & 0x0F;
+}
+
+/* Whether w[0..n) may start with a prefix word (false: it surely does not). */
+static inline bool prefix_may_start(const Matcher *m, const char *w, size_t n) {
+        uint64_t x = 0;
+
+        if (!m->has_prefixes || n < m->prefix_min)
+                return false;
+        if (m->prefix_empty)
+                return true;
+        if ((m->prefix_filters & 1) &&
+            filter_test(m->prefix_filter[0], filter_short(w, m->prefix_min)))
+                return true;
+        for (unsigned f = 1; f <= 3 && n >= 4 * f; f++) {
+                x = filter_next(x, w + 4 * (f - 1));
+                if ((m->prefix_filters & 1u << f) && filter_test(m->prefix_filter[f], x))
+                        return true;
+        }
+        return false;
+}
+
+/* The symbol of space in an entry or prefix node whose spaces include it. */
+static inline uint32_t space_symbol(uint32_t first, uint32_t spaces, unsigned space) {
+        return first + popcount8(spaces & ((1u << space) - 1));
+}
+
+static inline const DictEntry *dict_find(const Matcher *m, const char *w, size_t n) {
+        uint64_t h = hash_bytes(w, n), bits = bloom_bits(h);
+        uint32_t tag = (uint32_t)(h >> 32);
+
+        /* Most words are no term word: one bit test, on a table small enough to stay cached. */
+        if ((m->bloom[bloom_word(m, h)] & bits) != bits)
+                return NULL;
+
+        for (size_t j = h & m->slot_mask;; j = (j + 1) & m->slot_mask) {
+                DictSlot slot = m->slots[j];
+                const DictEntry *e;
+
+                if (slot.entry == NONE)
                         return NULL;
-                if (e->hash == h && e->length == n && e->space == space &&
-                    memcmp(m->pool + e->offset, s, n) == 0)
+                if (slot.tag != tag)
+                        continue;
+                e = &m->entries[slot.entry];
+                if (e->length == n && bytes_equal(m->pool + e->offset, w, n))
                         return e;
         }
+}
+
+/* Finds or adds the entry of w[0..n); the pool has room for every word. */
+static DictEntry *dict_add(Matcher *m, const char *w, size_t n) {
+        uint64_t h;
+        uint32_t tag;
+        size_t j;
+
+        /* Hashed where it will stay: the pool has the padding hash_bytes() reads. */
+        memcpy(m->pool + m->pool_size, w, n);
+        h = hash_bytes(m->pool + m->pool_size, n);
+        tag = (uint32_t)(h >> 32);
+
+        for (j = h & m->slot_mask; m->slots[j].entry != NONE; j = (j + 1) & m->slot_mask) {
+                DictEntry *e = &m->entries[m->slots[j].entry];
+
+                if (m->slots[j].tag == tag && e->length == n &&
+                    memcmp(m->pool + e->offset, w, n) == 0)
+                        return e;
+        }
+        m->bloom[bloom_word(m, h)] |= bloom_bits(h);
+        m->slots[j] = (DictSlot){ .tag = tag, .entry = m->n_entries };
+        m->entries[m->n_entries] = (DictEntry){
+                .offset = (uint32_t)m->pool_size,
+                .length = (uint32_t)n,
+        };
+        m->pool_size += n;
+        return &m->entries[m->n_entries++];
 }
 
 /* A byte trie under construction: edges in a map, (node << 8 | byte) -> child. */
@@ -1119,7 +1478,7 @@ static inline uint32_t trie_child(const ByteTrie *t, uint32_t node, uint8_t byte
                 if (t->bytes[mid] < byte)
                         lo = mid + 1;
                 else
-                        hi = mid;
+                        hi = mid + 1; /* bytes[mid] may be the one */
         }
         for (; lo < hi; lo++)
                 if (t->bytes[lo] == byte)
@@ -1223,11 +1582,140 @@ finish:
         return r;
 }
 
+/* The double array under construction; next[i] leads towards the first free cell from i on. */
+typedef struct PrefixLayout {
+        PrefixCell *cells;
+        uint32_t *next;
+        size_t allocated;
+} PrefixLayout;
+
+static int prefix_reserve(PrefixLayout *l, size_t need) {
+        size_t old = l->allocated, n = old;
+        int r;
+
+        if (need <= old)
+                return 0;
+        r = GROW(l->cells, n, need);
+        if (r < 0)
+                return r;
+        r = GROW(l->next, l->allocated, n);
+        if (r < 0)
+                return r;
+        for (size_t i = old; i < l->allocated; i++) {
+                l->cells[i] = (PrefixCell){ .check = NONE };
+                l->next[i] = (uint32_t)i;
+        }
+        return 0;
+}
+
+/* The first free cell at or after i (union-find with path halving). */
+static int prefix_free_from(PrefixLayout *l, size_t i, size_t *ret) {
+        for (;;) {
+                int r = prefix_reserve(l, i + 257);
+
+                if (r < 0)
+                        return r;
+                if (l->next[i] == i)
+                        break;
+                l->next[i] = l->next[l->next[i]];
+                i = l->next[i];
+        }
+        *ret = i;
+        return 0;
+}
+
+/*
+ * Lays the trie t out as a double array in m->prefix, breadth first, each node's children at the
+ * first base where all of them fit; cell_of[] receives each trie node's cell.
+ */
+static int prefix_layout(Matcher *m, const ByteTrie *t, uint32_t *cell_of) {
+        _cleanup_free_ uint32_t *queue = NULL;
+        PrefixLayout l = {};
+        size_t top = 1, head = 0, tail = 0;
+        int r;
+
+        queue = malloc(t->n_nodes * sizeof(uint32_t));
+        if (!queue)
+                return -ENOMEM;
+        r = prefix_reserve(&l, 512);
+        if (r < 0)
+                goto fail;
+        l.cells[0].check = NONE - 1; /* the root: in use, nobody's child */
+        l.next[0] = 1;
+        cell_of[0] = 0;
+        queue[tail++] = 0;
+        while (head < tail) {
+                uint32_t u = queue[head++], cu = cell_of[u];
+                uint32_t e0 = t->first[u], e1 = t->first[u + 1];
+                size_t base = 0, pos;
+
+                if (e0 == e1)
+                        continue; /* a leaf: base 0 finds no cell whose parent it is */
+                pos = t->bytes[e0] + 1u;
+
+                /*
+                 * The first child goes to a free cell, the others must fit around it; after a
+                 * while, give up and go past every cell in use.
+                 */
+                for (size_t tries = 0;; tries++, pos++) {
+                        bool fits = true;
+
+                        if (tries == 1024 && pos < top + t->bytes[e0])
+                                pos = top + t->bytes[e0];
+                        r = prefix_free_from(&l, pos, &pos);
+                        if (r < 0)
+                                goto fail;
+                        if (pos > UINT32_MAX - 512) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        base = pos - t->bytes[e0];
+                        for (uint32_t e = e0 + 1; e < e1 && fits; e++)
+                                fits = l.cells[base + t->bytes[e]].check == NONE;
+                        if (fits)
+                                break;
+                }
+                l.cells[cu].base = (uint32_t)base;
+                for (uint32_t e = e0; e < e1; e++) {
+                        size_t d = base + t->bytes[e];
+
+                        l.cells[d].check = cu;
+                        l.next[d] = (uint32_t)d + 1;
+                        cell_of[t->child[e]] = (uint32_t)d;
+                        queue[tail++] = t->child[e];
+                        if (d + 1 > top)
+                                top = d + 1;
+                }
+        }
+
+        /* Room for base + 255 of every cell: bases are below top. */
+        r = prefix_reserve(&l, top + 256);
+        if (r < 0)
+                goto fail;
+        free(l.next);
+        m->prefix = realloc(l.cells, (top + 256) * sizeof(PrefixCell)) ?: l.cells;
+        m->n_prefix_cells = top + 256;
+        m->memory += m->n_prefix_cells * sizeof(PrefixCell);
+        return 0;
+fail:
+        free(l.cells);
+        free(l.next);
+        return r;
+}
+
+static unsigned term_word_space(const BuilderTerm *bt, const TermWord *tw) {
+        return tw->kind | (bt->flags & TERM_IGNORE_ACCENTS ? SPACE_STRIPPED : 0);
+}
+
 int matcher_build(const MatcherBuilder *b, Matcher **ret) {
         _cleanup_(matcher_freep) Matcher *m = NULL;
         _cleanup_free_ Pair *pairs = NULL;
+        _cleanup_free_ uint32_t *ref = NULL;   /* per term word: its entry or prefix node */
+        _cleanup_free_ uint32_t *cell_of = NULL; /* per prefix trie node: its cell */
+        ByteTrie pt = {};
         TrieBuild tb = { .n_nodes = 1 };
         size_t n_words = 0, pool_size = 0, n_pairs = 0, n_nodes_max;
+        size_t n_slots = 16, k;
         uint32_t n_symbols = 0;
         int r;
 
@@ -1249,26 +1737,29 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
         if (n_words >= UINT32_MAX / 4 || pool_size >= UINT32_MAX / 4)
                 return -ENOMEM;
         n_nodes_max = n_words + 1;
+        while (n_slots < 2 * n_words + 2)
+                n_slots *= 2;
+        m->slot_mask = n_slots - 1;
 
         m->term_flags = alloc_array(m, b->n_terms, sizeof(uint8_t));
-        m->pool = alloc_array(m, pool_size, 1);
-        m->symbol_root = alloc_array(m, n_words, sizeof(uint32_t));
+        m->pool = alloc_array(m, pool_size + HASH_PADDING, 1);
+        m->entries = alloc_array(m, n_words, sizeof(DictEntry));
+        m->slots = alloc_array(m, n_slots, sizeof(DictSlot));
+        m->bloom_mask = n_slots / 16 - 1; /* 8 bits per word, a quarter of them set at most */
+        m->bloom = alloc_array(m, m->bloom_mask + 1, sizeof(uint64_t));
         m->nodes = alloc_array(m, n_nodes_max, sizeof(Node));
         pairs = malloc((b->n_terms ? b->n_terms : 1) * sizeof(Pair));
-        m->dict_mask = 15;
-        while (m->dict_mask + 1 < 2 * n_words + 2)
-                m->dict_mask = m->dict_mask * 2 + 1;
-        m->dict = alloc_array(m, m->dict_mask + 1, sizeof(DictEntry));
-        if (!m->term_flags || !m->pool || !m->symbol_root || !m->nodes || !pairs || !m->dict)
+        ref = malloc((n_words ? n_words : 1) * sizeof(uint32_t));
+        if (!m->term_flags || !m->pool || !m->entries || !m->slots || !m->bloom || !m->nodes ||
+            !pairs || !ref)
                 return -ENOMEM;
-        for (size_t j = 0; j <= m->dict_mask; j++)
-                m->dict[j].symbol = NONE;
-        m->nodes[0] = (Node){};
-        m->n_nodes = 1;
+        for (size_t j = 0; j < n_slots; j++)
+                m->slots[j].entry = NONE;
 
+        /* Every distinct word once, with the spaces it is used in. */
+        k = 0;
         for (size_t id = 0; id < b->n_terms; id++) {
                 const BuilderTerm *bt = &b->terms[id];
-                uint32_t node = 0;
 
                 m->term_flags[id] = (uint8_t)bt->flags;
                 if (bt->flags & TERM_IGNORE_ACCENTS)
@@ -1276,135 +1767,147 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
                 if (bt->flags & TERM_INSIDE_HASHTAGS)
                         m->has_inside = true;
 
-                for (size_t i = 0; i < bt->n_words; i++) {
+                for (size_t i = 0; i < bt->n_words; i++, k++) {
                         const TermWord *tw = &bt->tw[i];
                         const char *w = bt->words + tw->moffset;
-                        unsigned space = tw->kind |
-                                         (bt->flags & TERM_IGNORE_ACCENTS ? SPACE_STRIPPED : 0);
-                        uint32_t symbol, child;
-                        uint64_t key;
-
-                        if (tw->kind == KIND_HASHTAG)
-                                m->has_hashtag_kind = true;
-                        else if (tw->kind == KIND_MENTION)
-                                m->has_mention_kind = true;
+                        unsigned space = term_word_space(bt, tw);
 
                         if (tw->prefix) {
-                                /* The prefix trie: the space, then the bytes. */
-                                uint32_t p;
+                                uint32_t p = 0;
 
-                                r = trie_build_insert(&tb, 0, (uint8_t)space, &p);
-                                for (size_t k = 0; r >= 0 && k < tw->mlength; k++)
-                                        r = trie_build_insert(&tb, p, (uint8_t)w[k], &p);
+                                r = 0;
+                                for (size_t q = 0; r >= 0 && q < tw->mlength; q++)
+                                        r = trie_build_insert(&tb, p, (uint8_t)w[q], &p);
                                 if (r < 0)
-                                        goto fail;
+                                        goto finish;
                                 m->has_prefixes = true;
-                                /* Numbered by their trie node for now, renumbered below. */
-                                symbol = p | ACCENT_BIT;
+                                ref[k] = p;
                         } else {
-                                uint64_t h = hash_word(w, tw->mlength, space);
-                                DictEntry *e;
-                                size_t j;
+                                DictEntry *e = dict_add(m, w, tw->mlength);
 
-                                for (j = h & m->dict_mask;; j = (j + 1) & m->dict_mask) {
-                                        e = &m->dict[j];
-                                        if (e->symbol == NONE ||
-                                            (e->hash == h && e->length == tw->mlength &&
-                                             e->space == space &&
-                                             memcmp(m->pool + e->offset, w, tw->mlength) == 0))
-                                                break;
-                                }
-                                if (e->symbol == NONE) {
-                                        *e = (DictEntry){
-                                                .hash = h,
-                                                .offset = (uint32_t)m->pool_size,
-                                                .length = tw->mlength,
-                                                .symbol = n_symbols,
-                                                .root_child = NONE,
-                                                .space = (uint8_t)space,
-                                        };
-                                        memcpy(m->pool + m->pool_size, w, tw->mlength);
-                                        m->pool_size += tw->mlength;
-                                        m->symbol_root[n_symbols++] = NONE;
-                                }
-                                symbol = e->symbol;
+                                e->spaces |= 1u << space;
+                                ref[k] = (uint32_t)(e - m->entries);
                         }
-                        /* Step in the phrase trie. */
-                        key = (uint64_t)node << 32 | symbol;
-                        child = u64map_get(&m->trans, key);
+                }
+        }
+
+        /* Symbols: consecutive per entry and per prefix node. */
+        for (uint32_t i = 0; i < m->n_entries; i++) {
+                m->entries[i].first_symbol = n_symbols;
+                n_symbols += popcount8(m->entries[i].spaces);
+        }
+        r = trie_compress(NULL, &tb, &pt);
+        if (r >= 0) {
+                cell_of = malloc(pt.n_nodes * sizeof(uint32_t));
+                r = cell_of ? prefix_layout(m, &pt, cell_of) : -ENOMEM;
+        }
+        byte_trie_done(&pt);
+        if (r < 0)
+                goto finish;
+        k = 0;
+        for (size_t id = 0; id < b->n_terms; id++) {
+                const BuilderTerm *bt = &b->terms[id];
+
+                for (size_t i = 0; i < bt->n_words; i++, k++)
+                        if (bt->tw[i].prefix) {
+                                ref[k] = cell_of[ref[k]];
+                                m->prefix[ref[k]].spaces |=
+                                        1u << term_word_space(bt, &bt->tw[i]);
+                        }
+        }
+        m->prefix_min = SIZE_MAX;
+        for (size_t id = 0; id < b->n_terms; id++)
+                for (size_t i = 0; i < b->terms[id].n_words; i++)
+                        if (b->terms[id].tw[i].prefix &&
+                            b->terms[id].tw[i].mlength < m->prefix_min)
+                                m->prefix_min = b->terms[id].tw[i].mlength;
+        for (size_t id = 0; id < b->n_terms; id++)
+                for (size_t i = 0; i < b->terms[id].n_words; i++) {
+                        const TermWord *tw = &b->terms[id].tw[i];
+                        const char *w = b->terms[id].words + tw->moffset;
+                        unsigned f = 0;
+                        uint64_t x = 0;
+
+                        if (!tw->prefix)
+                                continue;
+                        if (tw->mlength == 0) {
+                                m->prefix_empty = true;
+                                continue;
+                        }
+                        if (tw->mlength < 4) {
+                                char key[8] = {};
+
+                                memcpy(key, w, tw->mlength);
+                                x = filter_short(key, m->prefix_min);
+                        } else
+                                for (f = 1; f <= 3 && tw->mlength >= 4 * f; f++)
+                                        x = filter_next(x, w + 4 * (f - 1));
+                        f = f == 0 ? 0 : f - 1;
+                        filter_set(m->prefix_filter[f], x);
+                        m->prefix_filters |= 1u << f;
+                }
+        for (size_t c = 0; c < m->n_prefix_cells; c++)
+                if (m->prefix[c].spaces != 0) {
+                        m->prefix[c].symbol = n_symbols;
+                        n_symbols += popcount8(m->prefix[c].spaces);
+                }
+        m->n_symbols = n_symbols;
+
+        /* The phrase trie over symbols. */
+        m->symbol_root = alloc_array(m, n_symbols, sizeof(uint32_t));
+        if (!m->symbol_root) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (uint32_t i = 0; i < n_symbols; i++)
+                m->symbol_root[i] = NONE;
+        m->nodes[0] = (Node){};
+        m->n_nodes = 1;
+        k = 0;
+        for (size_t id = 0; id < b->n_terms; id++) {
+                const BuilderTerm *bt = &b->terms[id];
+                uint32_t node = 0;
+
+                for (size_t i = 0; i < bt->n_words; i++, k++) {
+                        const TermWord *tw = &bt->tw[i];
+                        unsigned space = term_word_space(bt, tw);
+                        uint32_t symbol, child;
+
+                        if (tw->prefix)
+                                symbol = space_symbol(m->prefix[ref[k]].symbol,
+                                                      m->prefix[ref[k]].spaces, space);
+                        else
+                                symbol = space_symbol(m->entries[ref[k]].first_symbol,
+                                                      m->entries[ref[k]].spaces, space);
+                        if (node == 0)
+                                child = m->symbol_root[symbol];
+                        else
+                                child = u64map_get(&m->trans, (uint64_t)node << 32 | symbol);
                         if (child == NONE) {
                                 child = m->n_nodes++;
                                 m->nodes[child] = (Node){ .depth = m->nodes[node].depth + 1 };
                                 m->nodes[node].has_children = 1;
-                                r = u64map_put(&m->trans, key, child);
-                                if (r < 0)
-                                        goto fail;
+                                if (node == 0)
+                                        m->symbol_root[symbol] = child;
+                                else {
+                                        r = u64map_put(&m->trans,
+                                                       (uint64_t)node << 32 | symbol, child);
+                                        if (r < 0)
+                                                goto finish;
+                                }
                         }
                         node = child;
                 }
                 pairs[n_pairs++] = (Pair){ .node = node, .term = (uint32_t)id };
         }
 
-        /* Prefix symbols: one per prefix trie node that ends a prefix word. */
-        r = trie_compress(m, &tb, &m->prefix);
-        if (r < 0)
-                goto fail;
-        u64map_done(&tb.edges);
-
-        /*
-         * Phrase transitions were keyed by "prefix node | ACCENT_BIT" for prefix words; give
-         * those their symbol numbers now, and move every root transition into symbol_root.
-         */
-        {
-                U64Map old = m->trans;
-                size_t n_prefix = 0;
-
-                m->trans = (U64Map){};
-                for (size_t i = 0; old.keys && i <= old.mask; i++) {
-                        uint64_t key = old.keys[i];
-                        uint32_t node, symbol;
-
-                        if (key == UINT64_MAX)
-                                continue;
-                        node = (uint32_t)(key >> 32);
-                        symbol = (uint32_t)key;
-                        if (symbol & ACCENT_BIT) {
-                                uint32_t p = symbol & ~ACCENT_BIT;
-
-                                if (m->prefix.value[p] == NONE) {
-                                        m->prefix.value[p] = n_symbols + (uint32_t)n_prefix++;
-                                        if (n_symbols + n_prefix > n_words) {
-                                                u64map_done(&old);
-                                                return -ENOMEM; /* cannot happen */
-                                        }
-                                        m->symbol_root[m->prefix.value[p]] = NONE;
-                                }
-                                symbol = m->prefix.value[p];
-                        }
-                        if (node == 0)
-                                m->symbol_root[symbol] = old.values[i];
-                        else {
-                                r = u64map_put(&m->trans, (uint64_t)node << 32 | symbol,
-                                               old.values[i]);
-                                if (r < 0) {
-                                        u64map_done(&old);
-                                        return r;
-                                }
-                        }
-                }
-                u64map_done(&old);
-                n_symbols += (uint32_t)n_prefix;
-                m->n_symbols = n_symbols;
-        }
-        for (size_t j = 0; j <= m->dict_mask; j++)
-                if (m->dict[j].symbol != NONE)
-                        m->dict[j].root_child = m->symbol_root[m->dict[j].symbol];
-
         /* Outputs: per node, its term ids, sorted. */
         qsort(pairs, n_pairs, sizeof(Pair), pair_compare);
         m->out = alloc_array(m, n_pairs, sizeof(uint32_t));
-        if (!m->out)
-                return -ENOMEM;
+        if (!m->out) {
+                r = -ENOMEM;
+                goto finish;
+        }
         for (size_t p = 0; p < n_pairs; p++) {
                 Node *nd = &m->nodes[pairs[p].node];
 
@@ -1417,13 +1920,13 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
         if (m->has_inside) {
                 r = build_inside(m, b);
                 if (r < 0)
-                        return r;
+                        goto finish;
         }
         m->memory += u64map_memory(&m->trans);
 
         *ret = TAKE_PTR(m);
-        return 0;
-fail:
+        r = 0;
+finish:
         u64map_done(&tb.edges);
         return r;
 }
@@ -1524,7 +2027,7 @@ typedef struct Scanner {
         unsigned prev_kind; /* KIND_HASHTAG/KIND_MENTION if the last code point was '#'/'@' */
         unsigned word_kind;
         size_t word_len;
-        bool word_ascii;
+        bool may_strip;     /* the word has a code point that accent stripping may change */
         size_t span_start, span_end;
 } Scanner;
 
@@ -1584,40 +2087,60 @@ static int arrive(Scanner *sc, uint32_t node, uint32_t word) {
         return 0;
 }
 
-static inline int add_symbol(Scan *s, uint32_t symbol) {
-        if (s->n_symbols == s->symbols_allocated) {
-                int r = GROW(s->symbols, s->symbols_allocated, s->n_symbols + 1);
+/* Adds the symbols of first/spaces (an entry or prefix node) in the spaces of want. */
+static inline int add_symbols(Scan *s, uint32_t first, uint32_t spaces, uint32_t want) {
+        uint32_t hit = spaces & want;
+
+        if (s->n_symbols + 8 > s->symbols_allocated) {
+                int r = GROW(s->symbols, s->symbols_allocated, s->n_symbols + 8);
                 if (r < 0)
                         return r;
         }
-        s->symbols[s->n_symbols++] = symbol;
+        for (; hit != 0; hit &= hit - 1)
+                s->symbols[s->n_symbols++] =
+                        space_symbol(first, spaces, (unsigned)__builtin_ctz(hit));
         return 0;
 }
 
-static int walk_prefixes(Scanner *sc, const char *w, size_t n, unsigned space) {
-        const ByteTrie *t = &sc->m->prefix;
-        uint32_t node = trie_child(t, 0, (uint8_t)space);
+/*
+ * The symbols of w[0..n) (valid UTF-8) in the spaces of want. n may be 0, and so may a term
+ * word: a lone mark strips to nothing, and a prefix of nothing matches every word.
+ */
+static int word_symbols(Scanner *sc, const char *w, size_t n, uint32_t want) {
+        const Matcher *m = sc->m;
+        const PrefixCell *cells = m->prefix;
+        const DictEntry *e;
+        uint32_t c = 0;
         int r;
 
-        for (size_t i = 0; node != NONE; i++) {
-                if (t->value[node] != NONE) {
-                        r = add_symbol(sc->s, t->value[node]);
+        e = dict_find(m, w, n);
+        if (e && (e->spaces & want)) {
+                r = add_symbols(sc->s, e->first_symbol, e->spaces, want);
+                if (r < 0)
+                        return r;
+        }
+
+        /* Every prefix word on the word's path through the prefix trie. */
+        if (!prefix_may_start(m, w, n))
+                return 0;
+        if (_unlikely_(cells[0].spaces & want)) {
+                r = add_symbols(sc->s, cells[0].symbol, cells[0].spaces, want);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                uint32_t d = cells[c].base + (uint8_t)w[i];
+
+                if (cells[d].check != c)
+                        break;
+                c = d;
+                if (cells[c].spaces & want) {
+                        r = add_symbols(sc->s, cells[c].symbol, cells[c].spaces, want);
                         if (r < 0)
                                 return r;
                 }
-                if (i == n)
-                        break;
-                node = trie_child(t, node, (uint8_t)w[i]);
         }
         return 0;
-}
-
-static int probe(Scanner *sc, const char *w, size_t n, unsigned space) {
-        const DictEntry *e = dict_find(sc->m, w, n, space, hash_word(w, n, space));
-
-        if (!e)
-                return 0;
-        return add_symbol(sc->s, e->symbol);
 }
 
 /* Runs the inside-hashtag automaton over w; accent: 0 plain patterns, 1 stripped, 2 both. */
@@ -1664,18 +2187,29 @@ static int hit_compare(const void *a, const void *b) {
         return x->first_word < y->first_word ? -1 : x->first_word > y->first_word;
 }
 
-/* A word is complete: record it and advance the automaton. */
+/*
+ * A word is complete: record it and advance the automaton. Its symbols are those of its bytes in
+ * the plain spaces it may match (any, and its own '#'/'@' space) and those of its accent-stripped
+ * bytes in the stripped ones; when stripping changes nothing, one lookup serves both.
+ */
 static int end_word(Scanner *sc) {
         const Matcher *m = sc->m;
         Scan *s = sc->s;
-        const char *w = s->word;
-        size_t n = sc->word_len, hits_before = s->n_hits;
+        const char *w, *sw;
+        size_t n = sc->word_len, sn = n, hits_before = s->n_hits;
         unsigned kind = sc->word_kind;
-        uint32_t word;
+        uint32_t word, plain = 1u << KIND_ANY | 1u << kind;
+        bool strip = false;
         int r;
 
+        if (_unlikely_(n + HASH_PADDING > s->word_allocated)) {
+                r = GROW(s->word, s->word_allocated, n + HASH_PADDING);
+                if (r < 0)
+                        return r;
+        }
+        w = sw = s->word;
         sc->state = OUTSIDE;
-        if (s->n_words >= UINT32_MAX - 1)
+        if (_unlikely_(s->n_words >= UINT32_MAX - 1))
                 return -ENOMEM; /* more words than a hit can count */
         word = (uint32_t)s->n_words++;
         if (s->spans) {
@@ -1685,57 +2219,34 @@ static int end_word(Scanner *sc) {
                 s->span[word] = (Span){ sc->span_start, sc->span_end };
         }
 
+        if (m->has_accents && sc->may_strip) {
+                if (n > SIZE_MAX / 4 - 1)
+                        return -ENOMEM;
+                r = GROW(s->stripped, s->stripped_allocated, 4 * n + 4 + HASH_PADDING);
+                if (r < 0)
+                        return r;
+                sn = strip_accents(w, n, s->stripped);
+                if (sn != n || memcmp(w, s->stripped, n) != 0) {
+                        sw = s->stripped;
+                        strip = true;
+                }
+        }
+
         /* The symbols of this word. */
         s->n_symbols = 0;
-        r = probe(sc, w, n, KIND_ANY);
-        if (r >= 0 && kind != KIND_ANY &&
-            (kind == KIND_HASHTAG ? m->has_hashtag_kind : m->has_mention_kind))
-                r = probe(sc, w, n, kind);
-        if (r >= 0 && m->has_prefixes) {
-                r = walk_prefixes(sc, w, n, KIND_ANY);
-                if (r >= 0 && kind != KIND_ANY)
-                        r = walk_prefixes(sc, w, n, kind);
-        }
-        const char *sw = w;
-        size_t sn = n;
-        if (r >= 0 && m->has_accents) {
-                if (!sc->word_ascii) {
-                        if (n > SIZE_MAX / 4 - 1)
-                                return -ENOMEM;
-                        r = GROW(s->stripped, s->stripped_allocated, 4 * n + 4);
-                        if (r < 0)
-                                return r;
-                        sn = strip_accents(w, n, s->stripped);
-                        sw = s->stripped;
-                }
-                r = probe(sc, sw, sn, KIND_ANY | SPACE_STRIPPED);
-                if (r >= 0 && kind != KIND_ANY)
-                        r = probe(sc, sw, sn, kind | SPACE_STRIPPED);
-                if (r >= 0 && m->has_prefixes) {
-                        r = walk_prefixes(sc, sw, sn, KIND_ANY | SPACE_STRIPPED);
-                        if (r >= 0 && kind != KIND_ANY)
-                                r = walk_prefixes(sc, sw, sn, kind | SPACE_STRIPPED);
-                }
-        }
+        r = word_symbols(sc, w, n, strip ? plain : plain | plain << SPACE_STRIPPED);
+        if (r >= 0 && strip)
+                r = word_symbols(sc, sw, sn, plain << SPACE_STRIPPED);
         if (r < 0)
                 return r;
 
         /* Advance: fresh starts from the root, then every live node. */
-        size_t n_live = s->n_live;
-        s->n_live = 0;
-        for (size_t k = 0; k < s->n_symbols; k++) {
-                uint32_t c = m->symbol_root[s->symbols[k]];
+        if (s->n_symbols > 0 || s->n_live > 0) {
+                size_t n_live = s->n_live;
 
-                if (c != NONE) {
-                        r = arrive(sc, c, word);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        for (size_t i = 0; i < n_live; i++)
+                s->n_live = 0;
                 for (size_t k = 0; k < s->n_symbols; k++) {
-                        uint32_t c = u64map_get(&m->trans,
-                                                (uint64_t)s->live[i] << 32 | s->symbols[k]);
+                        uint32_t c = m->symbol_root[s->symbols[k]];
 
                         if (c != NONE) {
                                 r = arrive(sc, c, word);
@@ -1743,15 +2254,27 @@ static int end_word(Scanner *sc) {
                                         return r;
                         }
                 }
-        uint32_t *swap = s->live;
-        size_t swap_allocated = s->live_allocated;
-        s->live = s->next_live;
-        s->live_allocated = s->next_live_allocated;
-        s->next_live = swap;
-        s->next_live_allocated = swap_allocated;
+                for (size_t i = 0; i < n_live; i++)
+                        for (size_t k = 0; k < s->n_symbols; k++) {
+                                uint32_t c = u64map_get(&m->trans, (uint64_t)s->live[i] << 32 |
+                                                                           s->symbols[k]);
+
+                                if (c != NONE) {
+                                        r = arrive(sc, c, word);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        }
+                uint32_t *swap = s->live;
+                size_t swap_allocated = s->live_allocated;
+                s->live = s->next_live;
+                s->live_allocated = s->next_live_allocated;
+                s->next_live = swap;
+                s->next_live_allocated = swap_allocated;
+        }
 
         if (m->has_inside && kind == KIND_HASHTAG) {
-                if (!m->has_accents || sc->word_ascii)
+                if (!strip)
                         r = run_inside(sc, w, n, 2, word);
                 else {
                         r = run_inside(sc, w, n, 0, word);
@@ -1781,14 +2304,49 @@ static int end_word(Scanner *sc) {
         return 0;
 }
 
+/*
+ * end_word() for the common case, inline in the scan loop: a plain word that cannot be a term
+ * word (the dictionary's filter says no, and no prefix word starts like it), with nothing else to
+ * do, is only counted, and ends every partial phrase.
+ */
+static inline int end_word_fast(Scanner *sc) {
+        const Matcher *m = sc->m;
+        Scan *s = sc->s;
+        const char *w = s->word;
+        size_t n = sc->word_len;
+        uint64_t h;
+
+        if (s->spans || (m->has_accents && sc->may_strip) ||
+            (m->has_inside && sc->word_kind == KIND_HASHTAG) || s->n_words >= UINT32_MAX - 1 ||
+            n + HASH_PADDING > s->word_allocated)
+                return end_word(sc);
+        h = hash_bytes(w, n);
+        if ((m->bloom[bloom_word(m, h)] & bloom_bits(h)) == bloom_bits(h))
+                return end_word(sc);
+        if (prefix_may_start(m, w, n))
+                return end_word(sc);
+        sc->state = OUTSIDE;
+        s->n_words++;
+        s->n_live = 0;
+        return 0;
+}
+
 static inline int word_reserve(Scanner *sc, size_t more) {
         Scan *s = sc->s;
 
-        if (sc->word_len + more <= s->word_allocated)
+        if (_likely_(sc->word_len + more <= s->word_allocated))
                 return 0;
         if (more > SIZE_MAX - sc->word_len)
                 return -ENOMEM;
         return GROW(s->word, s->word_allocated, sc->word_len + more);
+}
+
+static inline void word_start(Scanner *sc, size_t span_start) {
+        sc->state = IN_RUN;
+        sc->word_len = 0;
+        sc->may_strip = false;
+        sc->word_kind = sc->prev_kind;
+        sc->span_start = span_start;
 }
 
 /*
@@ -1808,19 +2366,15 @@ static int feed(Scanner *sc, int32_t cp, const char *bytes, size_t len, CodePoin
                 c = CP_WORD;
         }
         if (c == CP_WORD) {
-                if (sc->state != IN_RUN) {
-                        sc->state = IN_RUN;
-                        sc->word_len = 0;
-                        sc->word_ascii = true;
-                        sc->word_kind = sc->prev_kind;
-                        sc->span_start = span_start;
-                }
+                if (sc->state != IN_RUN)
+                        word_start(sc, span_start);
                 r = word_reserve(sc, len);
                 if (r < 0)
                         return r;
                 memcpy(sc->s->word + sc->word_len, bytes, len);
                 sc->word_len += len;
-                sc->word_ascii = sc->word_ascii && len == 1 && (uint8_t)bytes[0] < 0x80;
+                if (cp >= 0x80)
+                        sc->may_strip = true;
                 sc->span_end = span_end;
         } else {
                 if (sc->state == IN_RUN) {
@@ -1829,15 +2383,13 @@ static int feed(Scanner *sc, int32_t cp, const char *bytes, size_t len, CodePoin
                                 return r;
                 }
                 if (c == CP_SINGLE) {
-                        sc->word_len = 0;
+                        word_start(sc, span_start);
                         r = word_reserve(sc, len);
                         if (r < 0)
                                 return r;
                         memcpy(sc->s->word, bytes, len);
                         sc->word_len = len;
-                        sc->word_ascii = false;
-                        sc->word_kind = sc->prev_kind;
-                        sc->span_start = span_start;
+                        sc->may_strip = cp >= 0x80;
                         sc->span_end = span_end;
                         r = end_word(sc);
                         if (r < 0)
@@ -1939,6 +2491,18 @@ static inline int feed_boundary(Scanner *sc, const char *text, int32_t cp, size_
         return feed_utf8(sc, p, len, i, i + n);
 }
 
+/* Whether the text may be cut before t[j] (true at the end). */
+static inline bool boundary_at(const uint8_t *t, size_t j, size_t len) {
+        int32_t cp;
+
+        if (j >= len || t[j] < 0x80)
+                return true;
+        if (t[j] >= 0xC2 && t[j] <= 0xDF && j + 1 < len && (t[j + 1] & 0xC0) == 0x80)
+                return two_byte[(t[j] & 0x1F) << 6 | (t[j + 1] & 0x3F)].flags & TWO_BOUNDARY;
+        (void)decode(t + j, len - j, &cp);
+        return cp_is_boundary(cp);
+}
+
 int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
         const uint8_t *t = (const uint8_t *)text;
         Scanner sc = { .m = m, .s = s };
@@ -1972,55 +2536,178 @@ int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
                 int32_t cp, next = 0xFFFD;
                 size_t n, nn = 0;
 
-                if (c < 0x80 && c != 0) {
-                        unsigned a = ascii_class[c];
+                if (c < 0x80) {
+                        if (ascii_fold[c] == 0)
+                                goto separators;
+                        if (sc.state != IN_RUN && i + 8 <= len && !s->spans &&
+                            !(m->has_inside && sc.prev_kind == KIND_HASHTAG) &&
+                            s->n_words < UINT32_MAX - 1) {
+                                /*
+                                 * A word of fewer than 8 ASCII bytes before an ASCII separator,
+                                 * folded and hashed in a register: if it can be no term word, it
+                                 * is only counted, and ends every partial phrase.
+                                 */
+                                uint64_t v = load64(t + i), m8 = swar_word(v);
 
-                        if (a == A_WORD) {
-                                /* A run of ASCII word characters, folded by table. */
-                                size_t j = i + 1, k;
+                                if (m8 != HIGHS) {
+                                        size_t k = swar_leading(~m8 & HIGHS);
+                                        uint64_t f = swar_keep(swar_fold(v), k);
 
-                                while (j < len && ascii_class[t[j]] == A_WORD)
-                                        j++;
-                                k = j;
-                                if (j < len && t[j] >= 0x80) {
-                                        (void)decode(t + j, len - j, &next);
-                                        if (!cp_is_boundary(next))
-                                                k = j - 1; /* composes with what follows */
-                                }
-                                if (k > i) {
-                                        if (sc.state != IN_RUN) {
-                                                sc.state = IN_RUN;
-                                                sc.word_len = 0;
-                                                sc.word_ascii = true;
-                                                sc.word_kind = sc.prev_kind;
-                                                sc.span_start = i;
+                                        if (t[i + k] < 0x80 && !short_word_may_match(m, f, k)) {
+                                                s->n_words++;
+                                                s->n_live = 0;
+                                                sc.state = OUTSIDE;
+                                                sc.prev_kind = KIND_ANY;
+                                                i += k;
+                                                continue;
                                         }
-                                        r = word_reserve(&sc, k - i);
-                                        if (r < 0)
-                                                return r;
-                                        for (size_t q = i; q < k; q++)
-                                                s->word[sc.word_len++] = ascii_lower(t[q]);
-                                        sc.span_end = k;
-                                        sc.prev_kind = KIND_ANY;
-                                        i = k;
-                                        continue;
                                 }
-                        } else if (i + 1 >= len || t[i + 1] < 0x80) {
-                                /* A separator followed by ASCII. */
+                        }
+                        goto word;
+                }
+                if (c >= 0xC2 && c <= 0xDF && i + 1 < len && (t[i + 1] & 0xC0) == 0x80) {
+                        const TwoByte *tb = &two_byte[(c & 0x1F) << 6 | (t[i + 1] & 0x3F)];
+
+                        if (tb->flags & TWO_WORD)
+                                goto word;
+                        if ((tb->flags & TWO_SEPARATOR) && boundary_at(t, i + 2, len)) {
                                 if (sc.state == IN_RUN) {
-                                        r = end_word(&sc);
+                                        r = end_word_fast(&sc);
                                         if (r < 0)
                                                 return r;
                                 }
                                 sc.state = OUTSIDE;
-                                sc.prev_kind = a == A_HASH  ? KIND_HASHTAG
-                                               : a == A_AT ? KIND_MENTION
-                                                           : KIND_ANY;
-                                i++;
+                                sc.prev_kind = KIND_ANY;
+                                i += 2;
                                 continue;
                         }
                 }
+                goto general;
 
+        word: {
+                /*
+                 * A run of word characters that fold by table: ASCII letters, digits and '_', and
+                 * two-byte letters. Each is a boundary, and so is the next unless it is the
+                 * character after the run: if that one is not, the last character of the run
+                 * composes with it (e + U+0301) and goes to utf8proc with it.
+                 */
+                unsigned old_state = sc.state;
+                size_t before, run = i;
+                uint8_t flags = 0;
+
+                if (sc.state != IN_RUN)
+                        word_start(&sc, i);
+                before = sc.word_len;
+                for (;;) {
+                        char *w, *o, *end;
+
+                        r = word_reserve(&sc, 64);
+                        if (r < 0)
+                                return r;
+                        w = s->word;
+                        o = w + sc.word_len;
+                        end = w + s->word_allocated - 8; /* room for one 8-byte store */
+                        while (o < end && i < len) {
+                                uint8_t b = t[i];
+
+                                if (b < 0x80) {
+                                        size_t k;
+
+                                        if (_likely_(i + 8 <= len)) {
+                                                uint64_t v = load64(t + i), m8 = swar_word(v);
+
+                                                store64(o, swar_fold(v));
+                                                k = m8 == HIGHS ? 8 : swar_leading(~m8 & HIGHS);
+                                        } else
+                                                for (k = 0; i + k < len &&
+                                                            ascii_fold[t[i + k]] != 0;
+                                                     k++)
+                                                        o[k] = (char)ascii_fold[t[i + k]];
+                                        if (k == 0)
+                                                break;
+                                        o += k;
+                                        i += k;
+                                        if (k < 8 && (i >= len || t[i] < 0x80))
+                                                break; /* an ASCII separator (or the end) */
+                                } else if (b >= 0xC2 && b <= 0xDF && i + 1 < len &&
+                                           (t[i + 1] & 0xC0) == 0x80) {
+                                        const TwoByte *q =
+                                                &two_byte[(b & 0x1F) << 6 | (t[i + 1] & 0x3F)];
+
+                                        if (!(q->flags & TWO_WORD))
+                                                break;
+                                        memcpy(o, q, sizeof(*q));
+                                        o += q->len;
+                                        flags |= q->flags;
+                                        i += 2;
+                                } else
+                                        break;
+                        }
+                        sc.word_len = (size_t)(o - w);
+                        if (o < end || i >= len)
+                                break;
+                }
+                if (i < len && t[i] >= 0x80 && !boundary_at(t, i, len) && i > run) {
+                        /* Take the last character back: ASCII, or two bytes. */
+                        if (t[i - 1] < 0x80) {
+                                i--;
+                                sc.word_len--;
+                        } else {
+                                i -= 2;
+                                sc.word_len -=
+                                        two_byte[(t[i] & 0x1F) << 6 | (t[i + 1] & 0x3F)].len;
+                        }
+                }
+                if (sc.word_len == before) {
+                        /* Only a character that composes with what follows. */
+                        sc.state = old_state;
+                        goto general;
+                }
+                if (flags & TWO_STRIP)
+                        sc.may_strip = true;
+                sc.span_end = i;
+                sc.prev_kind = KIND_ANY;
+                continue;
+        }
+
+        separators: {
+                /* A run of ASCII separators, NUL included; the same rule for the last one. */
+                size_t start = i;
+                bool more = true;
+
+                if (i + 1 < len && ascii_fold[t[i + 1]] != 0) {
+                        /* The common case: one, before an ASCII word character. */
+                        i++;
+                        more = false;
+                } else if (_likely_(i + 8 <= len)) {
+                        uint64_t v = load64(t + i), sep = ~swar_word(v) & ~v & HIGHS;
+
+                        if (sep != HIGHS) {
+                                i += swar_leading(~sep & HIGHS); /* t[start] is one: >= 1 */
+                                more = false;
+                        } else
+                                i += 8;
+                } else
+                        i++;
+                while (more && i < len && t[i] < 0x80 && ascii_fold[t[i]] == 0)
+                        i++;
+                if (i < len && t[i] >= 0x80 && !boundary_at(t, i, len))
+                        i--;
+                if (i == start)
+                        goto general;
+                if (sc.state == IN_RUN) {
+                        r = end_word_fast(&sc);
+                        if (r < 0)
+                                return r;
+                }
+                sc.state = OUTSIDE;
+                c = t[i - 1];
+                sc.prev_kind = (unsigned)(c == '#') * KIND_HASHTAG +
+                               (unsigned)(c == '@') * KIND_MENTION;
+                continue;
+        }
+
+        general:
                 /* The general case: a code point, folded by table if a boundary follows. */
                 n = decode(t + i, len - i, &cp);
                 if (i + n < len)
@@ -2048,7 +2735,7 @@ int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
                 i = j;
         }
         if (sc.state == IN_RUN) {
-                r = end_word(&sc);
+                r = end_word_fast(&sc);
                 if (r < 0)
                         return r;
         }

@@ -637,6 +637,180 @@ static void test_large_input(void **state) {
         assert_hit(s, 0, ids[5], 0, 1);
 }
 
+/*
+ * The scanner's fast paths (ASCII eight bytes at a time, two-byte letters by table, short words
+ * checked in a register) against the cases that must leave them: a letter that composes with the
+ * mark after it, at every position of an 8-byte block; words straddling ASCII and two-byte
+ * letters; two-byte separators; words longer than any buffer; texts that end inside a block.
+ */
+static void test_fast_paths(void **state) {
+        static const Row rows[] = {
+                /* e + U+0301 = é, wherever the e falls in a block of eight */
+                { "é", 0, "e\xCC\x81", YES },
+                { "ét", 0, "e\xCC\x81t", YES },
+                { "abcdefé", 0, "abcdefe\xCC\x81 x", YES },
+                { "abcdefgé", 0, "ABCDEFGE\xCC\x81 z", YES },
+                { "abcdefghé", 0, "abcdefghe\xCC\x81", YES },
+                { "abcdefghijklmnoé", 0, "abcdefghijklmnoe\xCC\x81!", YES },
+                { "abcdefg", 0, "ABCDEFGE\xCC\x81 z", NO },
+                { "cafe", 0, "x cafe\xCC\x81 x", NO },
+                { "café", 0, "CAFE\xCC\x81!", YES },
+                { "cafe", IA, "CAFE\xCC\x81!", YES },
+                /* и + U+0306 = й, a two-byte letter composing */
+                { "йод", 0, "и\xCC\x86од", YES },
+                { "иод", 0, "и\xCC\x86од", NO },
+                { "бой", 0, "БОИ\xCC\x86.", YES },
+                /* words straddling ASCII and two-byte letters */
+                { "abcдеф", 0, "ABCДЕФ", YES },
+                { "abc", 0, "abcдеф", NO },
+                { "деф", 0, "abcдеф", NO },
+                { "x1ж2y3з", 0, "X1Ж2Y3З", YES },
+                { "straße", 0, "STRASSE", YES },
+                { "ªb", 0, "ab", YES },
+                /* two-byte separators, and a separator composing with a mark (< + U+0338) */
+                { "money back", 0, "money\xC2\xA0" "back", YES },
+                { "refund", 0, "«refund»", YES },
+                { "a b", 0, "a<\xCC\xB8" "b", YES },
+                /* ASCII runs ending where the text ends, mid-block */
+                { "ab", 0, "ab", YES },
+                { "ab", 0, "x ab", YES },
+                { "refund", 0, "where is my refund", YES },
+                { "refund", 0, "where is my refun", NO },
+                { "ref", 0, "ref\0und", YES },
+                /* long words: past the first buffer, past every 8-byte chunk */
+                { "supercalifragilisticexpialidocious", 0,
+                  "Supercalifragilisticexpialidocious!", YES },
+                { "supercalifragilisticexpialidocious", 0,
+                  "supercalifragilisticexpialidociouz", NO },
+                { "превысокомногорассмотрительствующий", 0,
+                  "ПРЕВЫСОКОМНОГОРАССМОТРИТЕЛЬСТВУЮЩИЙ", YES },
+                { "превысокомногорассмотрительствующий", 0,
+                  "превысокомногорассмотрительствующи", NO },
+                /* prefixes of every filter length: 3, 5, 9 and 13 bytes */
+                { "abc*", 0, "ABCDEFGHIJKLMNOP", YES },
+                { "abc*", 0, "abd", NO },
+                { "abcde*", 0, "abcdefghijklmnop", YES },
+                { "abcde*", 0, "abcdf", NO },
+                { "abcdefghi*", 0, "abcdefghijklmnop", YES },
+                { "abcdefghi*", 0, "abcdefghj", NO },
+                { "abcdefghijklm*", 0, "abcdefghijklmnop", YES },
+                { "abcdefghijklm*", 0, "abcdefghijklnop", NO },
+                { "жу*", 0, "Жук", YES },
+                { "жу*", 0, "жж", NO },
+                /* ё and accent stripping */
+                { "всё", IA, "все", YES },
+                { "все", IA, "ВСЁ", YES },
+                { "всё", 0, "все", NO },
+                { "всё сломалось", IA, "Все сломалось!", YES },
+                { "ёлк*", IA, "елки", YES },
+                /* a lone mark strips to nothing, and a prefix of nothing starts every word */
+                { "\xCC\x81*", IA, "hello", YES },
+                { "\xCC\x81", IA, "\xCC\x81", YES },
+                { "\xCC\x81", IA, "hello", NO },
+                /* a short word that is no term word ends every partial phrase */
+                { "waste money", 0, "waste of money", NO },
+                { "waste of money", 0, "what a waste of money", YES },
+                { "money back", 0, "money, money back", YES },
+                { "acme", IH, "#xacmey", YES },
+                { "acme", IH, "xacmey", NO },
+                { "#acme", 0, "#ok #acme", YES },
+                { "@acme", 0, "#acme", NO },
+        };
+        CHECK_ROWS(rows);
+}
+
+/* More than eight prefix words under one trie node: every one is found. */
+static void test_many_prefixes(void **state) {
+        static const char *const terms[] = { "a*", "b*", "c*", "d*", "e*", "f*", "g*", "h*",
+                                             "i*", "j*", "k*", "l*", "m*" };
+        static const char text[] = "apple banana cherry date egg fig grape hop ice jam kiwi "
+                                   "lemon mango";
+        _cleanup_(matcher_freep) Matcher *m = NULL;
+        _cleanup_(scan_freep) Scan *s = NULL;
+        uint32_t ids[ELEMENTSOF(terms)];
+
+        m = compile(terms, NULL, ELEMENTSOF(terms), ids);
+        assert_int_equal(scan_new(false, &s), 0);
+        assert_int_equal(matcher_scan(m, text, strlen(text), s), 0);
+        assert_int_equal(scan_n_hits(s), ELEMENTSOF(terms));
+        for (size_t i = 0; i < ELEMENTSOF(terms); i++)
+                assert_hit(s, i, ids[i], i, 1);
+}
+
+/* Word spans and counts are the same whichever path a word took. */
+static void test_fast_path_spans(void **state) {
+        static const char *const terms[] = { "zz" };
+        /* ab | жук | ét | abcdefghij | x1ж | ﬁ | end */
+        static const char text[] = "ab \xD0\x96\xD0\xA3\xD0\x9A e\xCC\x81t, abcdefghij "
+                                   "x1\xD0\xB6 \xEF\xAC\x81 end";
+        static const size_t want[][2] = { { 0, 2 }, { 3, 9 }, { 10, 14 }, { 16, 26 },
+                                          { 27, 31 }, { 32, 35 }, { 36, 39 } };
+        _cleanup_(matcher_freep) Matcher *m = NULL;
+        _cleanup_(scan_freep) Scan *s = NULL, *no = NULL;
+        uint32_t ids[1];
+        size_t a, e;
+
+        m = compile(terms, NULL, 1, ids);
+        assert_int_equal(scan_new(true, &s), 0);
+        assert_int_equal(scan_new(false, &no), 0);
+        assert_int_equal(matcher_scan(m, text, strlen(text), s), 0);
+        assert_int_equal(matcher_scan(m, text, strlen(text), no), 0);
+        assert_int_equal(scan_n_words(s), ELEMENTSOF(want));
+        assert_int_equal(scan_n_words(no), ELEMENTSOF(want));
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                scan_word_span(s, i, &a, &e);
+                assert_int_equal(a, want[i][0]);
+                assert_int_equal(e, want[i][1]);
+        }
+}
+
+/* Words far longer than the scanner's buffers, in both scripts, as terms and in texts. */
+static void test_long_words(void **state) {
+        const size_t n = 5000;
+        _cleanup_free_ char *word = malloc(2 * n + 1), *text = malloc(2 * n + 16);
+        _cleanup_free_ char *prefix = malloc(n + 2);
+        _cleanup_(matcher_freep) Matcher *m = NULL;
+        _cleanup_(scan_freep) Scan *s = NULL;
+        const char *terms[3];
+        uint32_t ids[3];
+
+        assert_non_null(word);
+        assert_non_null(text);
+        assert_non_null(prefix);
+        for (size_t i = 0; i < n; i++) /* жжж...: 2 bytes a letter */
+                memcpy(word + 2 * i, "\xD0\xB6", 2);
+        word[2 * n] = 0;
+        memset(prefix, 'q', n - 1);
+        prefix[n - 1] = '*';
+        prefix[n] = 0;
+        terms[0] = word;
+        terms[1] = prefix;
+        terms[2] = "q";
+        m = compile(terms, NULL, 3, ids);
+        assert_int_equal(scan_new(false, &s), 0);
+
+        /* ЖЖЖ...: upper case folds to the term */
+        for (size_t i = 0; i < n; i++)
+                memcpy(text + 2 * i, "\xD0\x96", 2);
+        assert_int_equal(matcher_scan(m, text, 2 * n, s), 0);
+        assert_int_equal(scan_n_hits(s), 1);
+        assert_hit(s, 0, ids[0], 0, 1);
+        assert_int_equal(matcher_scan(m, text, 2 * n - 2, s), 0); /* one letter short */
+        assert_int_equal(scan_n_hits(s), 0);
+
+        /* QQQ...Qx: the prefix of n - 1 q's, then one more letter */
+        memset(text, 'Q', n - 1);
+        memcpy(text + n - 1, "x q", 3);
+        assert_int_equal(matcher_scan(m, text, n + 2, s), 0);
+        assert_int_equal(scan_n_words(s), 2);
+        assert_int_equal(scan_n_hits(s), 2);
+        assert_hit(s, 0, ids[1], 0, 1);
+        assert_hit(s, 1, ids[2], 1, 1);
+        text[n / 2] = 'r';
+        assert_int_equal(matcher_scan(m, text, n + 2, s), 0);
+        assert_int_equal(scan_n_hits(s), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 TEST("match/english", test_english),
@@ -661,6 +835,10 @@ int main(void) {
                 TEST("match/word-count", test_word_count),
                 TEST("match/empty-matcher", test_empty_matcher),
                 TEST("match/large-input", test_large_input),
+                TEST("match/fast-paths", test_fast_paths),
+                TEST("match/many-prefixes", test_many_prefixes),
+                TEST("match/fast-path-spans", test_fast_path_spans),
+                TEST("match/long-words", test_long_words),
         };
 
         return cmocka_run_group_tests_name("match", tests, NULL, NULL);
