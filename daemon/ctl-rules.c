@@ -27,7 +27,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
-static void print_config_error(const char *msg, void *userdata) {
+void ctl_print_config_error(const char *msg, void *userdata) {
         fprintf(stderr, "%s\n", msg);
         (*(unsigned *)userdata)++;
 }
@@ -42,7 +42,7 @@ int ctl_load_config(const char *path, char *const *rule_files, Config **ret) {
         if (r < 0)
                 return r;
         r = config_load_with_rules(path, isempty(pd) ? NULL : pd, rule_files, reg,
-                                   print_config_error, &n_errors, ret);
+                                   ctl_print_config_error, &n_errors, ret);
         /* the tools never call into source or notifier plugins, so they can go at once */
         plugin_registry_free(reg);
         if (r < 0) {

@@ -22,9 +22,13 @@ extern int64_t arg_followers;    /* -1 = unknown */
 extern usec_t arg_since;
 extern char **arg_rules;         /* --rules, NULL when none */
 
+/* A ConfigErrorFunc printing to stderr and counting in *(unsigned *)userdata. */
+void ctl_print_config_error(const char *msg, void *userdata);
 /* Load a config (with rule files standing in, for backtest), printing every error. */
 int ctl_load_config(const char *path, char *const *rule_files, Config **ret);
 
 int ctl_test_rules(const char *path);
 int ctl_explain(const char *text);
 int ctl_backtest(Store *s, Config *current);
+int ctl_poll(const char *name, unsigned max_pages);
+int ctl_sources(Store *s, const Config *cfg);

@@ -28,6 +28,7 @@ const char *arg_lang, *arg_network, *arg_source;
 int64_t arg_followers = -1;
 usec_t arg_since = 7 * USEC_PER_DAY;
 char **arg_rules;
+static unsigned arg_pages = 1;
 
 static void help(void) {
         printf("Usage: earshotctl [OPTIONS] COMMAND [ARGS]\n"
@@ -40,6 +41,10 @@ static void help(void) {
                "  explain TEXT          for every rule: does it match TEXT, and why (not)\n"
                "  backtest              re-run the rules over the posts the daemon has seen and\n"
                "                        report the alerts a rule change would add or remove\n"
+               "  sources               every source and feed: last poll, status, next poll,\n"
+               "                        backoff, rate limit, posts seen, coverage gaps\n"
+               "  poll NAME             poll source NAME once, now, and print the posts it\n"
+               "                        parsed (no store, no cursor is touched)\n"
                "\n"
                "Options:\n"
                "  -c, --config PATH     the configuration (default: %s)\n"
@@ -56,6 +61,8 @@ static void help(void) {
                "      --since DURATION  how far back (default 7d)\n"
                "      --rules FILE      a changed rule file; it stands in for the included file\n"
                "                        of the same name (others are added). Repeatable.\n"
+               "  poll:\n"
+               "      --pages N         follow at most N pages per feed (default 1)\n"
                "  -V, --version         print the version and exit\n"
                "  -h, --help            show this help and exit\n",
                DEFAULT_CONFIG, DEFAULT_STATE_DIR);
@@ -233,7 +240,7 @@ static int open_store(Config *cfg, Store **ret) {
 int main(int argc, char **argv) {
         enum {
                 ARG_JSON = 0x100, ARG_COLOR, ARG_LANG, ARG_NETWORK, ARG_SOURCE, ARG_FOLLOWERS,
-                ARG_SINCE, ARG_RULES,
+                ARG_SINCE, ARG_RULES, ARG_PAGES,
         };
         static const struct option options[] = {
                 {"state-dir", required_argument, NULL, 's'},
@@ -246,6 +253,7 @@ int main(int argc, char **argv) {
                 {"followers", required_argument, NULL, ARG_FOLLOWERS},
                 {"since", required_argument, NULL, ARG_SINCE},
                 {"rules", required_argument, NULL, ARG_RULES},
+                {"pages", required_argument, NULL, ARG_PAGES},
                 {"version", no_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -313,6 +321,17 @@ int main(int argc, char **argv) {
                                 return EXIT_FAILURE;
                         arg_rules = rules;
                         break;
+                case ARG_PAGES: {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || v < 1 || v > 100) {
+                                fprintf(stderr, "earshotctl: --pages takes a number from 1 to "
+                                                "100\n");
+                                return EXIT_FAILURE;
+                        }
+                        arg_pages = (unsigned)v;
+                        break;
+                }
                 case 'V':
                         printf("earshotctl %s\n", PACKAGE_VERSION);
                         return EXIT_SUCCESS;
@@ -342,6 +361,28 @@ int main(int argc, char **argv) {
                 }
                 return strcmp(cmd, "explain") == 0 ? ctl_explain(argv[optind + 1])
                                                    : ctl_test_rules(argv[optind + 1]);
+        }
+        if (strcmp(cmd, "poll") == 0) {
+                if (n_args != 1) {
+                        fprintf(stderr, "earshotctl: poll takes the name of a source\n");
+                        return EXIT_FAILURE;
+                }
+                return ctl_poll(argv[optind + 1], arg_pages);
+        }
+        if (strcmp(cmd, "sources") == 0) {
+                _cleanup_(config_freep) Config *cfg = NULL;
+                Store *s = NULL;
+                if (n_args != 0) {
+                        fprintf(stderr, "earshotctl: sources takes no arguments\n");
+                        return EXIT_FAILURE;
+                }
+                if (ctl_load_config(arg_config, NULL, &cfg) < 0)
+                        return EXIT_FAILURE;
+                if (open_store(cfg, &s) < 0)
+                        return EXIT_FAILURE;
+                int r = ctl_sources(s, cfg);
+                store_free(s);
+                return r;
         }
         if (strcmp(cmd, "backtest") == 0) {
                 _cleanup_(config_freep) Config *cfg = NULL;

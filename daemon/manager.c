@@ -1418,3 +1418,129 @@ int manager_reload(Manager *m) {
         manager_update_status(m);
         return 0;
 }
+
+/* ---- one poll outside the schedule (earshotctl poll) ----------------------------------------- */
+
+typedef struct OnePoll {
+        bool done;
+        HttpResponse resp; /* copied fields we need */
+        int status;
+        CURLcode result;
+        char *error, *body, *url;
+        size_t body_len;
+        char **headers;
+} OnePoll;
+
+static void one_poll_done(HttpCall *call, const HttpResponse *resp, void *userdata) {
+        OnePoll *p = userdata;
+        p->done = true;
+        p->status = resp->status;
+        p->result = resp->result;
+        p->error = resp->error ? strdup(resp->error) : NULL;
+        p->body = malloc(resp->body_len + 1);
+        if (p->body) {
+                memcpy(p->body, resp->body ? resp->body : "", resp->body_len);
+                p->body[resp->body_len] = 0;
+                p->body_len = resp->body_len;
+        }
+        p->url = resp->url ? strdup(resp->url) : NULL;
+        p->headers = strv_copy(resp->headers);
+        if (resp->too_large) {
+                free(p->error);
+                p->error = strdup("response too large");
+                p->result = CURLE_FILESIZE_EXCEEDED;
+        }
+}
+
+static void one_poll_reset(OnePoll *p) {
+        free(p->error);
+        free(p->body);
+        free(p->url);
+        strv_free(p->headers);
+        *p = (OnePoll){};
+}
+
+int manager_poll_once(Manager *m, Source *s, size_t index, unsigned max_pages,
+                      PollPostFunc fn, void *userdata, char *err, size_t err_len) {
+        const struct earshot_source_ops *ops = s->cfg->plugin->desc->source;
+        const Config *c = m->inst.config;
+        _cleanup_free_ char *page = NULL;
+        int r = 0;
+
+        if (index >= s->n_feeds || !s->state)
+                return -EINVAL;
+        for (unsigned n = 0; n < max_pages; n++) {
+                struct earshot_request req = {};
+                struct earshot_sink sink = {};
+                OnePoll p = {};
+
+                r = ops->build_request(s->state, (uint32_t)index, NULL, page, &req);
+                if (r < 0 || !req.url) {
+                        snprintf(err, err_len, "the plugin could not build a request: %s",
+                                 strerror(r < 0 ? -r : EINVAL));
+                        http_request_done(&req);
+                        return r < 0 ? r : -EINVAL;
+                }
+                HttpOptions o = {
+                        .timeout = c->http_timeout,
+                        .connect_timeout = c->http_connect_timeout,
+                        .max_size = c->max_response_size,
+                        .user_agent = c->user_agent,
+                        .allow_file = strncmp(req.url, "file://", 7) == 0,
+                        .ca_file = c->ca_file,
+                };
+                r = http_start(m->http, &req, &o, one_poll_done, &p, NULL);
+                if (r < 0) {
+                        snprintf(err, err_len, "cannot start the request to %s: %s", req.url,
+                                 strerror(-r));
+                        http_request_done(&req);
+                        return r;
+                }
+                while (!p.done) {
+                        r = sd_event_run(m->event, UINT64_MAX);
+                        if (r < 0) {
+                                snprintf(err, err_len, "event loop failed: %s", strerror(-r));
+                                http_request_done(&req);
+                                one_poll_reset(&p);
+                                return r;
+                        }
+                }
+                if (p.result != CURLE_OK || p.status < 200 || p.status >= 300 || !p.body) {
+                        if (p.result != CURLE_OK)
+                                snprintf(err, err_len, "%s: %s", req.url,
+                                         p.error ? p.error : "request failed");
+                        else
+                                snprintf(err, err_len, "%s: HTTP %d", req.url, p.status);
+                        http_request_done(&req);
+                        one_poll_reset(&p);
+                        return -EIO;
+                }
+                struct earshot_response view = {
+                        .size = sizeof(view),
+                        .status = p.status,
+                        .url = p.url ? p.url : req.url,
+                        .body = p.body,
+                        .body_len = p.body_len,
+                        .headers = (const char *const *)p.headers,
+                };
+                r = ops->parse_response(s->state, (uint32_t)index, NULL, page, &view, &sink);
+                http_request_done(&req);
+                if (r < 0 || r == EARSHOT_RETRY) {
+                        snprintf(err, err_len, "the plugin could not use the response (%s)",
+                                 r == EARSHOT_RETRY ? "it asks to retry later" : strerror(-r));
+                        sink_done(&sink);
+                        one_poll_reset(&p);
+                        return r < 0 ? r : -EAGAIN;
+                }
+                for (size_t i = 0; i < sink.n; i++)
+                        fn(&sink.posts[i].p, userdata);
+                bool more = r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, page);
+                free(page);
+                page = more ? TAKE_PTR(sink.page) : NULL;
+                sink_done(&sink);
+                one_poll_reset(&p);
+                if (!more)
+                        break;
+        }
+        return 0;
+}

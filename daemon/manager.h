@@ -121,6 +121,15 @@ int manager_reload(Manager *m);
 void manager_update_status(Manager *m);
 void manager_check_once_done(Manager *m);
 
+/*
+ * Poll one feed of a loaded source once, outside the daemon's schedule, store and cursors (the
+ * first-poll view: newest page, then at most max_pages pages as the plugin asks). Every post
+ * parsed goes to fn. 0, or a negative errno with err filled (earshotctl poll).
+ */
+typedef void (*PollPostFunc)(const struct earshot_post *p, void *userdata);
+int manager_poll_once(Manager *m, Source *s, size_t index, unsigned max_pages,
+                      PollPostFunc fn, void *userdata, char *err, size_t err_len);
+
 /* The state directory a Config and options select. malloc()ed. */
 char *manager_state_dir(const ManagerOptions *opts, const Config *c);
 
