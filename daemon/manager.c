@@ -1027,6 +1027,17 @@ static void feed_check_silent(Manager *m, Feed *f, int64_t now) {
                                 store_errmsg(m->store));
 }
 
+/* Look often enough for the shortest window: a quarter of it, between 1 s and a minute. */
+static usec_t health_interval(const Manager *m) {
+        usec_t every = HEALTH_INTERVAL;
+        for (size_t i = 0; m->inst.config && i < m->inst.config->n_sources; i++) {
+                const SourceConfig *sc = &m->inst.config->sources[i];
+                if (sc->enabled && sc->silent_after > 0 && sc->silent_after / 4 < every)
+                        every = sc->silent_after / 4;
+        }
+        return every < USEC_PER_SEC ? USEC_PER_SEC : every;
+}
+
 static int on_health(sd_event_source *es, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
@@ -1036,7 +1047,7 @@ static int on_health(sd_event_source *es, uint64_t usec, void *userdata) {
                 for (size_t k = 0; k < s->n_feeds; k++)
                         feed_check_silent(m, &s->feeds[k], now);
         }
-        (void)sd_event_source_set_time(es, now_usec(CLOCK_MONOTONIC) + HEALTH_INTERVAL);
+        (void)sd_event_source_set_time(es, now_usec(CLOCK_MONOTONIC) + health_interval(m));
         return 0;
 }
 
@@ -1339,7 +1350,8 @@ int manager_start(Manager *m) {
 
         if (!m->opts.once) {
                 r = sd_event_add_time_relative(m->event, &m->health_timer, CLOCK_MONOTONIC,
-                                               HEALTH_INTERVAL, USEC_PER_SEC, on_health, m);
+                                               health_interval(m), 100 * USEC_PER_MSEC,
+                                               on_health, m);
                 if (r >= 0) {
                         (void)sd_event_source_set_enabled(m->health_timer, SD_EVENT_ON);
                         (void)sd_event_source_set_description(m->health_timer, "health");
