@@ -186,6 +186,10 @@ int ctl_test_rules(const char *path) {
                         .network = json_string(o, "network"),
                         .source = json_string(o, "source"),
                         .followers = cJSON_IsNumber(fj) ? (int64_t)fj->valuedouble : -1,
+                        .rating = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "rating"))
+                                          ? (int64_t)cJSON_GetObjectItemCaseSensitive(o, "rating")
+                                                    ->valuedouble
+                                          : 0,
                 };
                 RuleMatches m = {};
                 n_posts++;
@@ -296,6 +300,7 @@ int ctl_explain(const char *text) {
                 .network = arg_network,
                 .source = arg_source,
                 .followers = arg_followers,
+                .rating = arg_rating,
         };
         r = ruleset_explain(cfg->rules, &post, use_color(), stdout);
         if (r < 0) {

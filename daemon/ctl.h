@@ -19,6 +19,7 @@ extern bool arg_json;
 extern int arg_color;            /* -1 auto, 0 never, 1 always */
 extern const char *arg_lang, *arg_network, *arg_source;
 extern int64_t arg_followers;    /* -1 = unknown */
+extern int64_t arg_rating;       /* 0 = not a review */
 extern usec_t arg_since;
 extern char **arg_rules;         /* --rules, NULL when none */
 

@@ -26,6 +26,7 @@ bool arg_json;
 int arg_color = -1;
 const char *arg_lang, *arg_network, *arg_source;
 int64_t arg_followers = -1;
+int64_t arg_rating;
 usec_t arg_since = 7 * USEC_PER_DAY;
 char **arg_rules;
 static unsigned arg_pages = 1;
@@ -57,6 +58,7 @@ static void help(void) {
                "      --network NAME    the post's network (e.g. mastodon)\n"
                "      --source NAME     the source it came from\n"
                "      --followers N     the author's follower count\n"
+               "      --rating N        the post is a review with N stars (1-5)\n"
                "  backtest:\n"
                "      --since DURATION  how far back (default 7d)\n"
                "      --rules FILE      a changed rule file; it stands in for the included file\n"
@@ -240,7 +242,7 @@ static int open_store(Config *cfg, Store **ret) {
 int main(int argc, char **argv) {
         enum {
                 ARG_JSON = 0x100, ARG_COLOR, ARG_LANG, ARG_NETWORK, ARG_SOURCE, ARG_FOLLOWERS,
-                ARG_SINCE, ARG_RULES, ARG_PAGES,
+                ARG_SINCE, ARG_RULES, ARG_PAGES, ARG_RATING,
         };
         static const struct option options[] = {
                 {"state-dir", required_argument, NULL, 's'},
@@ -254,6 +256,7 @@ int main(int argc, char **argv) {
                 {"since", required_argument, NULL, ARG_SINCE},
                 {"rules", required_argument, NULL, ARG_RULES},
                 {"pages", required_argument, NULL, ARG_PAGES},
+                {"rating", required_argument, NULL, ARG_RATING},
                 {"version", no_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -321,6 +324,16 @@ int main(int argc, char **argv) {
                                 return EXIT_FAILURE;
                         arg_rules = rules;
                         break;
+                case ARG_RATING: {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || v < 1 || v > 5) {
+                                fprintf(stderr, "earshotctl: --rating takes 1 to 5 stars\n");
+                                return EXIT_FAILURE;
+                        }
+                        arg_rating = v;
+                        break;
+                }
                 case ARG_PAGES: {
                         char *end;
                         long v = strtol(optarg, &end, 10);

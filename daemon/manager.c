@@ -443,7 +443,8 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, int64_t n
                         }
                         RulePost rp = {.text = both ? both : p->text, .lang = p->lang,
                                        .network = p->network, .source = sc->name,
-                                       .followers = p->author_followers};
+                                       .followers = p->author_followers,
+                                       .rating = p->rating};
                         r = ruleset_match(c->rules, &rp, m->rule_scratch, &rm);
                         if (r < 0)
                                 goto fail;

@@ -520,11 +520,12 @@ static const KeyDef rule_keys[] = {
         {"all"},       {"none"},          {"near"},      {"languages"}, {"networks"},
         {"sources"},   {"min_followers"}, {"terms"},     {"threshold"}, {"severity"},
         {"respond_within"}, {"tags"},     {"accents"},   {"inside_hashtags"},
+        {"max_rating"},
 };
 enum {
         RK_NAME, RK_DESCRIPTION, RK_ENABLED, RK_BRAND, RK_ANY, RK_ALL, RK_NONE, RK_NEAR,
         RK_LANGUAGES, RK_NETWORKS, RK_SOURCES, RK_MIN_FOLLOWERS, RK_TERMS, RK_THRESHOLD,
-        RK_SEVERITY, RK_RESPOND, RK_TAGS, RK_ACCENTS, RK_INSIDE, _RK_MAX
+        RK_SEVERITY, RK_RESPOND, RK_TAGS, RK_ACCENTS, RK_INSIDE, RK_MAX_RATING, _RK_MAX
 };
 
 static void rule_done(Rule *rule) {
@@ -802,6 +803,9 @@ static int parse_rule(Ctx *x, Node map, Rule *rule) {
             parse_vocabulary(x, v[RK_SOURCES], "source", x->source_names, x->n_source_names,
                              true, false, &rule->sources) < 0)
                 r = -EINVAL;
+        if (v[RK_MAX_RATING].n &&
+            get_int(p, v[RK_MAX_RATING], "max_rating", 1, 5, &rule->max_rating) < 0)
+                r = -EINVAL;
         if (v[RK_MIN_FOLLOWERS].n &&
             get_int(p, v[RK_MIN_FOLLOWERS], "min_followers", 0, INT64_C(1) << 40,
                     &rule->min_followers) < 0)
@@ -903,7 +907,7 @@ static int parse_rule(Ctx *x, Node map, Rule *rule) {
         if (r < 0)
                 return r;
 
-        if (rule->no_brand && !rule->has_body && rule->n_weights == 0) {
+        if (rule->no_brand && !rule->has_body && rule->n_weights == 0 && rule->max_rating == 0) {
                 error_at(p, map, "rule '%s' has brand: none and no terms: it would match every "
                                  "post",
                          rule->name);
@@ -1080,7 +1084,7 @@ int ruleset_parse(Parser *p, const Node *matching, const Node *brands, size_t n_
                                 continue;
                         rule->any_brand = false;
                         rule->no_brand = true;
-                        if (!rule->has_body && rule->n_weights == 0) {
+                        if (!rule->has_body && rule->n_weights == 0 && rule->max_rating == 0) {
                                 error_at(p, rules[i],
                                          "rule '%s' has no terms and there are no brands: it "
                                          "would match every post",
@@ -1404,6 +1408,11 @@ static bool filters_pass(const Rule *rule, const RulePost *post, const char **re
                 *ret_why = "followers";
                 return false;
         }
+        /* a rating filter is about reviews: a post that is no review does not pass */
+        if (rule->max_rating > 0 && (post->rating < 1 || post->rating > rule->max_rating)) {
+                *ret_why = "rating";
+                return false;
+        }
         return true;
 }
 
@@ -1702,6 +1711,13 @@ static void explain_rule(const Explain *e, RuleScratch *s, const Rule *rule) {
                         _cleanup_free_ char *l = strv_join(rule->languages, ", ");
                         fprintf(f, "  languages: the post is in '%s', the rule wants [%s]\n",
                                 post->lang ? post->lang : "(not given)", l ? l : "");
+                } else if (strcmp(why, "rating") == 0) {
+                        if (post->rating < 1)
+                                fprintf(f, "  max_rating: the post is not a review\n");
+                        else
+                                fprintf(f, "  max_rating: the review has %" PRId64
+                                           " stars, the rule wants at most %" PRId64 "\n",
+                                        post->rating, rule->max_rating);
                 } else
                         fprintf(f, "  min_followers: the author has %" PRId64
                                    " followers, the rule wants at least %" PRId64 "\n",

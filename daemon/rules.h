@@ -10,7 +10,8 @@
  *
  * A rule matches a post when, in this order:
  *   1. the filters pass: `networks`, `sources`, `languages` (a post whose network gives no
- *      language passes), `min_followers` (a post without a follower count passes);
+ *      language passes), `min_followers` (a post without a follower count passes),
+ *      `max_rating` (only reviews with at most that many stars pass);
  *   2. a brand is mentioned: one of the rule's brands (all brands for `brand: any`, the
  *      default) has a term in the post (a handle term only on its network) and none of its
  *      `exclude` terms; a rule with `brand: none` needs no brand;
@@ -83,6 +84,7 @@ typedef struct Rule {
         unsigned near; /* 0 = no proximity condition */
         char **languages, **networks, **sources; /* owned strv; NULL = no filter */
         int64_t min_followers;                   /* 0 = no filter */
+        int64_t max_rating;                      /* 0 = no filter; else reviews of <= stars */
         WeightedTerm *weights;                   /* owned; scoring form */
         size_t n_weights;
         int64_t threshold;
@@ -117,6 +119,7 @@ typedef struct RulePost {
         const char *network; /* may be NULL */
         const char *source;  /* may be NULL */
         int64_t followers;   /* -1 = unknown */
+        int64_t rating;      /* a review's stars 1-5; 0 = not a review */
 } RulePost;
 
 typedef struct RuleMatch {

@@ -496,6 +496,25 @@ static void test_filters(void **state) {
         assert_post(c, (RulePost){.text = "acme refund", .network = "mastodon", .followers = 999},
                     "ru,masto");
         assert_post(c, (RulePost){.text = "acme refund", .followers = 1000}, "ru,masto,big");
+        /* a rating filter is about reviews */
+        {
+                Config *r = load("brands:\n"
+                                 "  - name: acme\n"
+                                 "    terms: [acme]\n"
+                                 "rules:\n"
+                                 "  - name: bad-review\n"
+                                 "    brand: none\n"
+                                 "    networks: [appstore]\n"
+                                 "    max_rating: 2\n");
+                assert_post(r, (RulePost){.text = "meh", .network = "appstore", .rating = 1},
+                            "bad-review");
+                assert_post(r, (RulePost){.text = "meh", .network = "appstore", .rating = 2},
+                            "bad-review");
+                assert_post(r, (RulePost){.text = "meh", .network = "appstore", .rating = 3}, "");
+                assert_post(r, (RulePost){.text = "meh", .network = "appstore"}, "");
+                assert_post(r, (RulePost){.text = "meh", .network = "mastodon", .rating = 1}, "");
+                config_free(r);
+        }
         /* "und" says no more than no language */
         assert_post(c, (RulePost){.text = "acme refund", .lang = "und"}, "ru,masto,big");
         config_free(c);
