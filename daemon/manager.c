@@ -741,11 +741,17 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 feed_failed(f, "store error", detail, 0);
                 goto out;
         }
+        /* "first poll" is a property of the whole poll, not of each of its responses: a
+         * preliminary request (a capability check, a handle lookup) is committed on its own
+         * and must not make the first page of posts look like a later poll's */
+        if (!f->page)
+                f->poll_known = known;
+        known = f->poll_known;
         r = ops->parse_response(s->state, f->index, cursor, f->page, &view, &sink);
         if (r < 0 || r == EARSHOT_RETRY) {
                 snprintf(detail, sizeof(detail), "%s (%zu bytes)", url, resp->body_len);
                 feed_failed(f,
-                            r == EARSHOT_RETRY ? "the server asked to retry later"
+                            r == EARSHOT_RETRY ? "the source cannot go on for now (see above)"
                             : r == -EBADMSG    ? "malformed response"
                                                : "the plugin failed to parse the response",
                             detail, server);
@@ -778,8 +784,8 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
         if (!f->page && view.status == 200) {
                 const char *etag = earshot_response_header(&view, "ETag");
                 const char *lm = earshot_response_header(&view, "Last-Modified");
-                r = store_feed_set_validators(m->store, f->key, url, etag, lm);
-                if (r < 0)
+                int k = store_feed_set_validators(m->store, f->key, url, etag, lm);
+                if (k < 0)
                         log_debug("%s feed %s: cannot keep the validators: %s", s->prefix,
                                   f->key, store_errmsg(m->store));
         }

@@ -33,6 +33,7 @@ typedef struct Feed {
         unsigned pages;          /* requests in the current poll */
         HostState *host;         /* borrowed from Manager::hosts: the server of the request */
         bool conditional;        /* the request in flight carries If-None-Match/-Modified-Since */
+        bool poll_known;         /* the feed had a successful poll before this poll began */
         int64_t last_ok_usec;    /* wall clock: last successful poll (or start-up) */
         int64_t last_posts_usec; /* wall clock: last poll that returned posts (or start-up) */
         int64_t silent_since;    /* wall clock: when the feed was declared silent; 0 = not */

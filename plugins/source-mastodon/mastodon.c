@@ -1,22 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mastodon.c - hashtag timelines of Mastodon instances as an earshot source.
+ * mastodon.c - hashtag and account timelines of Mastodon instances as an earshot source:
+ * options, feeds, cursors, page tokens and requests. The response bodies are read by
+ * mastodon-parse.c.
  *
- * One feed per (instance, tag) pair, named "INSTANCE#tag". A poll asks
- * GET {instance}/api/v1/timelines/tag/{tag}?limit=N&min_id=CURSOR, which Mastodon answers with
- * the N statuses immediately after CURSOR, newest first. The cursor is the newest timeline id
- * seen; ids are opaque strings ordered by length, then bytes, so "99" < "100". The first poll
- * of a feed (no cursor) takes only the newest page: earshot starts listening "now" and does not
- * dig up history. Later polls walk forward without gaps: a full page asks for the next one
- * (min_id = the newest id of the page) until a short page or `max_pages`, and whatever is left
- * then is picked up by the next poll from the cursor. The cursor never moves backwards.
+ * Feeds. One feed per (instance, tag), named "INSTANCE#tag", and one per (instance, account),
+ * named "INSTANCE/@acct" ("acme" for the instance's own users, "bob@other.example" for others)
+ * or "INSTANCE/accounts/ID" for an account given by id. Names are the feeds' identity in the
+ * store and stay the same across restarts.
  *
- * A reblog is reported as the status it boosts (text, author, counts, and its `uri` as the
- * post id, so the same status reached through several instances or boosts is one post); the
- * cursor still follows the outer, timeline ids. Posts are emitted oldest first. A body that is
- * not a JSON array is -EBADMSG; an element of the wrong shape is skipped with a debug message;
- * no field of the wrong type can crash the parser. The access token is only ever put in the
- * Authorization header, never in a log line or a feed name.
+ * Requests. A hashtag feed asks GET {instance}/api/v1/timelines/tag/{tag}?limit=N&min_id=MIN,
+ * an account feed GET {instance}/api/v1/accounts/{id}/statuses?limit=N&exclude_reblogs=false
+ * &min_id=MIN (plus exclude_replies=true when `account_replies` is false). Mastodon answers
+ * with the N statuses right after MIN, newest first. Ids are opaque strings ordered by length,
+ * then bytes, so "99" < "100".
+ *  - An account given by handle is resolved once with GET /api/v1/accounts/lookup?acct=HANDLE,
+ *    the first request of the feed; the id is kept in the cursor and never looked up again.
+ *  - Before a hashtag feed's first timeline request, GET /api/v2/instance tells whether the
+ *    instance lets this client read hashtag timelines (configuration.timelines_access,
+ *    Mastodon 4.5+). If the feed cannot work (disabled, or for logged-in users only and no
+ *    token), one error says why and what to do, and the poll answers EARSHOT_RETRY so the core
+ *    backs off. An instance without the field (older, or another server) is taken as open.
+ *    Once passed, the check is kept in the cursor and repeated after `recheck_after`, at the
+ *    end of a poll, so a later change is noticed too.
+ *
+ * Cursor: "id=ACCOUNT;min=STATUS;checked=SECONDS", every field optional, unknown fields
+ * ignored; a cursor with only `min` is written as the bare id (what this plugin wrote before
+ * the other fields existed, and still reads). `min` is the newest timeline id seen and only
+ * moves forward. A malformed field is ignored, which at worst makes the feed start afresh.
+ *
+ * Paging. The first timeline page of a feed (no `min`) is the newest page only: earshot starts
+ * listening "now" and does not dig up history. Later polls walk forward without gaps: a full
+ * page asks for the next (page token "N:ID", ID = the newest id of page N-1) until a short
+ * page or `max_pages`; the rest waits for the next poll. Page tokens "probe" and "timeline"
+ * chain the instance check or the lookup and the first timeline request within one poll.
+ *
+ * The access token goes only into the Authorization header of requests to the one instance it
+ * belongs to (the only instance, or `access_token_instance`), never into a log line, a URL or
+ * a feed name, and not to /api/v2/instance, which needs none.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,26 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
-#include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-
-#define LIMIT_MAX 40 /* Mastodon's own cap for timelines */
-#define MAX_PAGES_MAX 1000
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
+#include "mastodon.h"
 
 /* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
-static char *url_encode(const char *s) {
+char *url_encode(const char *s) {
         static const char hex[] = "0123456789ABCDEF";
         char *out = malloc(3 * strlen(s) + 1), *o = out;
 
@@ -65,8 +70,7 @@ static char *url_encode(const char *s) {
 }
 
 /* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
-static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-static char *strjoin_internal(const char *first, ...) {
+char *strjoin_internal(const char *first, ...) {
         size_t len = 0;
         char *out, *o;
         va_list ap;
@@ -84,32 +88,37 @@ static char *strjoin_internal(const char *first, ...) {
         va_end(ap);
         return out;
 }
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
 
-typedef struct Instance {
-        char *base; /* owned: "https://mastodon.social", no trailing '/' */
-        char *host; /* owned: "mastodon.social" or "localhost:3000", appended to local accts */
-} Instance;
+/* Timeline ids are opaque strings that sort by length, then bytewise: "99" < "100". */
+int id_compare(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        int c;
 
-typedef struct Feed {
-        size_t instance; /* index into Mastodon::instances */
-        size_t tag;      /* index into Mastodon::tags */
-        char *name;      /* owned: "https://mastodon.social#acme" */
-} Feed;
+        if (la != lb)
+                return la < lb ? -1 : 1;
+        c = strcmp(a, b);
+        return c < 0 ? -1 : c > 0;
+}
 
-typedef struct Mastodon {
-        const struct earshot_host *host; /* borrowed, valid until destroy */
-        Instance *instances;             /* owned */
-        size_t n_instances;
-        char **tags; /* owned: without '#', ASCII lowercased */
-        size_t n_tags;
-        Feed *feeds; /* owned: instances x tags */
-        size_t n_feeds;
-        int64_t limit;
-        int64_t max_pages;
-        bool local;
-        char *authorization; /* owned, secret: "Bearer TOKEN", or NULL */
-} Mastodon;
+static bool is_unreserved(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/*
+ * Whether an id may go into a cursor field and a URL path as it is: 1..ID_MAX RFC 3986
+ * unreserved characters. Mastodon's ids are digits, Pleroma's base62, GoToSocial's ULIDs.
+ */
+bool id_is_safe(const char *s) {
+        size_t n = 0;
+
+        if (!s)
+                return false;
+        for (; s[n]; n++)
+                if (n >= ID_MAX || !is_unreserved(s[n]))
+                        return false;
+        return n > 0;
+}
 
 static void mastodon_destroy(void *state) {
         Mastodon *m = state;
@@ -124,8 +133,15 @@ static void mastodon_destroy(void *state) {
         for (size_t i = 0; i < m->n_tags; i++)
                 free(m->tags[i]);
         free(m->tags);
-        for (size_t i = 0; i < m->n_feeds; i++)
+        for (size_t i = 0; i < m->n_accounts; i++) {
+                free(m->accounts[i].acct);
+                free(m->accounts[i].id);
+        }
+        free(m->accounts);
+        for (size_t i = 0; i < m->n_feeds; i++) {
                 free(m->feeds[i].name);
+                free(m->feeds[i].acct);
+        }
         free(m->feeds);
         if (m->authorization) {
                 explicit_bzero(m->authorization, strlen(m->authorization));
@@ -187,6 +203,22 @@ static bool host_is_loopback(const char *host, size_t n) {
                         return false;
         }
         return dots == 3;
+}
+
+static bool is_host_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '.' || c == '_';
+}
+
+/* "443" -> true; a port is 1..65535, written with at most 5 digits. */
+static bool port_is_valid(const char *port, size_t n) {
+        unsigned long v = 0;
+
+        if (n > 5 || !is_digits(port, n))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                v = v * 10 + (unsigned long)(port[i] - '0');
+        return v >= 1 && v <= 65535;
 }
 
 /*
@@ -252,33 +284,19 @@ static int instance_parse(const char *url, Instance *ret, const char **ret_error
         } else {
                 const char *colon = memchr(p, ':', alen);
                 hlen = colon ? (size_t)(colon - p) : alen;
-                for (size_t i = 0; i < hlen; i++) {
-                        char c = p[i];
-                        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
+                for (size_t i = 0; i < hlen; i++)
+                        if (!is_host_char(p[i])) {
                                 *ret_error = "has a bad host name (IDNs must be in punycode)";
                                 return -EINVAL;
                         }
-                }
         }
         if (hlen == 0 || (p[0] != '[' && (p[0] == '.' || p[0] == '-'))) {
                 *ret_error = "has no host";
                 return -EINVAL;
         }
-        if (hlen < alen) {
-                const char *port = p + hlen + 1;
-                size_t portlen = alen - hlen - 1;
-                unsigned long n = 0;
-                if (p[hlen] != ':' || portlen > 5 || !is_digits(port, portlen)) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < portlen; i++)
-                        n = n * 10 + (unsigned long)(port[i] - '0');
-                if (n == 0 || n > 65535) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
+        if (hlen < alen && (p[hlen] != ':' || !port_is_valid(p + hlen + 1, alen - hlen - 1))) {
+                *ret_error = "has a bad port";
+                return -EINVAL;
         }
         if (!https && !host_is_loopback(p, hlen)) {
                 *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
@@ -326,15 +344,154 @@ static int tag_parse(const char *s, char **ret, const char **ret_error) {
         return 0;
 }
 
+/*
+ * An entry of `accounts`: "acme", "@acme", "acme@other.example" or "@acme@other.example" is a
+ * handle (lowercased: Mastodon matches them case-insensitively); digits alone are an account
+ * id, so a user whose name is all digits is written "@1234".
+ */
+static int account_parse(const char *s, Account *ret, const char **ret_error) {
+        bool at = *s == '@';
+
+        if (at)
+                s++;
+        size_t n = strlen(s);
+        if (n == 0) {
+                *ret_error = "is empty";
+                return -EINVAL;
+        }
+        if (!at && is_digits(s, n)) {
+                if (n > ID_MAX) {
+                        *ret_error = "is too long for an account id";
+                        return -EINVAL;
+                }
+                ret->id = strdup(s);
+                return ret->id ? 0 : -ENOMEM;
+        }
+
+        *ret_error = "is not an account: write 'name', 'name@domain', '@name' or an account id";
+        size_t ul = strcspn(s, "@");
+        if (n > HANDLE_MAX || ul == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < ul; i++)
+                if (!is_host_char(s[i]))
+                        return -EINVAL;
+        if (s[ul] == '@') {
+                const char *d = s + ul + 1;
+                size_t dl = strlen(d), hl = strcspn(d, ":");
+                if (hl == 0 || d[0] == '.' || d[0] == '-')
+                        return -EINVAL;
+                for (size_t i = 0; i < hl; i++)
+                        if (!is_host_char(d[i]))
+                                return -EINVAL;
+                if (hl < dl && !port_is_valid(d + hl + 1, dl - hl - 1))
+                        return -EINVAL;
+        }
+
+        ret->acct = strdup(s);
+        if (!ret->acct)
+                return -ENOMEM;
+        for (char *c = ret->acct; *c; c++)
+                *c = ascii_tolower(*c);
+        return 0;
+}
+
 static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
         const struct earshot_value *v = earshot_value_get(vals, name);
         return v && v->set && v->list && v->n_list > 0 ? v : NULL;
 }
 
+/* Adds the feed unless this instance already has one of that name. Takes `name` and `acct`. */
+static int feed_add(Mastodon *m, size_t instance, FeedKind kind, size_t index, char *name,
+                    char *acct) {
+        if (!name) {
+                free(acct);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < m->n_feeds; i++)
+                if (strcmp(m->feeds[i].name, name) == 0) {
+                        /* "acme" and "acme@mastodon.social" on mastodon.social: one account */
+                        free(name);
+                        free(acct);
+                        return 0;
+                }
+        m->feeds[m->n_feeds++] = (Feed){
+                .instance = instance, .kind = kind, .index = index, .name = name, .acct = acct};
+        return 0;
+}
+
+static int account_feed_add(Mastodon *m, size_t instance, size_t index) {
+        const Instance *inst = &m->instances[instance];
+        const Account *a = &m->accounts[index];
+
+        if (a->id)
+                return feed_add(m, instance, FEED_ACCOUNT, index,
+                                strjoin(inst->base, "/accounts/", a->id), NULL);
+
+        /* "acme@mastodon.social" asked of mastodon.social is its own user "acme" */
+        size_t ul = strcspn(a->acct, "@");
+        char *acct = a->acct[ul] == '@' && strcmp(a->acct + ul + 1, inst->host) == 0
+                             ? strndup(a->acct, ul)
+                             : strdup(a->acct);
+        if (!acct)
+                return -ENOMEM;
+        return feed_add(m, instance, FEED_ACCOUNT, index, strjoin(inst->base, "/@", acct), acct);
+}
+
+static int token_setup(Mastodon *m, const struct earshot_values *vals, char *err, size_t err_len) {
+        const char *token = earshot_value_str(vals, "access_token");
+        const char *owner = earshot_value_str(vals, "access_token_instance");
+        size_t which = 0;
+
+        if (!token || !*token) {
+                if (owner && *owner)
+                        return set_error(err, err_len,
+                                         "access_token_instance: given, but there is no "
+                                         "access_token");
+                return 0;
+        }
+        for (const char *c = token; *c; c++)
+                if ((unsigned char)*c < ' ' || *c == 0x7f)
+                        return set_error(err, err_len, "access_token: contains control characters");
+
+        if (owner && *owner) {
+                Instance o = {0};
+                const char *error = NULL;
+                int r = instance_parse(owner, &o, &error);
+                if (r == -EINVAL)
+                        return set_error(err, err_len, "access_token_instance: '%s' %s", owner,
+                                         error);
+                if (r < 0)
+                        return r;
+                for (which = 0; which < m->n_instances; which++)
+                        if (strcmp(m->instances[which].base, o.base) == 0)
+                                break;
+                free(o.base);
+                free(o.host);
+                if (which == m->n_instances)
+                        return set_error(err, err_len,
+                                         "access_token_instance: '%s' is not one of the "
+                                         "instances",
+                                         owner);
+        } else if (m->n_instances > 1)
+                /* A token is issued by one instance; never hand it to the others. */
+                return set_error(err, err_len,
+                                 "access_token: a token belongs to one instance, but %zu "
+                                 "instances are listed; name its instance with "
+                                 "access_token_instance (no other gets it), or use one source "
+                                 "per instance",
+                                 m->n_instances);
+
+        m->authorization = strjoin("Bearer ", token);
+        if (!m->authorization)
+                return -ENOMEM;
+        m->instances[which].token = true;
+        return 0;
+}
+
 static int mastodon_create(const struct earshot_host *host, const struct earshot_values *vals,
                            char *err, size_t err_len, void **ret_state) {
         _cleanup_(mastodon_destroyp) Mastodon *m = NULL;
-        const struct earshot_value *instances, *tags;
+        const struct earshot_value *instances, *tags, *accounts;
         const char *error = NULL;
         int r;
 
@@ -342,16 +499,19 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
         if (!instances)
                 return set_error(err, err_len, "instances: at least one instance URL is needed");
         tags = list_value(vals, "tags");
-        if (!tags)
-                return set_error(err, err_len, "tags: at least one hashtag is needed");
+        accounts = list_value(vals, "accounts");
+        if (!tags && !accounts)
+                return set_error(err, err_len,
+                                 "tags, accounts: give at least one hashtag or account to follow");
 
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
         m->host = host;
         m->instances = calloc(instances->n_list, sizeof(Instance));
-        m->tags = calloc(tags->n_list, sizeof(char *));
-        if (!m->instances || !m->tags)
+        m->tags = calloc(tags ? tags->n_list : 1, sizeof(char *));
+        m->accounts = calloc(accounts ? accounts->n_list : 1, sizeof(Account));
+        if (!m->instances || !m->tags || !m->accounts)
                 return -ENOMEM;
 
         for (size_t i = 0; i < instances->n_list && instances->list[i]; i++) {
@@ -375,7 +535,7 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                 m->instances[m->n_instances++] = inst;
         }
 
-        for (size_t i = 0; i < tags->n_list && tags->list[i]; i++) {
+        for (size_t i = 0; tags && i < tags->n_list && tags->list[i]; i++) {
                 char *t = NULL;
                 bool dup = false;
 
@@ -393,9 +553,32 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                 m->tags[m->n_tags++] = t;
         }
 
-        if (m->n_instances == 0 || m->n_tags == 0)
-                return set_error(err, err_len, "%s: the list is empty",
-                                 m->n_instances == 0 ? "instances" : "tags");
+        for (size_t i = 0; accounts && i < accounts->n_list && accounts->list[i]; i++) {
+                Account a = {0};
+                bool dup = false;
+
+                r = account_parse(accounts->list[i], &a, &error);
+                if (r == -EINVAL)
+                        return set_error(err, err_len, "accounts: '%s' %s", accounts->list[i],
+                                         error);
+                if (r < 0)
+                        return r;
+                for (size_t j = 0; j < m->n_accounts && !dup; j++)
+                        dup = a.acct ? m->accounts[j].acct &&
+                                               strcmp(m->accounts[j].acct, a.acct) == 0
+                                     : m->accounts[j].id && strcmp(m->accounts[j].id, a.id) == 0;
+                if (dup) {
+                        free(a.acct);
+                        free(a.id);
+                        continue;
+                }
+                m->accounts[m->n_accounts++] = a;
+        }
+
+        if (m->n_instances == 0)
+                return set_error(err, err_len, "instances: the list is empty");
+        if (m->n_tags == 0 && m->n_accounts == 0)
+                return set_error(err, err_len, "tags, accounts: the lists are empty");
 
         m->limit = earshot_value_num(vals, "limit", LIMIT_MAX);
         if (m->limit < 1 || m->limit > LIMIT_MAX)
@@ -406,39 +589,32 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                 return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
                                  m->max_pages, MAX_PAGES_MAX);
         m->local = earshot_value_num(vals, "local", 0) != 0;
+        m->account_replies = earshot_value_num(vals, "account_replies", 1) != 0;
+        m->check_instance = earshot_value_num(vals, "check_instance", 1) != 0;
+        m->recheck_usec = earshot_value_num(vals, "recheck_after", INT64_C(86400000000));
+        if (m->recheck_usec < 0)
+                return set_error(err, err_len, "recheck_after: must not be negative");
 
-        const char *token = earshot_value_str(vals, "access_token");
-        if (token && *token) {
-                for (const char *c = token; *c; c++)
-                        if ((unsigned char)*c < ' ' || *c == 0x7f)
-                                return set_error(err, err_len,
-                                                 "access_token: contains control characters");
-                /* A token is issued by one instance; never hand it to the others. */
-                if (m->n_instances > 1)
-                        return set_error(err, err_len,
-                                         "access_token: a token belongs to one instance, but "
-                                         "%zu instances are listed; use one source per "
-                                         "instance",
-                                         m->n_instances);
-                m->authorization = strjoin("Bearer ", token);
-                if (!m->authorization)
-                        return -ENOMEM;
-        }
+        r = token_setup(m, vals, err, err_len);
+        if (r < 0)
+                return r;
 
-        m->feeds = calloc(m->n_instances * m->n_tags, sizeof(Feed));
+        m->feeds = calloc(m->n_instances * (m->n_tags + m->n_accounts), sizeof(Feed));
         if (!m->feeds)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_instances; i++)
+        for (size_t i = 0; i < m->n_instances; i++) {
                 for (size_t t = 0; t < m->n_tags; t++) {
-                        Feed *f = &m->feeds[m->n_feeds];
-
-                        f->name = strjoin(m->instances[i].base, "#", m->tags[t]);
-                        if (!f->name)
-                                return -ENOMEM;
-                        f->instance = i;
-                        f->tag = t;
-                        m->n_feeds++;
+                        r = feed_add(m, i, FEED_TAG, t,
+                                     strjoin(m->instances[i].base, "#", m->tags[t]), NULL);
+                        if (r < 0)
+                                return r;
                 }
+                for (size_t a = 0; a < m->n_accounts; a++) {
+                        r = account_feed_add(m, i, a);
+                        if (r < 0)
+                                return r;
+                }
+        }
 
         *ret_state = m;
         m = NULL;
@@ -450,19 +626,111 @@ static const char *mastodon_feed(void *state, uint32_t i) {
         return i < m->n_feeds ? m->feeds[i].name : NULL;
 }
 
-/* Timeline ids are opaque strings that sort by length, then bytewise: "99" < "100". */
-static int id_compare(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        int c;
+/* ---- cursors ---------------------------------------------------------------------------- */
 
-        if (la != lb)
-                return la < lb ? -1 : 1;
-        c = strcmp(a, b);
-        return c < 0 ? -1 : c > 0;
+void cursor_done(Cursor *c) {
+        free(c->id);
+        free(c->min);
+        *c = (Cursor){.checked = -1};
+}
+
+static inline void cursor_donep(Cursor *c) {
+        cursor_done(c);
+}
+
+static int cursor_set_id(char **field, const char *v, size_t n) {
+        if (n == 0 || n > ID_MAX)
+                return 0; /* malformed: ignored */
+        for (size_t i = 0; i < n; i++)
+                if (!is_unreserved(v[i]))
+                        return 0;
+        char *s = strndup(v, n);
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
 }
 
 /*
- * Page tokens are "N:ID": this is page N of the poll and it starts after timeline id ID (the
+ * Reads a cursor written by cursor_format(), or by an older version of this plugin (the bare
+ * newest id). Malformed fields are ignored. Returns 0 or -ENOMEM; *ret is always initialised.
+ */
+int cursor_parse(const char *s, Cursor *ret) {
+        *ret = (Cursor){.checked = -1};
+        if (!s || !*s)
+                return 0;
+        if (!strchr(s, '=')) {
+                /* an opaque id from before the fields; kept whatever it holds, as then */
+                if (strlen(s) > 4 * ID_MAX)
+                        return 0;
+                ret->min = strdup(s);
+                return ret->min ? 0 : -ENOMEM;
+        }
+        for (const char *p = s; *p;) {
+                size_t n = strcspn(p, ";");
+                const char *eq = memchr(p, '=', n);
+                int r = 0;
+
+                if (eq) {
+                        size_t kl = (size_t)(eq - p), vl = n - kl - 1;
+                        if (kl == 2 && strncmp(p, "id", 2) == 0)
+                                r = cursor_set_id(&ret->id, eq + 1, vl);
+                        else if (kl == 3 && strncmp(p, "min", 3) == 0)
+                                r = cursor_set_id(&ret->min, eq + 1, vl);
+                        else if (kl == 7 && strncmp(p, "checked", 7) == 0 && vl <= 18 &&
+                                 is_digits(eq + 1, vl)) {
+                                int64_t v = 0;
+                                for (size_t i = 0; i < vl; i++)
+                                        v = v * 10 + (eq[1 + i] - '0');
+                                ret->checked = v;
+                        }
+                        /* anything else: a field of a later version, ignored */
+                }
+                if (r < 0) {
+                        cursor_done(ret);
+                        return r;
+                }
+                p += n;
+                if (*p == ';')
+                        p++;
+        }
+        return 0;
+}
+
+/* The cursor as a string ("" when empty); NULL on OOM. */
+char *cursor_format(const Cursor *c) {
+        bool min_ok = id_is_safe(c->min), id_ok = id_is_safe(c->id);
+
+        if (c->min && !id_ok && c->checked < 0)
+                return strdup(c->min); /* the form every version reads */
+
+        char checked[32] = "";
+        if (c->checked >= 0)
+                (void)snprintf(checked, sizeof(checked), "checked=%" PRId64, c->checked);
+        return strjoin(id_ok ? "id=" : "", id_ok ? c->id : "",
+                       id_ok && (min_ok || *checked) ? ";" : "", min_ok ? "min=" : "",
+                       min_ok ? c->min : "", min_ok && *checked ? ";" : "", checked);
+}
+
+/* Hands the cursor to the core unless it is what the feed already has. */
+static int cursor_commit(Mastodon *m, const Cursor *c, const char *old, struct earshot_sink *sink) {
+        _cleanup_free_ char *s = cursor_format(c);
+
+        if (!s)
+                return -ENOMEM;
+        if (strcmp(s, old ? old : "") == 0)
+                return 0;
+        return m->host->set_cursor(sink, s);
+}
+
+/* ---- page tokens and plans ------------------------------------------------------------------ */
+
+#define PAGE_PROBE "probe"       /* the instance check, at the start or the end of a poll */
+#define PAGE_TIMELINE "timeline" /* the first timeline request, after the check or the lookup */
+
+/*
+ * Paging tokens are "N:ID": this is page N of the poll and it starts after timeline id ID (the
  * newest id of page N-1). Returns 0, or -EINVAL for a token this plugin did not write.
  */
 static int page_parse(const char *page, unsigned *ret_n, const char **ret_id) {
@@ -478,34 +746,117 @@ static int page_parse(const char *page, unsigned *ret_n, const char **ret_id) {
         return 0;
 }
 
+/*
+ * What a request for (feed, cursor, page) is. The same answer for build_request() and
+ * parse_response(): it depends on nothing else (not on the clock). Returns 0 or -EINVAL for a
+ * page token this plugin did not write.
+ */
+int plan_request(const Mastodon *m, const Feed *f, const Cursor *c, const char *page, Plan *ret) {
+        const char *page_id = NULL;
+        unsigned page_n = 1;
+        bool probe = false, timeline = false;
+
+        if (!page)
+                probe = f->kind == FEED_TAG && m->check_instance && !c->min && c->checked < 0;
+        else if (strcmp(page, PAGE_PROBE) == 0) {
+                if (f->kind != FEED_TAG)
+                        return -EINVAL;
+                probe = true;
+        } else if (strcmp(page, PAGE_TIMELINE) == 0)
+                timeline = true;
+        else if (page_parse(page, &page_n, &page_id) < 0)
+                return -EINVAL;
+
+        *ret = (Plan){.start_of_poll = !page, .page_n = page_n};
+        if (probe) {
+                ret->step = STEP_PROBE;
+                return 0;
+        }
+        if (f->kind == FEED_ACCOUNT) {
+                const Account *a = &m->accounts[f->index];
+                ret->account_id = a->id ? a->id : c->id;
+                if (!ret->account_id) {
+                        /* never a timeline without an id: resolve the handle first */
+                        ret->step = STEP_LOOKUP;
+                        return 0;
+                }
+        }
+        ret->step = STEP_TIMELINE;
+        ret->page_id = page_id;
+        ret->min = page_id ? page_id : c->min;
+        ret->first = !c->min && (!page || timeline);
+        return 0;
+}
+
+/* ---- requests ------------------------------------------------------------------------------- */
+
+static int timeline_url(const Mastodon *m, const Feed *f, const Plan *plan, char **ret) {
+        const char *base = m->instances[f->instance].base;
+        char num[32];
+
+        (void)snprintf(num, sizeof(num), "%" PRId64, m->limit);
+        _cleanup_free_ char *min = plan->min ? url_encode(plan->min) : NULL;
+        if (plan->min && !min)
+                return -ENOMEM;
+
+        if (f->kind == FEED_TAG) {
+                _cleanup_free_ char *tag = url_encode(m->tags[f->index]);
+                if (!tag)
+                        return -ENOMEM;
+                *ret = strjoin(base, "/api/v1/timelines/tag/", tag, "?limit=", num,
+                               m->local ? "&local=true" : "", min ? "&min_id=" : "",
+                               min ? min : "");
+        } else {
+                _cleanup_free_ char *id = url_encode(plan->account_id);
+                if (!id)
+                        return -ENOMEM;
+                /* boosts are part of what an account says: ask for them explicitly */
+                *ret = strjoin(base, "/api/v1/accounts/", id, "/statuses?limit=", num,
+                               "&exclude_reblogs=false",
+                               m->account_replies ? "" : "&exclude_replies=true",
+                               min ? "&min_id=" : "", min ? min : "");
+        }
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int mastodon_build_request(void *state, uint32_t i, const char *cursor, const char *page,
                                   struct earshot_request *req) {
         Mastodon *m = state;
         const struct earshot_host *h = m->host;
-        const char *min_id = NULL;
-        char num[32];
+        _cleanup_(cursor_donep) Cursor c = {.checked = -1};
+        _cleanup_free_ char *url = NULL;
+        Plan plan;
         int r;
 
         if (i >= m->n_feeds)
                 return -EINVAL;
         const Feed *f = &m->feeds[i];
+        const Instance *inst = &m->instances[f->instance];
 
-        if (page) {
-                unsigned n;
-                r = page_parse(page, &n, &min_id);
+        r = cursor_parse(cursor, &c);
+        if (r < 0)
+                return r;
+        r = plan_request(m, f, &c, page, &plan);
+        if (r < 0)
+                return r;
+
+        switch (plan.step) {
+        case STEP_PROBE:
+                url = strjoin(inst->base, "/api/v2/instance");
+                break;
+        case STEP_LOOKUP: {
+                _cleanup_free_ char *acct = url_encode(f->acct);
+                if (!acct)
+                        return -ENOMEM;
+                url = strjoin(inst->base, "/api/v1/accounts/lookup?acct=", acct);
+                break;
+        }
+        case STEP_TIMELINE:
+                r = timeline_url(m, f, &plan, &url);
                 if (r < 0)
                         return r;
-        } else if (cursor && *cursor)
-                min_id = cursor;
-
-        (void)snprintf(num, sizeof(num), "%" PRId64, m->limit);
-        _cleanup_free_ char *tag = url_encode(m->tags[f->tag]);
-        _cleanup_free_ char *min = min_id ? url_encode(min_id) : NULL;
-        if (!tag || (min_id && !min))
-                return -ENOMEM;
-        _cleanup_free_ char *url = strjoin(m->instances[f->instance].base, "/api/v1/timelines/tag/",
-                                           tag, "?limit=", num, m->local ? "&local=true" : "",
-                                           min ? "&min_id=" : "", min ? min : "");
+                break;
+        }
         if (!url)
                 return -ENOMEM;
 
@@ -518,7 +869,8 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
         r = h->request_header(req, "Accept", "application/json");
         if (r < 0)
                 return r;
-        if (m->authorization) {
+        /* the token only to its own instance, and only where it can matter */
+        if (m->authorization && inst->token && plan.step != STEP_PROBE) {
                 r = h->request_header(req, "Authorization", m->authorization);
                 if (r < 0)
                         return r;
@@ -526,242 +878,161 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
         return 0;
 }
 
-static const char *json_str(const cJSON *obj, const char *key) {
-        const cJSON *j = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-        return j && cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
+/* ---- responses ------------------------------------------------------------------------------ */
+
+static int64_t now_sec(const Mastodon *m) {
+        return m->host->now_usec(m->host) / 1000000;
 }
 
-/* A non-empty string, or NULL. */
-static const char *json_nstr(const cJSON *obj, const char *key) {
-        const char *s = json_str(obj, key);
-        return s && *s ? s : NULL;
+/* Whether a hashtag feed should check the instance again at the end of this poll. */
+static bool recheck_due(const Mastodon *m, const Feed *f, const Cursor *c) {
+        if (f->kind != FEED_TAG || !m->check_instance || m->recheck_usec <= 0)
+                return false;
+        if (c->checked < 0)
+                return true; /* a feed from before the check, or from when it was off */
+        int64_t now = now_sec(m);
+        return now < c->checked || now - c->checked >= m->recheck_usec / 1000000;
 }
 
-/* A non-negative count; -1 when missing, of the wrong type or out of range. */
-static int64_t json_count(const cJSON *obj, const char *key) {
-        const cJSON *j = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-        if (!j || !cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble < 9.0e18))
-                return -1;
-        return (int64_t)j->valuedouble;
+static int parse_step_probe(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
+                            const Plan *plan, const struct earshot_response *resp,
+                            struct earshot_sink *sink) {
+        int r = parse_probe(m, f, resp);
+        if (r != 0)
+                return r; /* EARSHOT_RETRY: the feed cannot work there now, said why */
+
+        Cursor next = *c;
+        next.checked = now_sec(m);
+        r = cursor_commit(m, &next, cursor, sink);
+        if (r < 0)
+                return r;
+        if (!plan->start_of_poll)
+                return 0; /* a re-check at the end of a poll: the poll is done */
+        r = m->host->next_page(sink, PAGE_TIMELINE);
+        return r < 0 ? r : EARSHOT_MORE;
 }
 
-/* The timeline id of an element, used for the cursor; NULL when it has none. */
-static const char *item_id(const cJSON *item) {
-        return json_nstr(item, "id");
+static int parse_step_lookup(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
+                             const struct earshot_response *resp, struct earshot_sink *sink) {
+        _cleanup_free_ char *id = NULL;
+        int r = parse_lookup(m, f, resp, &id);
+        if (r < 0)
+                return r;
+
+        Cursor next = *c;
+        next.id = id;
+        r = cursor_commit(m, &next, cursor, sink);
+        if (r < 0)
+                return r;
+        r = m->host->next_page(sink, PAGE_TIMELINE);
+        return r < 0 ? r : EARSHOT_MORE;
 }
 
-/* Emits one status. Returns 0 when emitted, 1 when the element is not a usable
- * status (the reason in *why), or a negative errno. */
-static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *item,
-                       struct earshot_sink *sink, const char **why) {
+static int parse_step_timeline(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
+                               const Plan *plan, const struct earshot_response *resp,
+                               struct earshot_sink *sink) {
         const struct earshot_host *h = m->host;
-        const Instance *inst = &m->instances[f->instance];
-        const cJSON *s = item, *reblog, *account;
-        const char *id, *content, *uri, *spoiler, *acct, *created_at;
-        _cleanup_free_ char *text = NULL, *post_id = NULL, *handle = NULL;
+        _cleanup_free_ char *newest = NULL;
+        size_t n = 0;
+        int r;
 
-        if (!cJSON_IsObject(item)) {
-                h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping element %zu: not an object", f->name,
-                       index);
-                *why = "not an object";
-                return 1;
-        }
-        /* A boost: report the boosted status, which is what people wrote. */
-        reblog = cJSON_GetObjectItemCaseSensitive(item, "reblog");
-        if (cJSON_IsObject(reblog))
-                s = reblog;
+        r = parse_timeline(m, f, resp, sink, &n, &newest);
+        if (r < 0)
+                return r;
 
-        id = json_nstr(s, "id");
-        content = json_str(s, "content");
-        if (!id || !content) {
-                *why = !id ? "no string id" : "no string content";
-                h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping element %zu: %s", f->name, index, *why);
-                return 1;
-        }
+        /* The cursor only moves forward: max(old cursor, page start, ids on this page). */
+        const char *start = c->min;
+        if (plan->page_id && (!start || id_compare(plan->page_id, start) > 0))
+                start = plan->page_id;
+        Cursor next = *c;
+        next.min = (char *)start;
+        if (newest && (!start || id_compare(newest, start) > 0))
+                next.min = newest;
+        r = cursor_commit(m, &next, cursor, sink);
+        if (r < 0)
+                return r;
 
-        uri = json_nstr(s, "uri");
-        if (!uri) {
-                post_id = strjoin(inst->base, "/", id);
-                if (!post_id)
-                        return -ENOMEM;
-        }
-
-        text = h->html_to_text(content, strlen(content));
-        if (!text)
-                return -ENOMEM;
-        spoiler = json_nstr(s, "spoiler_text");
-        if (spoiler) {
-                char *joined = *text ? strjoin(spoiler, "\n", text) : strdup(spoiler);
-                if (!joined)
-                        return -ENOMEM;
-                free(text);
-                text = joined;
+        /* The first page of a feed is only the newest page: no history digging. */
+        if (!plan->first && n >= (size_t)m->limit && newest &&
+            /* a server that ignores min_id sends the same page again: no progress, no paging */
+            !(start && id_compare(newest, start) <= 0)) {
+                if (plan->page_n < m->max_pages) {
+                        char num[16];
+                        (void)snprintf(num, sizeof(num), "%u:", plan->page_n + 1);
+                        _cleanup_free_ char *token = strjoin(num, newest);
+                        if (!token)
+                                return -ENOMEM;
+                        r = h->next_page(sink, token);
+                        return r < 0 ? r : EARSHOT_MORE;
+                }
+                h->log(h, EARSHOT_LOG_INFO,
+                       "%s: stopped after %u page%s; the rest follows on the next poll", f->name,
+                       plan->page_n, plan->page_n == 1 ? "" : "s");
         }
 
-        account = cJSON_GetObjectItemCaseSensitive(s, "account");
-        acct = json_nstr(account, "acct");
-        if (acct && !strchr(acct, '@')) {
-                /* a local account: acct is relative to the instance we asked */
-                handle = strjoin(acct, "@", inst->host);
-                if (!handle)
-                        return -ENOMEM;
-        }
-
-        struct earshot_post post = {
-                .size = sizeof(post),
-                .id = uri ? uri : post_id,
-                .network = "mastodon",
-                .url = json_nstr(s, "url") ? json_nstr(s, "url") : uri,
-                .text = text,
-                .author_handle = handle ? handle : acct,
-                .author_name = json_nstr(account, "display_name"),
-                .author_followers = json_count(account, "followers_count"),
-                .lang = json_nstr(s, "language"),
-                .created_usec = 0,
-                .replies = json_count(s, "replies_count"),
-                .reposts = json_count(s, "reblogs_count"),
-                .likes = json_count(s, "favourites_count"),
-        };
-        created_at = json_nstr(s, "created_at");
-        if (created_at && h->parse_time(created_at, &post.created_usec) < 0)
-                post.created_usec = 0;
-
-        return h->emit_post(sink, &post);
+        if (!recheck_due(m, f, c))
+                return 0;
+        r = h->next_page(sink, PAGE_PROBE);
+        return r < 0 ? r : EARSHOT_MORE;
 }
 
 static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, const char *page,
                                    const struct earshot_response *resp, struct earshot_sink *sink) {
         Mastodon *m = state;
-        const struct earshot_host *h = m->host;
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        const char *end = NULL, *newest = NULL, *page_id = NULL;
-        unsigned page_n = 1;
+        _cleanup_(cursor_donep) Cursor c = {.checked = -1};
+        Plan plan;
         int r;
 
         if (i >= m->n_feeds)
                 return -EINVAL;
         const Feed *f = &m->feeds[i];
-        if (page) {
-                r = page_parse(page, &page_n, &page_id);
-                if (r < 0)
-                        return r;
-        }
 
-        const char *body = resp->body ? resp->body : "";
-        size_t len = resp->body ? resp->body_len : 0;
-        /* JSON has no raw NUL bytes, and cJSON would take them for blanks */
-        if (memchr(body, 0, len)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", f->name);
-                return -EBADMSG;
-        }
-        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!root) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", f->name,
-                       len);
-                return -EBADMSG;
-        }
-        /* anything but blanks after the value is garbage, e.g. two bodies glued together */
-        while (end && end < body + len &&
-               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-                end++;
-        if (!end || end != body + len) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value",
-                       f->name);
-                return -EBADMSG;
-        }
-        if (!cJSON_IsArray(root)) {
-                const char *error = json_nstr(root, "error");
-                h->log(h, EARSHOT_LOG_ERR,
-                       "%s: expected a JSON array of statuses, got %s%s%.200s%s", f->name,
-                       cJSON_IsObject(root) ? "an object" : "a scalar", error ? " (error: \"" : "",
-                       error ? error : "", error ? "\")" : "");
-                return -EBADMSG;
-        }
-
-        size_t n = 0;
-        for (const cJSON *item = root->child; item; item = item->next)
-                n++;
-        _cleanup_free_ const cJSON **items = calloc(n ? n : 1, sizeof(cJSON *));
-        if (!items)
-                return -ENOMEM;
-        n = 0;
-        for (const cJSON *item = root->child; item; item = item->next) {
-                const char *id = item_id(item);
-                if (id && (!newest || id_compare(id, newest) > 0))
-                        newest = id;
-                items[n++] = item;
-        }
-
-        /* newest first on the wire; emit oldest first */
-        size_t skipped = 0, first_skipped = 0;
-        const char *first_why = NULL;
-        for (size_t k = n; k > 0; k--) {
-                const char *why = NULL;
-                r = status_emit(m, f, k - 1, items[k - 1], sink, &why);
-                if (r < 0)
-                        return r;
-                if (r > 0 && skipped++ == 0) {
-                        first_skipped = k - 1;
-                        first_why = why;
-                }
-        }
-        /* One warning a page: a server sending malformed statuses is worth knowing
-         * about, but not once per element. */
-        if (skipped > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: skipped %zu of %zu elements that are not valid statuses "
-                       "(element %zu: %s)",
-                       f->name, skipped, n, first_skipped, first_why ? first_why : "malformed");
-
-        /* The cursor only moves forward: max(old cursor, page start, ids on this page). */
-        const char *start = cursor && *cursor ? cursor : NULL, *next;
-        if (page_id && (!start || id_compare(page_id, start) > 0))
-                start = page_id;
-        next = start;
-        if (newest && (!next || id_compare(newest, next) > 0))
-                next = newest;
-        if (next && (!cursor || strcmp(next, cursor) != 0)) {
-                r = h->set_cursor(sink, next);
-                if (r < 0)
-                        return r;
-        }
-
-        /* The first poll of a feed only takes the newest page: no history digging. */
-        if (!(cursor && *cursor) && !page)
-                return 0;
-        if (n < (size_t)m->limit || !newest)
-                return 0;
-        /* a server that ignores min_id sends the same page again: no progress, no paging */
-        if (start && id_compare(newest, start) <= 0)
-                return 0;
-        if (page_n >= m->max_pages) {
-                h->log(h, EARSHOT_LOG_INFO,
-                       "%s: stopped after %u pages; the rest follows on the next poll", f->name,
-                       page_n);
-                return 0;
-        }
-
-        char num[16];
-        (void)snprintf(num, sizeof(num), "%u:", page_n + 1);
-        _cleanup_free_ char *token = strjoin(num, newest);
-        if (!token)
-                return -ENOMEM;
-        r = h->next_page(sink, token);
+        r = cursor_parse(cursor, &c);
         if (r < 0)
                 return r;
-        return EARSHOT_MORE;
+        r = plan_request(m, f, &c, page, &plan);
+        if (r < 0)
+                return r;
+
+        switch (plan.step) {
+        case STEP_PROBE:
+                return parse_step_probe(m, f, &c, cursor, &plan, resp, sink);
+        case STEP_LOOKUP:
+                return parse_step_lookup(m, f, &c, cursor, resp, sink);
+        case STEP_TIMELINE:
+                return parse_step_timeline(m, f, &c, cursor, &plan, resp, sink);
+        }
+        return -EINVAL;
 }
 
 static const struct earshot_option mastodon_options[] = {
         {"instances", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
          "base URLs of Mastodon instances (https://, or http:// on loopback)"},
-        {"tags", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
-         "hashtags to follow on every instance, with or without '#'"},
+        {"tags", EARSHOT_OPT_STRLIST, 0, NULL,
+         "hashtags to follow on every instance, with or without '#' (tags and/or accounts)"},
+        {"accounts", EARSHOT_OPT_STRLIST, 0, NULL,
+         "accounts whose statuses to follow on every instance: 'name' (a user of that "
+         "instance), 'name@domain', '@name', or a numeric account id; a handle is looked up "
+         "once and its id kept"},
         {"limit", EARSHOT_OPT_INT, 0, "40", "statuses per request, 1..40"},
-        {"max_pages", EARSHOT_OPT_INT, 0, "10", "requests per feed and poll at most"},
-        {"local", EARSHOT_OPT_BOOL, 0, "false", "only statuses from the instance's own users"},
+        {"max_pages", EARSHOT_OPT_INT, 0, "10", "timeline requests per feed and poll at most"},
+        {"local", EARSHOT_OPT_BOOL, 0, "false",
+         "hashtag feeds: only statuses from the instance's own users"},
+        {"account_replies", EARSHOT_OPT_BOOL, 0, "true",
+         "account feeds: include the account's replies to others (where complaints and the "
+         "brand's answers to them are); false asks for exclude_replies"},
         {"access_token", EARSHOT_OPT_STRING, EARSHOT_OPT_SECRET, NULL,
-         "OAuth token for instances that require one (a single instance only)"},
+         "a user's OAuth token (read scope) for an instance that needs one; sent to that "
+         "instance only"},
+        {"access_token_instance", EARSHOT_OPT_URL, 0, NULL,
+         "which of the instances the access_token belongs to; needed when several are listed "
+         "(the others are asked anonymously)"},
+        {"check_instance", EARSHOT_OPT_BOOL, 0, "true",
+         "ask /api/v2/instance before a hashtag feed's first request whether its timeline is "
+         "open to this client, and say clearly when not; false for servers without that "
+         "endpoint (Mastodon before 4.0)"},
+        {"recheck_after", EARSHOT_OPT_DURATION, 0, "1d",
+         "repeat that check this long after it last passed, at the end of a poll; 0 = never"},
         {.name = NULL},
 };
 
@@ -775,5 +1046,5 @@ static const struct earshot_source_ops mastodon_ops = {
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "mastodon",
-                      .description = "hashtag timelines of Mastodon instances",
+                      .description = "hashtag and account timelines of Mastodon instances",
                       .options = mastodon_options, .source = &mastodon_ops);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-source-mastodon.c - libFuzzer target for the Mastodon source's response parser: the
- * input is a response body, parsed as the first page, as a later page with a cursor, and as
- * a page of an account timeline. The plugin must return 0, EARSHOT_MORE, EARSHOT_RETRY or
- * -EBADMSG, never crash or leak, and hand the host only well-formed posts (fuzz-host.c checks
- * them). This file is also the model for the other source targets: copy its shape.
+ * fuzz-source-mastodon.c - libFuzzer target for the Mastodon source: the input is a response
+ * body, read as every kind of answer the plugin asks for (the instance check at the start and
+ * at the end of a poll, an account lookup, the first page of a hashtag and of an account
+ * timeline, later pages with cursors of each shape), and, up to its first NUL, as a stored
+ * cursor handed to build_request(). The plugin must return 0, EARSHOT_MORE, EARSHOT_RETRY or
+ * -EBADMSG, never crash or leak, and hand the host only well-formed posts and requests
+ * (fuzz-host.c checks them). This file is also the model for the other source targets: copy
+ * its shape.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -31,24 +34,49 @@ static void parse(void *state, uint32_t feed, const char *cursor, const char *pa
         int r = P->source->parse_response(state, feed, cursor, page, &resp, &sink);
         if (r < 0 && r != -EBADMSG && r != -ENOMEM)
                 abort();
+        if (r > 0 && r != EARSHOT_MORE && r != EARSHOT_RETRY)
+                abort();
         fuzz_sink_done(&sink);
 }
 
+static void build(void *state, uint32_t feed, const char *cursor, const char *page) {
+        struct earshot_request req;
+
+        fuzz_request_init(&req);
+        int r = P->source->build_request(state, feed, cursor, page, &req);
+        if (r < 0 && r != -ENOMEM && r != -EINVAL)
+                abort();
+        if (r == 0 && !req.url)
+                abort();
+        fuzz_request_done(&req);
+}
+
+static FuzzHost host;
+
+static void *create(const char *const *settings) {
+        FuzzValues fv;
+        char err[256];
+        void *state = NULL;
+
+        fuzz_values_build(&fv, P->options, settings);
+        if (P->source->create(&host.host, &fv.vals, err, sizeof(err), &state) < 0)
+                abort();
+        fuzz_values_done(&fv);
+        return state;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static FuzzHost host;
-        static void *state;
+        static void *plain, *checked;
 
-        if (!state) {
-                static const char *const settings[] = {
-                        "instances=https://m.example", "tags=acme", NULL};
-                FuzzValues fv;
-                char err[256];
-
+        if (!plain) {
+                /* feed 0: #acme; feed 1: @acme (looked up); feed 2: account 42 */
+                static const char *const s1[] = {"instances=https://m.example", "tags=acme",
+                                                 "accounts=acme,42", "check_instance=false", NULL};
+                static const char *const s2[] = {"instances=https://m.example", "tags=acme",
+                                                 "accounts=acme", "access_token=tok", NULL};
                 fuzz_host_init(&host);
-                fuzz_values_build(&fv, P->options, settings);
-                if (P->source->create(&host.host, &fv.vals, err, sizeof(err), &state) < 0)
-                        abort();
-                fuzz_values_done(&fv);
+                plain = create(s1);
+                checked = create(s2);
         }
         /* the core hands plugins NUL-terminated bodies */
         uint8_t *body = malloc(size + 1);
@@ -56,9 +84,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         memcpy(body, data, size);
         body[size] = 0;
-        parse(state, 0, NULL, NULL, body, size);
-        parse(state, 0, "117020593741189701", NULL, body, size);
-        parse(state, 0, "117020593741189701", "2:117020593741189705", body, size);
+
+        /* hashtag timelines: first poll, later poll, later page */
+        parse(plain, 0, NULL, NULL, body, size);
+        parse(plain, 0, "117020593741189701", NULL, body, size);
+        parse(plain, 0, "117020593741189701", "2:117020593741189705", body, size);
+        /* account timelines: the lookup, the first page after it, a later page, by id */
+        parse(plain, 1, NULL, NULL, body, size);
+        parse(plain, 1, "id=5", "timeline", body, size);
+        parse(plain, 1, "id=5;min=117020593741189701", "3:117020593741189702", body, size);
+        parse(plain, 2, "117020593741189701", NULL, body, size);
+        /* the instance check: before the first timeline page, and as a re-check */
+        parse(checked, 0, NULL, NULL, body, size);
+        parse(checked, 0, "min=1;checked=1", "probe", body, size);
+        parse(checked, 0, "min=1;checked=1", NULL, body, size); /* a page, then maybe the check */
+        parse(checked, 1, NULL, NULL, body, size);
+
+        /* the input as a stored cursor (up to its first NUL) */
+        const char *cursor = (const char *)body;
+        for (uint32_t feed = 0; feed < 3; feed++) {
+                build(plain, feed, cursor, NULL);
+                build(plain, feed, cursor, "timeline");
+        }
+        build(checked, 0, cursor, NULL);
+        build(checked, 0, cursor, "probe");
+        parse(plain, 1, cursor, NULL, (const uint8_t *)"{\"id\":\"5\",\"acct\":\"acme\"}", 25);
+        parse(checked, 0, cursor, "timeline", (const uint8_t *)"[{\"id\":\"7\",\"content\":\"x\"}]",
+              27);
         free(body);
         return 0;
 }

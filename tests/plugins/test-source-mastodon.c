@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +57,7 @@ static int teardown(void **state) {
         return 0;
 }
 
-static int create(T *t, const char *const *settings) {
+static int create_with(T *t, const char *const *settings) {
         MockValues mv;
 
         if (t->state) {
@@ -68,8 +69,32 @@ static int create(T *t, const char *const *settings) {
         return P->source->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
 }
 
+/*
+ * Most tests are about timelines, so they switch the instance check off (it would take the
+ * first request of a new feed and end some polls); the tests of the check use create_default()
+ * (the plugin's defaults) or say check_instance=true, which wins over this.
+ */
+static int create(T *t, const char *const *settings) {
+        const char *all[MOCK_VALUES_MAX * MOCK_LIST_MAX + 2] = {"check_instance=false"};
+        size_t n = 1;
+
+        for (const char *const *s = settings; s && *s; s++) {
+                assert_true(n + 1 < sizeof(all) / sizeof(all[0]));
+                all[n++] = *s;
+        }
+        all[n] = NULL;
+        return create_with(t, all);
+}
+
 static void create_ok(T *t, const char *const *settings) {
         int r = create(t, settings);
+        if (r != 0)
+                fail_msg("create: %d (%s)", r, t->err);
+        assert_non_null(t->state);
+}
+
+static void create_default(T *t, const char *const *settings) {
+        int r = create_with(t, settings);
         if (r != 0)
                 fail_msg("create: %d (%s)", r, t->err);
         assert_non_null(t->state);
@@ -82,24 +107,34 @@ static void build(T *t, uint32_t feed, const char *cursor, const char *page) {
         assert_non_null(t->req.url);
 }
 
-static int parse_len(T *t, const char *cursor, const char *page, const char *body, size_t len) {
+static int parse_feed_len(T *t, uint32_t feed, const char *cursor, const char *page,
+                          const char *body, size_t len) {
         struct earshot_response resp = mock_response(200, body, len);
 
         mock_sink_done(&t->sink);
         mock_sink_init(&t->sink);
-        return P->source->parse_response(t->state, 0, cursor, page, &resp, &t->sink);
+        return P->source->parse_response(t->state, feed, cursor, page, &resp, &t->sink);
+}
+
+static int parse_len(T *t, const char *cursor, const char *page, const char *body, size_t len) {
+        return parse_feed_len(t, 0, cursor, page, body, len);
 }
 
 static int parse(T *t, const char *cursor, const char *page, const char *body) {
         return parse_len(t, cursor, page, body, strlen(body));
 }
 
-static int parse_fixture(T *t, const char *cursor, const char *page, const char *name) {
+static int parse_feed_fixture(T *t, uint32_t feed, const char *cursor, const char *page,
+                              const char *name) {
         size_t len;
         char *body = mock_read_fixture(name, &len);
-        int r = parse_len(t, cursor, page, body, len);
+        int r = parse_feed_len(t, feed, cursor, page, body, len);
         free(body);
         return r;
+}
+
+static int parse_fixture(T *t, const char *cursor, const char *page, const char *name) {
+        return parse_feed_fixture(t, 0, cursor, page, name);
 }
 
 static cJSON *load_json(const char *name) {
@@ -111,12 +146,17 @@ static cJSON *load_json(const char *name) {
 }
 
 /* Parse a cJSON document as a response body. */
-static int parse_json(T *t, const char *cursor, const char *page, const cJSON *doc) {
+static int parse_feed_json(T *t, uint32_t feed, const char *cursor, const char *page,
+                           const cJSON *doc) {
         char *body = cJSON_PrintUnformatted(doc);
         assert_non_null(body);
-        int r = parse(t, cursor, page, body);
+        int r = parse_feed_len(t, feed, cursor, page, body, strlen(body));
         free(body);
         return r;
+}
+
+static int parse_json(T *t, const char *cursor, const char *page, const cJSON *doc) {
+        return parse_feed_json(t, 0, cursor, page, doc);
 }
 
 static const struct earshot_post *find_post(const T *t, const char *id) {
@@ -141,14 +181,19 @@ static void test_descriptor(void **state) {
         size_t n = 0;
         for (const struct earshot_option *o = P->options; o->name; o++, n++) {
                 assert_non_null(o->description);
+                assert_true(strlen(o->description) > 10);
                 if (strcmp(o->name, "access_token") == 0)
                         secret = o->flags & EARSHOT_OPT_SECRET;
-                if (strcmp(o->name, "instances") == 0 || strcmp(o->name, "tags") == 0) {
+                else /* nothing else is a secret, nothing else may be hidden in dumps */
+                        assert_false(o->flags & EARSHOT_OPT_SECRET);
+                if (strcmp(o->name, "instances") == 0 || strcmp(o->name, "tags") == 0 ||
+                    strcmp(o->name, "accounts") == 0)
                         assert_int_equal(o->type, EARSHOT_OPT_STRLIST);
-                        assert_true(o->flags & EARSHOT_OPT_REQUIRED);
-                }
+                /* only instances is required: a source follows tags, accounts or both */
+                assert_int_equal(!!(o->flags & EARSHOT_OPT_REQUIRED),
+                                 strcmp(o->name, "instances") == 0);
         }
-        assert_int_equal(n, 6);
+        assert_int_equal(n, 11);
         assert_true(secret);
 }
 
@@ -697,6 +742,785 @@ static void test_wrong_types(void **state) {
         assert_string_equal(t->sink.cursor, "6");
 }
 
+/* ---- account feeds -------------------------------------------------------------------------- */
+
+static void test_account_feeds(void **state) {
+        T *t = *state;
+
+        create_ok(t,
+                  SETTINGS("instances=https://mastodon.social", "instances=http://localhost:3000",
+                           "accounts=Acme", "accounts=@acme", "accounts=acme@Mastodon.Social",
+                           "accounts=@Bob@other.example", "accounts=109876543210", "accounts=@1234",
+                           "accounts=c@localhost:3000"));
+        static const char *const want[] = {
+                /* "acme@mastodon.social" asked of mastodon.social is its "acme": one feed */
+                "https://mastodon.social/@acme",
+                "https://mastodon.social/@bob@other.example",
+                "https://mastodon.social/accounts/109876543210",
+                "https://mastodon.social/@1234", /* '@': a user named 1234, not an id */
+                "https://mastodon.social/@c@localhost:3000",
+                "http://localhost:3000/@acme",
+                "http://localhost:3000/@acme@mastodon.social",
+                "http://localhost:3000/@bob@other.example",
+                "http://localhost:3000/accounts/109876543210",
+                "http://localhost:3000/@1234",
+                "http://localhost:3000/@c",
+        };
+        for (uint32_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                assert_string_equal(P->source->feed(t->state, i), want[i]);
+        assert_null(P->source->feed(t->state, sizeof(want) / sizeof(want[0])));
+
+        /* tags and accounts together: per instance its tags, then its accounts */
+        create_ok(t, SETTINGS("instances=https://mastodon.social", "tags=acme", "accounts=acme"));
+        assert_string_equal(P->source->feed(t->state, 0), "https://mastodon.social#acme");
+        assert_string_equal(P->source->feed(t->state, 1), "https://mastodon.social/@acme");
+        assert_null(P->source->feed(t->state, 2));
+
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=acme support"),
+                        "accounts: 'acme support' is not an account");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=a@b@c"),
+                        "not an account");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=@"), "is empty");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts="), "is empty");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=x@"),
+                        "not an account");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=@x@-bad.example"),
+                        "not an account");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=x@h.example:0"),
+                        "not an account");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=\xc3\xbc"),
+                        "not an account");
+        expect_rejected(t, SETTINGS("instances=https://m.example", "accounts=x?y"),
+                        "not an account");
+}
+
+static void test_account_lookup(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("instances=http://localhost:3000",
+                              "accounts=MastodonPy_Test@localhost:3000", "limit=5"));
+        assert_string_equal(P->source->feed(t->state, 0), "http://localhost:3000/@mastodonpy_test");
+
+        /* the first request of the feed resolves the handle */
+        build(t, 0, NULL, NULL);
+        assert_string_equal(t->req.url,
+                            "http://localhost:3000/api/v1/accounts/lookup?acct=mastodonpy_test");
+        assert_null(mock_request_header(&t->req, "Authorization"));
+        assert_int_equal(parse_fixture(t, NULL, NULL, "mastodon/account-lookup.json"),
+                         EARSHOT_MORE);
+        assert_int_equal(t->sink.n_posts, 0);
+        assert_string_equal(t->sink.cursor, "id=117020565966271181");
+        assert_string_equal(t->sink.page, "timeline");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO,
+                                              "@mastodonpy_test is account 117020565966271181"),
+                         1);
+
+        /* then, in the same poll, the account's newest page, and no digging further */
+        build(t, 0, "id=117020565966271181", "timeline");
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/accounts/117020565966271181/"
+                                        "statuses?limit=5&exclude_reblogs=false");
+        assert_int_equal(parse_fixture(t, "id=117020565966271181", "timeline",
+                                       "mastodon/account-statuses-newest.json"),
+                         0);
+        assert_int_equal(t->sink.n_posts, 5);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_string_equal(t->sink.cursor, "id=117020565966271181;min=117020580518794573");
+        assert_string_equal(t->sink.posts[0].text, "Toot number 5!");
+        const struct earshot_post *p = &t->sink.posts[4];
+        assert_string_equal(p->id, "http://localhost:3000/ap/users/117020565966271181/statuses/"
+                                   "117020580518794573");
+        assert_string_equal(p->network, "mastodon");
+        assert_string_equal(p->url, "http://localhost:3000/@mastodonpy_test/117020580518794573");
+        assert_string_equal(p->text, "Toot number 9!");
+        assert_string_equal(p->author_handle, "mastodonpy_test@localhost:3000");
+        assert_string_equal(p->author_name, "John Lennon");
+        assert_int_equal(p->author_followers, 0);
+        assert_string_equal(p->lang, "en");
+        assert_int_equal(p->created_usec, INT64_C(1785592354108000)); /* 13:52:34.108Z */
+        assert_int_equal(p->replies, 0);
+        assert_int_equal(p->reposts, 0);
+        assert_int_equal(p->likes, 0);
+        assert_null(p->title);
+        assert_null(p->reply_to);
+        assert_int_equal(p->rating, 0);
+        assert_int_equal(p->edited_usec, 0);
+
+        /* the next poll (or a restart) does not look it up again */
+        build(t, 0, "id=117020565966271181;min=117020580518794573", NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/accounts/117020565966271181/"
+                                        "statuses?limit=5&exclude_reblogs=false"
+                                        "&min_id=117020580518794573");
+
+        /* a user of another instance is looked up by its full handle */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=@Bob@Other.Example"));
+        build(t, 0, NULL, NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/accounts/lookup"
+                                        "?acct=bob%40other.example");
+        /* an account id needs no lookup */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=117020565966271181",
+                              "account_replies=false"));
+        build(t, 0, NULL, NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/accounts/117020565966271181/"
+                                        "statuses?limit=40&exclude_reblogs=false"
+                                        "&exclude_replies=true");
+}
+
+static void expect_bad_lookup(T *t, const char *body, const char *in_log) {
+        size_t n = mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, in_log);
+        int r = parse(t, NULL, NULL, body);
+        if (r != -EBADMSG)
+                fail_msg("expected -EBADMSG, got %d for %s", r, body);
+        assert_int_equal(t->sink.n_cursor, 0);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, in_log), n + 1);
+}
+
+static void test_account_lookup_failures(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=mastodonpy_test"));
+        /* what an unknown account gets (with a 404, which the core reports; a 200 alike) */
+        size_t len;
+        char *body = mock_read_fixture("mastodon/account-lookup-404.json", &len);
+        expect_bad_lookup(t, body,
+                          "@mastodonpy_test: expected an account, got an object "
+                          "(error: \"Record not found\")");
+        free(body);
+        expect_bad_lookup(t, "<html>busy</html>", "not valid JSON");
+        expect_bad_lookup(t, "[]", "got an array");
+        expect_bad_lookup(t, "\"x\"", "got a scalar");
+        expect_bad_lookup(t, "{\"id\":5,\"acct\":\"mastodonpy_test\"}", "no usable id");
+        expect_bad_lookup(t, "{\"id\":\"1/../2\"}", "no usable id");
+        expect_bad_lookup(t, "{\"id\":\"\"}", "no usable id");
+        expect_bad_lookup(t, "{\"id\":\"7\",\"acct\":\"mastodonpy\"}",
+                          "returned another account, @mastodonpy; not following it");
+        expect_bad_lookup(t, "{\"id\":\"7\",\"acct\":\"someone\\nelse\"}", "@someone else;");
+
+        /* the account domain may differ from the web domain we asked */
+        assert_int_equal(
+                parse(t, NULL, NULL, "{\"id\":\"7\",\"acct\":\"MastodonPy_Test@social.example\"}"),
+                EARSHOT_MORE);
+        assert_string_equal(t->sink.cursor, "id=7");
+        /* a moved account is followed as configured, with a word about it */
+        assert_int_equal(
+                parse(t, NULL, NULL,
+                      "{\"id\":\"8\",\"moved\":{\"id\":\"9\",\"acct\":\"new@b.example\"}}"),
+                EARSHOT_MORE);
+        assert_string_equal(t->sink.cursor, "id=8");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_NOTICE,
+                                              "@mastodonpy_test has moved to @new@b.example"),
+                         1);
+}
+
+static void test_account_paging(void **state) {
+        T *t = *state;
+
+        /* the recorded walk over 10 statuses, 5 a page: a cursor before toot 0 */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=mastodonpy_test",
+                              "limit=5"));
+        const char *c1 = "id=117020565966271181;min=117020580452511284";
+        build(t, 0, c1, NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/accounts/117020565966271181/"
+                                        "statuses?limit=5&exclude_reblogs=false"
+                                        "&min_id=117020580452511284");
+        assert_int_equal(parse_fixture(t, c1, NULL, "mastodon/account-statuses-older.json"),
+                         EARSHOT_MORE);
+        assert_int_equal(t->sink.n_posts, 5);
+        assert_string_equal(t->sink.posts[0].text, "Toot number 0!");
+        assert_string_equal(t->sink.posts[4].text, "Toot number 4!");
+        assert_int_equal(t->sink.posts[0].created_usec, INT64_C(1785592353097000));
+        assert_string_equal(t->sink.page, "2:117020580481736214");
+        assert_string_equal(t->sink.cursor, "id=117020565966271181;min=117020580481736214");
+
+        /* page 2 asks exactly what the recording asked (min_id=...214) */
+        const char *c2 = "id=117020565966271181;min=117020580481736214";
+        build(t, 0, c2, "2:117020580481736214");
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/accounts/117020565966271181/"
+                                        "statuses?limit=5&exclude_reblogs=false"
+                                        "&min_id=117020580481736214");
+        assert_int_equal(parse_fixture(t, c2, "2:117020580481736214",
+                                       "mastodon/account-statuses-after.json"),
+                         EARSHOT_MORE);
+        assert_int_equal(t->sink.n_posts, 5);
+        assert_string_equal(t->sink.posts[0].text, "Toot number 5!");
+        assert_string_equal(t->sink.posts[4].text, "Toot number 9!");
+        assert_string_equal(t->sink.page, "3:117020580518794573");
+        assert_string_equal(t->sink.cursor, "id=117020565966271181;min=117020580518794573");
+
+        /* page 3: nothing newer, the poll ends, the cursor stays */
+        const char *c3 = "id=117020565966271181;min=117020580518794573";
+        build(t, 0, c3, "3:117020580518794573");
+        assert_non_null(strstr(t->req.url, "&min_id=117020580518794573"));
+        assert_int_equal(parse(t, c3, "3:117020580518794573", "[]"), 0);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(t->sink.n_cursor, 0);
+
+        /* an account given by id keeps the plain cursor */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=117020565966271181",
+                              "limit=5", "max_pages=2"));
+        assert_int_equal(parse_fixture(t, "117020580452511284", NULL,
+                                       "mastodon/account-statuses-older.json"),
+                         EARSHOT_MORE);
+        assert_string_equal(t->sink.cursor, "117020580481736214");
+        assert_int_equal(parse_fixture(t, "117020580481736214", "2:117020580481736214",
+                                       "mastodon/account-statuses-after.json"),
+                         0); /* max_pages */
+        assert_string_equal(t->sink.cursor, "117020580518794573");
+}
+
+static void test_account_reblog(void **state) {
+        T *t = *state;
+        cJSON *page = load_json("mastodon/account-statuses-newest.json");
+        cJSON *boost = cJSON_GetArrayItem(page, 0);
+
+        /* the watched account boosts a complaint: the complaint is the post */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=mastodonpy_test"));
+        cJSON_ReplaceItemInObject(boost, "content", cJSON_CreateString(""));
+        cJSON_ReplaceItemInObject(boost, "reblog", load_json("mastodon/status-example.json"));
+        assert_int_equal(parse_json(t, "id=117020565966271181;min=117020580518794000", NULL, page),
+                         0);
+        cJSON_Delete(page);
+        assert_int_equal(t->sink.n_posts, 5);
+        const struct earshot_post *p = &t->sink.posts[4];
+        assert_string_equal(p->id,
+                            "https://mastodon.social/users/Gargron/statuses/103270115826048975");
+        assert_string_equal(p->author_handle, "Gargron@localhost:3000");
+        assert_non_null(strstr(p->text, "wrong digit"));
+        assert_string_equal(t->sink.cursor, "id=117020565966271181;min=117020580518794573");
+}
+
+/* ---- cursors -------------------------------------------------------------------------------- */
+
+static void test_cursor_fields(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("instances=https://m.example", "accounts=acme"));
+        /* fields in any order; unknown ones (of a later version) ignored */
+        build(t, 0, "checked=1785592800;min=7;x=y;id=5", NULL);
+        assert_string_equal(t->req.url, "https://m.example/api/v1/accounts/5/statuses?limit=40"
+                                        "&exclude_reblogs=false&min_id=7");
+        /* the last of a repeated field wins */
+        build(t, 0, "id=5;min=7;id=6", NULL);
+        assert_string_equal(t->req.url, "https://m.example/api/v1/accounts/6/statuses?limit=40"
+                                        "&exclude_reblogs=false&min_id=7");
+        /* a malformed field is ignored: a bad id means looking the account up again */
+        build(t, 0, "id=5/6;min=7", NULL);
+        assert_string_equal(t->req.url, "https://m.example/api/v1/accounts/lookup?acct=acme");
+        build(t, 0, "id=;min=", NULL);
+        assert_string_equal(t->req.url, "https://m.example/api/v1/accounts/lookup?acct=acme");
+        build(t, 0, "id=5;min=a b;checked=x", NULL);
+        assert_string_equal(t->req.url, "https://m.example/api/v1/accounts/5/statuses?limit=40"
+                                        "&exclude_reblogs=false");
+        build(t, 0, ";;=;id=5;;", NULL);
+        assert_string_equal(t->req.url, "https://m.example/api/v1/accounts/5/statuses?limit=40"
+                                        "&exclude_reblogs=false");
+
+        /* round trip: every known field comes back, unknown ones are dropped */
+        assert_int_equal(parse(t, "x=1;id=5;min=7;checked=1785592800", NULL,
+                               "[{\"id\":\"9\",\"content\":\"a\"}]"),
+                         0);
+        assert_string_equal(t->sink.cursor, "id=5;min=9;checked=1785592800");
+        assert_int_equal(parse(t, "id=5;min=9;checked=1785592800", NULL, "[]"), 0);
+        assert_int_equal(t->sink.n_cursor, 0);
+        /* a timeline id that cannot go into a cursor does not */
+        assert_int_equal(parse(t, "id=5;min=7", NULL,
+                               "[{\"id\":\"99;min=1\",\"content\":\"a\"},"
+                               "{\"id\":\"8\",\"content\":\"b\"}]"),
+                         0);
+        assert_int_equal(t->sink.n_posts, 2);
+        assert_string_equal(t->sink.cursor, "id=5;min=8");
+
+        /* a hashtag feed with nothing but `min` keeps the bare form of old cursors */
+        create_ok(t, SETTINGS("instances=https://m.example", "tags=acme"));
+        assert_int_equal(parse(t, "min=7", NULL, "[{\"id\":\"9\",\"content\":\"a\"}]"), 0);
+        assert_string_equal(t->sink.cursor, "9");
+        assert_int_equal(parse(t, "7", NULL, "[{\"id\":\"10\",\"content\":\"a\"}]"), 0);
+        assert_string_equal(t->sink.cursor, "10");
+        assert_int_equal(parse(t, "checked=1785592800", NULL, "[{\"id\":\"1\",\"content\":\"a\"}]"),
+                         0);
+        assert_string_equal(t->sink.cursor, "min=1;checked=1785592800");
+}
+
+/* ---- the instance check --------------------------------------------------------------------- */
+
+/* /api/v2/instance from the local fixture, with hashtag_feeds set as given (NULL: removed) */
+static cJSON *instance_with(const char *local, const char *remote) {
+        cJSON *doc = load_json("mastodon/instance-v2-local.json");
+        cJSON *ta =
+                cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "configuration"), "timelines_access");
+        cJSON *hf = cJSON_GetObjectItem(ta, "hashtag_feeds");
+        assert_non_null(hf);
+        if (local)
+                cJSON_ReplaceItemInObject(hf, "local", cJSON_CreateString(local));
+        else
+                cJSON_DeleteItemFromObject(hf, "local");
+        if (remote)
+                cJSON_ReplaceItemInObject(hf, "remote", cJSON_CreateString(remote));
+        else
+                cJSON_DeleteItemFromObject(hf, "remote");
+        return doc;
+}
+
+static int parse_instance(T *t, uint32_t feed, const char *local, const char *remote) {
+        cJSON *doc = instance_with(local, remote);
+        int r = parse_feed_json(t, feed, NULL, NULL, doc);
+        cJSON_Delete(doc);
+        return r;
+}
+
+static void expect_probe_passes(T *t, uint32_t feed, const char *local, const char *remote) {
+        int r = parse_instance(t, feed, local, remote);
+        if (r != EARSHOT_MORE)
+                fail_msg("local %s, remote %s: expected EARSHOT_MORE, got %d", local, remote, r);
+        assert_string_equal(t->sink.cursor, "checked=1785592800");
+        assert_string_equal(t->sink.page, "timeline");
+}
+
+static void expect_probe_fails(T *t, uint32_t feed, const char *local, const char *remote,
+                               const char *in_error) {
+        size_t n = mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "");
+        int r = parse_instance(t, feed, local, remote);
+        if (r != EARSHOT_RETRY)
+                fail_msg("local %s, remote %s: expected EARSHOT_RETRY, got %d", local, remote, r);
+        assert_int_equal(t->sink.n_cursor, 0);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(t->sink.n_posts, 0);
+        /* one error, and it says what to do */
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), n + 1);
+        if (mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, in_error) == 0)
+                fail_msg("no error mentions \"%s\": %s", in_error,
+                         t->mh.logs[t->mh.n_logs - 1].message);
+}
+
+static void test_probe_public(void **state) {
+        T *t = *state;
+
+        /* the defaults: a new hashtag feed asks the instance first */
+        create_default(
+                t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "access_token=tok-1"));
+        build(t, 0, NULL, NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v2/instance");
+        assert_string_equal(mock_request_header(&t->req, "Accept"), "application/json");
+        assert_null(mock_request_header(&t->req, "Authorization")); /* it needs none */
+
+        /* recorded: Mastodon 4.6.4 with every timeline public */
+        assert_int_equal(parse_fixture(t, NULL, NULL, "mastodon/instance-v2-local.json"),
+                         EARSHOT_MORE);
+        assert_int_equal(t->sink.n_posts, 0);
+        assert_string_equal(t->sink.cursor, "checked=1785592800");
+        assert_string_equal(t->sink.page, "timeline");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ""), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), 0);
+
+        /* the same poll goes on with the timeline: the newest page only */
+        build(t, 0, "checked=1785592800", "timeline");
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/timelines/tag/hoot?limit=40");
+        assert_string_equal(mock_request_header(&t->req, "Authorization"), "Bearer tok-1");
+        assert_int_equal(
+                parse_fixture(t, "checked=1785592800", "timeline", "mastodon/tag-hoot.json"), 0);
+        assert_int_equal(t->sink.n_posts, 1);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_string_equal(t->sink.cursor, "min=117020593741189701;checked=1785592800");
+
+        /* later polls (and restarts) go straight to the timeline */
+        build(t, 0, "min=117020593741189701;checked=1785592800", NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/timelines/tag/hoot?limit=40"
+                                        "&min_id=117020593741189701");
+        /* also when the check passed and the timeline request failed */
+        build(t, 0, "checked=1785592800", NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/timelines/tag/hoot?limit=40");
+
+        /* recorded on mastodon.social: live feeds disabled, hashtag feeds public -> fine */
+        create_default(t, SETTINGS("instances=https://mastodon.social", "tags=acme"));
+        assert_int_equal(parse_fixture(t, NULL, NULL, "mastodon/instance-v2-mastodon-social.json"),
+                         EARSHOT_MORE);
+        assert_string_equal(t->sink.cursor, "checked=1785592800");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ""), 0);
+}
+
+static void test_probe_disabled(void **state) {
+        T *t = *state;
+
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
+        expect_probe_fails(t, 0, "disabled", "disabled",
+                           "http://localhost:3000#hoot: localhost:3000 has disabled its hashtag "
+                           "timelines (timelines_access.hashtag_feeds: local disabled, remote "
+                           "disabled); this feed cannot work there: follow #hoot on another "
+                           "instance, or drop http://localhost:3000 from `instances`");
+        /* a token does not help */
+        create_default(
+                t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "access_token=tok"));
+        expect_probe_fails(t, 0, "disabled", "disabled", "has disabled its hashtag timelines");
+        /* local only: the remote part does not matter */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "local=true"));
+        expect_probe_fails(t, 0, "disabled", "public", "has disabled");
+
+        /* remote disabled: Mastodon wants a logged-in user for the whole timeline */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
+        expect_probe_fails(t, 0, "public", "disabled",
+                           "give this source an access_token of a user on localhost:3000 (read "
+                           "scope), or set `local: true` to follow only posts by its own users");
+        /* ... which local=true avoids */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "local=true"));
+        expect_probe_passes(t, 0, "public", "disabled");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ""), 0);
+        /* ... and with a token the local posts come, with a warning */
+        create_default(
+                t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "access_token=tok"));
+        expect_probe_passes(t, 0, "public", "disabled");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
+                                              "localhost:3000 has disabled remote posts in its "
+                                              "hashtag timelines; this feed sees only posts by "
+                                              "its own users"),
+                         1);
+}
+
+static void test_probe_authenticated(void **state) {
+        T *t = *state;
+
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
+        expect_probe_fails(t, 0, "authenticated", "authenticated",
+                           "localhost:3000 serves its hashtag timelines to logged-in users only "
+                           "(timelines_access.hashtag_feeds: local authenticated, remote "
+                           "authenticated); give this source an access_token of a user on "
+                           "localhost:3000 (read scope)");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "local: true"), 0);
+        expect_probe_fails(t, 0, "public", "authenticated", "or set `local: true`");
+        expect_probe_fails(t, 0, "authenticated", NULL, "logged-in users only");
+
+        /* with a token for this instance: fine */
+        create_default(
+                t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "access_token=tok"));
+        expect_probe_passes(t, 0, "authenticated", "authenticated");
+        /* local only and the local part public: no token needed */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "local=true"));
+        expect_probe_passes(t, 0, "public", "authenticated");
+
+        /* the token belongs to another instance and is not sent here: said so */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "instances=https://b.example",
+                                   "tags=hoot", "access_token=s3cr3t-t0k",
+                                   "access_token_instance=https://b.example"));
+        expect_probe_fails(t, 0, "authenticated", "authenticated",
+                           "the configured token belongs to another instance and is not sent "
+                           "here");
+        expect_probe_passes(t, 1, "authenticated", "authenticated");
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, "s3cr3t-t0k"), 0);
+}
+
+static void expect_probe_goes_on(T *t, const char *body, const char *in_warning) {
+        size_t n = mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "");
+        int r = parse(t, NULL, NULL, body);
+        if (r != EARSHOT_MORE)
+                fail_msg("expected EARSHOT_MORE, got %d for %s", r, body);
+        assert_string_equal(t->sink.cursor, "checked=1785592800");
+        assert_string_equal(t->sink.page, "timeline");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), 0);
+        if (in_warning)
+                assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, in_warning), 1);
+        else
+                assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ""), n);
+}
+
+static void test_probe_absent(void **state) {
+        T *t = *state;
+
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
+        /* older servers say nothing about timeline access: go on */
+        expect_probe_goes_on(t, "{\"domain\":\"x\",\"version\":\"4.2.0\",\"configuration\":{}}",
+                             NULL);
+        expect_probe_goes_on(t, "{\"configuration\":{\"timelines_access\":\"x\"}}", NULL);
+        expect_probe_goes_on(t, "{\"configuration\":{\"timelines_access\":{\"hashtag_feeds\":[]}}}",
+                             NULL);
+        /* values this plugin does not know are not taken for "disabled" */
+        expect_probe_goes_on(t,
+                             "{\"configuration\":{\"timelines_access\":{\"hashtag_feeds\":"
+                             "{\"local\":7,\"remote\":\"friends-only\"}}}}",
+                             NULL);
+        cJSON *doc = instance_with(NULL, NULL);
+        char *body = cJSON_PrintUnformatted(doc);
+        expect_probe_goes_on(t, body, NULL);
+        free(body);
+        cJSON_Delete(doc);
+
+        /* not an instance at all: the check is advice, the feed goes on, with a warning */
+        expect_probe_goes_on(t, "<html>Welcome</html>",
+                             "the answer of http://localhost:3000/api/v2/instance is not valid "
+                             "JSON; cannot tell whether its hashtag timelines are open, going on");
+        expect_probe_goes_on(t, "[]", "instance is not an object");
+        expect_probe_goes_on(t, "{\"error\":\"nope\\r\\nX-Injected: 1\"}",
+                             "instance is an error (\"nope  X-Injected: 1\")");
+}
+
+static void test_probe_recheck(void **state) {
+        T *t = *state;
+
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "limit=8"));
+
+        /* checked two days ago: after the poll's last page, check again */
+        const char *stale = "min=117020574000000000;checked=1785420000";
+        assert_int_equal(parse_fixture(t, stale, NULL, "mastodon/tag-hoot.json"), EARSHOT_MORE);
+        assert_int_equal(t->sink.n_posts, 1);
+        assert_string_equal(t->sink.page, "probe");
+        assert_string_equal(t->sink.cursor, "min=117020593741189701;checked=1785420000");
+        const char *after = "min=117020593741189701;checked=1785420000";
+        build(t, 0, after, "probe");
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v2/instance");
+        assert_int_equal(parse_fixture(t, after, "probe", "mastodon/instance-v2-local.json"), 0);
+        assert_int_equal(t->sink.n_page, 0); /* the poll is over */
+        assert_string_equal(t->sink.cursor, "min=117020593741189701;checked=1785592800");
+
+        /* a re-check that fails: RETRY (the pages before it are committed already) */
+        cJSON *doc = instance_with("disabled", "disabled");
+        assert_int_equal(parse_json(t, after, "probe", doc), EARSHOT_RETRY);
+        cJSON_Delete(doc);
+        assert_int_equal(t->sink.n_cursor, 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "has disabled"), 1);
+
+        /* paging first, the check after the last page */
+        assert_int_equal(parse_fixture(t, stale, NULL, "mastodon/public-8.json"), EARSHOT_MORE);
+        assert_string_equal(t->sink.page, "2:117020593134559451");
+
+        /* checked recently: nothing more */
+        assert_int_equal(parse_fixture(t, "min=117020574000000000;checked=1785592000", NULL,
+                                       "mastodon/tag-hoot.json"),
+                         0);
+        assert_int_equal(t->sink.n_page, 0);
+        /* a clock set back (checked "in the future"): check */
+        assert_int_equal(parse_fixture(t, "min=117020574000000000;checked=1785600000", NULL,
+                                       "mastodon/tag-hoot.json"),
+                         EARSHOT_MORE);
+        assert_string_equal(t->sink.page, "probe");
+
+        /* a cursor from before the check: checked at the end of its next poll */
+        assert_int_equal(parse_fixture(t, "117020574000000000", NULL, "mastodon/tag-hoot.json"),
+                         EARSHOT_MORE);
+        assert_string_equal(t->sink.page, "probe");
+        assert_string_equal(t->sink.cursor, "117020593741189701");
+        assert_int_equal(
+                parse_fixture(t, "117020593741189701", "probe", "mastodon/instance-v2-local.json"),
+                0);
+        assert_string_equal(t->sink.cursor, "min=117020593741189701;checked=1785592800");
+
+        /* recheck_after: 0 = never again; check_instance: false = never at all */
+        create_default(t,
+                       SETTINGS("instances=http://localhost:3000", "tags=hoot", "recheck_after=0"));
+        assert_int_equal(parse_fixture(t, stale, NULL, "mastodon/tag-hoot.json"), 0);
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
+        assert_int_equal(parse_fixture(t, "117020574000000000", NULL, "mastodon/tag-hoot.json"), 0);
+        build(t, 0, NULL, NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/timelines/tag/hoot?limit=40");
+        /* a shorter recheck_after */
+        create_default(
+                t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "recheck_after=10m"));
+        assert_int_equal(parse_fixture(t, "min=117020574000000000;checked=1785592000", NULL,
+                                       "mastodon/tag-hoot.json"),
+                         EARSHOT_MORE);
+
+        /* account feeds have nothing to check */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "accounts=5"));
+        build(t, 0, NULL, NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/accounts/5/statuses"
+                                        "?limit=40&exclude_reblogs=false");
+        assert_int_equal(parse(t, NULL, NULL, "[{\"id\":\"9\",\"content\":\"a\"}]"), 0);
+        mock_request_done(&t->req);
+        assert_int_equal(P->source->build_request(t->state, 0, NULL, "probe", &t->req), -EINVAL);
+}
+
+/* ---- tokens --------------------------------------------------------------------------------- */
+
+static void expect_authorization(T *t, uint32_t feed, const char *cursor, const char *page,
+                                 const char *want) {
+        build(t, feed, cursor, page);
+        const char *got = mock_request_header(&t->req, "Authorization");
+        if (!want && got)
+                fail_msg("feed %u (%s): a token where none belongs", feed, t->req.url);
+        if (want && (!got || strcmp(got, want) != 0))
+                fail_msg("feed %u (%s): Authorization %s, want %s", feed, t->req.url,
+                         got ? got : "(none)", want);
+}
+
+static void test_tokens(void **state) {
+        T *t = *state;
+
+        /* one instance: its token on every request but the instance check */
+        create_default(t, SETTINGS("instances=https://a.example", "tags=acme", "accounts=acme",
+                                   "access_token=tok-1"));
+        expect_authorization(t, 0, NULL, NULL, NULL); /* the check */
+        expect_authorization(t, 0, "checked=1", "timeline", "Bearer tok-1");
+        expect_authorization(t, 0, "min=5;checked=1", "2:6", "Bearer tok-1");
+        expect_authorization(t, 1, NULL, NULL, "Bearer tok-1"); /* the lookup */
+        expect_authorization(t, 1, "id=5", "timeline", "Bearer tok-1");
+
+        /* several instances: the token goes to its own only */
+        create_ok(t, SETTINGS("instances=https://a.example", "instances=https://b.example/",
+                              "tags=acme", "accounts=acme", "access_token=tok-2",
+                              "access_token_instance=HTTPS://B.example/"));
+        assert_string_equal(P->source->feed(t->state, 2), "https://b.example#acme");
+        expect_authorization(t, 0, NULL, NULL, NULL);
+        expect_authorization(t, 1, NULL, NULL, NULL);
+        expect_authorization(t, 1, "id=5", NULL, NULL);
+        expect_authorization(t, 2, NULL, NULL, "Bearer tok-2");
+        expect_authorization(t, 3, NULL, NULL, "Bearer tok-2");
+        expect_authorization(t, 3, "id=5;min=6", NULL, "Bearer tok-2");
+        for (uint32_t i = 0; i < 4; i++)
+                assert_null(strstr(P->source->feed(t->state, i), "tok-2"));
+
+        expect_rejected(t,
+                        SETTINGS("instances=https://a.example", "instances=https://b.example",
+                                 "tags=a", "access_token=s3cret"),
+                        "name its instance with access_token_instance");
+        assert_null(strstr(t->err, "s3cret"));
+        expect_rejected(t,
+                        SETTINGS("instances=https://a.example", "tags=a", "access_token=s3cret",
+                                 "access_token_instance=https://c.example"),
+                        "access_token_instance: 'https://c.example' is not one of the instances");
+        assert_null(strstr(t->err, "s3cret"));
+        expect_rejected(t,
+                        SETTINGS("instances=https://a.example", "tags=a",
+                                 "access_token_instance=https://a.example"),
+                        "access_token_instance: given, but there is no access_token");
+        expect_rejected(t,
+                        SETTINGS("instances=https://a.example", "tags=a", "access_token=s3cret",
+                                 "access_token_instance=ftp://a.example"),
+                        "access_token_instance: 'ftp://a.example' is not an http");
+        expect_rejected(t, SETTINGS("instances=https://a.example", "tags=a", "access_token=a\nb"),
+                        "access_token: contains control characters");
+}
+
+/* ---- edits and replies ---------------------------------------------------------------------- */
+
+static void test_edits_and_replies(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("instances=https://mastodon.social", "tags=acme"));
+
+        /* a thread on mastodon.social (GET /statuses/:id/context): a reply and its root */
+        cJSON *ctx = load_json("mastodon/context-reply.json");
+        cJSON *page = cJSON_CreateArray();
+        cJSON_AddItemToArray(page, cJSON_DetachItemFromObject(ctx, "descendants"));
+        cJSON *descendants = cJSON_DetachItemFromArray(page, 0);
+        cJSON_Delete(page);
+        cJSON_AddItemToArray(descendants,
+                             cJSON_DetachItemFromArray(cJSON_GetObjectItem(ctx, "ancestors"), 0));
+        cJSON_Delete(ctx);
+        assert_int_equal(parse_json(t, "1", NULL, descendants), 0);
+        cJSON_Delete(descendants);
+        assert_int_equal(t->sink.n_posts, 2);
+        const struct earshot_post *p = &t->sink.posts[1];
+        assert_string_equal(p->id,
+                            "https://mastodon.social/users/halcy/statuses/110446984249325790");
+        assert_string_equal(p->url, "https://mastodon.social/@halcy/110446984249325790");
+        assert_string_equal(p->text, "final status");
+        assert_string_equal(p->author_handle, "halcy@mastodon.social");
+        assert_string_equal(p->author_name, "autumnal halcy");
+        assert_int_equal(p->author_followers, 126);
+        assert_string_equal(p->lang, "de");
+        assert_int_equal(p->created_usec, INT64_C(1685287235248000));
+        /* the parent's id is mastodon.social's own: a URL there that answers with it */
+        assert_string_equal(p->reply_to,
+                            "https://mastodon.social/api/v1/statuses/110446983926957470");
+        assert_int_equal(p->edited_usec, 0);
+        assert_null(t->sink.posts[0].reply_to); /* the thread's root */
+        assert_string_equal(t->sink.posts[0].text, "first status");
+
+        /* an edited status of another instance, as mastodon.social serves it */
+        cJSON *arr = cJSON_CreateArray();
+        cJSON_AddItemToArray(arr, load_json("mastodon/status-edited-remote.json"));
+        assert_int_equal(parse_json(t, "1", NULL, arr), 0);
+        assert_int_equal(t->sink.n_posts, 1);
+        p = &t->sink.posts[0];
+        assert_string_equal(p->id,
+                            "https://icosahedron.website/users/halcy/statuses/110446222386355655");
+        assert_string_equal(p->url, "https://icosahedron.website/@halcy/110446222386355655");
+        assert_string_equal(p->author_handle, "halcy@icosahedron.website");
+        assert_string_equal(p->author_name, "halcy\xe2\x80\x8b :icosahedron:");
+        assert_int_equal(p->author_followers, 3553);
+        assert_string_equal(p->lang, "de");
+        assert_int_equal(p->created_usec, INT64_C(1685275610000000)); /* 12:06:50Z */
+        assert_int_equal(p->edited_usec, INT64_C(1685275784000000));  /* 12:09:44Z */
+        assert_int_equal(p->likes, 1);
+        assert_null(p->reply_to);
+        assert_true(strncmp(p->text,
+                            "test post for mastodon.py stuff\n@halcy you're a doo-doo "
+                            "head",
+                            60) == 0);
+
+        /* a boost of an edited reply: the boosted status's fields */
+        cJSON *boost = cJSON_CreateObject();
+        cJSON *inner = cJSON_DetachItemFromArray(arr, 0);
+        cJSON_ReplaceItemInObject(inner, "in_reply_to_id",
+                                  cJSON_CreateString("110446000000000001"));
+        cJSON_AddStringToObject(boost, "id", "110446300000000000");
+        cJSON_AddStringToObject(boost, "content", "");
+        cJSON_AddNullToObject(boost, "in_reply_to_id");
+        cJSON_AddNullToObject(boost, "edited_at");
+        cJSON_AddItemToObject(boost, "reblog", inner);
+        cJSON_AddItemToArray(arr, boost);
+        assert_int_equal(parse_json(t, "1", NULL, arr), 0);
+        cJSON_Delete(arr);
+        p = &t->sink.posts[0];
+        assert_string_equal(p->reply_to,
+                            "https://mastodon.social/api/v1/statuses/110446000000000001");
+        assert_int_equal(p->edited_usec, INT64_C(1685275784000000));
+        assert_string_equal(t->sink.cursor, "110446300000000000");
+
+        /* the recorded local timeline: one edited status, the others never edited */
+        create_ok(t, LOCAL_SETTINGS);
+        assert_int_equal(parse_fixture(t, "1", NULL, "mastodon/public-8.json"), 0);
+        for (size_t i = 0; i < t->sink.n_posts; i++) {
+                p = &t->sink.posts[i];
+                assert_null(p->reply_to);
+                assert_null(p->title);
+                assert_int_equal(p->rating, 0);
+                if (strstr(p->id, "/117020586180926938")) {
+                        assert_int_equal(p->created_usec, INT64_C(1785592440505000));
+                        assert_int_equal(p->edited_usec, INT64_C(1785592440695000));
+                } else
+                        assert_int_equal(p->edited_usec, 0);
+        }
+
+        /* wrong types: no reply_to, no edit time */
+        assert_int_equal(
+                parse(t, "1", NULL,
+                      "[{\"id\":\"2\",\"content\":\"a\",\"in_reply_to_id\":5,\"edited_at\":7},"
+                      "{\"id\":\"3\",\"content\":\"b\",\"in_reply_to_id\":\"../x\","
+                      "\"edited_at\":\"yesterday\"},"
+                      "{\"id\":\"4\",\"content\":\"c\",\"in_reply_to_id\":\"\","
+                      "\"edited_at\":\"\"}]"),
+                0);
+        assert_int_equal(t->sink.n_posts, 3);
+        for (size_t i = 0; i < 3; i++) {
+                assert_null(t->sink.posts[i].reply_to);
+                assert_int_equal(t->sink.posts[i].edited_usec, 0);
+        }
+}
+
+static void test_json_depth(void **state) {
+        T *t = *state;
+        char body[256];
+
+        create_ok(t, LOCAL_SETTINGS);
+        /* 64 levels: read (the inner arrays are not statuses, skipped) */
+        memset(body, '[', 64);
+        memset(body + 64, ']', 64);
+        body[128] = 0;
+        assert_int_equal(parse(t, "1", NULL, body), 0);
+        assert_int_equal(t->sink.n_posts, 0);
+        /* 65: refused before cJSON sees it */
+        memset(body, '[', 65);
+        memset(body + 65, ']', 65);
+        body[130] = 0;
+        expect_bad(t, body, 130);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "nests deeper than 64"), 1);
+        /* brackets inside strings (and escaped quotes) do not count */
+        int n = snprintf(body, sizeof(body), "[{\"id\":\"1\",\"content\":\"\\\"");
+        memset(body + n, '[', 100);
+        strcpy(body + n + 100, "\"}]");
+        assert_int_equal(parse(t, "0", NULL, body), 0);
+        assert_int_equal(t->sink.n_posts, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -718,6 +1542,20 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_max_pages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_feeds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_lookup, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_lookup_failures, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_paging, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_reblog, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cursor_fields, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_public, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_disabled, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_authenticated, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_absent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_recheck, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_edits_and_replies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_json_depth, setup, teardown),
         };
         return cmocka_run_group_tests_name("source-mastodon", tests, NULL, NULL);
 }

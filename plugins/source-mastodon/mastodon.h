@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mastodon.h - what mastodon.c (options, feeds, cursors, requests) and mastodon-parse.c
+ * (response bodies) share inside the Mastodon source plugin. Not installed, not ABI.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "earshot-plugin.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+
+#define LIMIT_MAX 40 /* Mastodon's own cap for timelines */
+#define MAX_PAGES_MAX 1000
+#define ID_MAX 128        /* longest status or account id put in a cursor or URL */
+#define HANDLE_MAX 255    /* longest "user@domain" accepted in `accounts` */
+#define JSON_DEPTH_MAX 64 /* a status nests about 8 deep; anything past 64 is not Mastodon */
+
+static inline void freep(void *p) {
+        free(*(void **)p);
+}
+
+static inline void cJSON_Deletep(cJSON **j) {
+        cJSON_Delete(*j);
+}
+
+typedef struct Instance {
+        char *base; /* owned: "https://mastodon.social", no trailing '/' */
+        char *host; /* owned: "mastodon.social" or "localhost:3000", appended to local accts */
+        bool token; /* the access token belongs to this instance */
+} Instance;
+
+/* One entry of `accounts`: either a handle to look up, or an account id. */
+typedef struct Account {
+        char *acct; /* owned: "acme" or "acme@other.example", lowercased; NULL for an id */
+        char *id;   /* owned: an account id given as such; NULL for a handle */
+} Account;
+
+typedef enum FeedKind {
+        FEED_TAG,     /* /api/v1/timelines/tag/:tag */
+        FEED_ACCOUNT, /* /api/v1/accounts/:id/statuses */
+} FeedKind;
+
+typedef struct Feed {
+        size_t instance; /* index into Mastodon::instances */
+        FeedKind kind;
+        size_t index; /* into Mastodon::tags or Mastodon::accounts */
+        char *name;   /* owned: "https://mastodon.social#acme", ".../@acme", ".../accounts/1" */
+        char *acct;   /* owned, account feeds: the handle as this instance knows it ("acme"
+                       * for its own users), NULL when the account id is configured */
+} Feed;
+
+typedef struct Mastodon {
+        const struct earshot_host *host; /* borrowed, valid until destroy */
+        Instance *instances;             /* owned */
+        size_t n_instances;
+        char **tags; /* owned: without '#', ASCII lowercased */
+        size_t n_tags;
+        Account *accounts; /* owned */
+        size_t n_accounts;
+        Feed *feeds; /* owned: per instance, its tag feeds, then its account feeds */
+        size_t n_feeds;
+        int64_t limit;
+        int64_t max_pages;
+        bool local;
+        bool account_replies;
+        bool check_instance;
+        int64_t recheck_usec; /* 0: never check again once passed */
+        char *authorization;  /* owned, secret: "Bearer TOKEN", or NULL */
+} Mastodon;
+
+/*
+ * The cursor, as stored by the core: "id=ACCOUNT;min=STATUS;checked=SECONDS", each field
+ * optional (see mastodon.c). A cursor holding only `min` is written as the bare id, which is
+ * also what every cursor written before these fields existed looks like.
+ */
+typedef struct Cursor {
+        char *id;        /* owned: resolved account id, or NULL */
+        char *min;       /* owned: newest timeline id seen, or NULL */
+        int64_t checked; /* when /api/v2/instance last passed, seconds since the epoch; -1 never */
+} Cursor;
+
+int cursor_parse(const char *s, Cursor *ret);
+char *cursor_format(const Cursor *c);
+void cursor_done(Cursor *c);
+
+/* What a (feed, cursor, page) asks for; build_request and parse_response agree through it. */
+typedef enum Step {
+        STEP_PROBE,    /* GET /api/v2/instance */
+        STEP_LOOKUP,   /* GET /api/v1/accounts/lookup?acct= */
+        STEP_TIMELINE, /* the feed's timeline, after `min` */
+} Step;
+
+typedef struct Plan {
+        Step step;
+        const char *min;        /* borrowed from the cursor or the page token; NULL: newest page */
+        const char *page_id;    /* borrowed: the N:ID token's id, or NULL */
+        const char *account_id; /* borrowed: account feeds, the id to ask for */
+        unsigned page_n;        /* timeline page number within the poll, from 1 */
+        bool first;             /* the feed's first timeline page ever: take it, do not page */
+        bool start_of_poll;     /* page == NULL */
+} Plan;
+
+int plan_request(const Mastodon *m, const Feed *f, const Cursor *c, const char *page, Plan *ret);
+
+/* mastodon-parse.c */
+int parse_probe(Mastodon *m, const Feed *f, const struct earshot_response *resp);
+int parse_lookup(Mastodon *m, const Feed *f, const struct earshot_response *resp, char **ret_id);
+int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                   struct earshot_sink *sink, size_t *ret_n, char **ret_newest);
+
+/* shared helpers (mastodon.c) */
+char *url_encode(const char *s);
+char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
+#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
+int id_compare(const char *a, const char *b);
+bool id_is_safe(const char *s);
