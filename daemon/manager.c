@@ -708,6 +708,10 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                         feed_failed(f, "cannot write to the store", detail, 0);
                         goto out;
                 }
+                if (complaint_release(&f->complaint))
+                        log_notice("%s feed %s recovered after %u failed poll%s", s->prefix,
+                                   f->key, f->failures, f->failures == 1 ? "" : "s");
+                f->failures = 0;
                 feed_succeeded(f, 0);
                 log_debug("%s feed %s: not modified", s->prefix, f->key);
                 feed_finish_poll(f);
@@ -1066,8 +1070,11 @@ static void instances_start(Manager *m) {
                         continue;
                 for (size_t k = 0; k < s->n_feeds; k++) {
                         Feed *f = &s->feeds[k];
-                        /* the silence window counts from start-up at the latest */
+                        /* the silence window counts from start-up at the latest; a feed that was
+                         * silent before a reload or restart stays so, and is not alerted twice */
                         f->last_ok_usec = f->last_posts_usec = (int64_t)now_usec(CLOCK_REALTIME);
+                        if (store_feed_silent_since(m->store, f->key, &f->silent_since) < 0)
+                                f->silent_since = 0;
                         if (m->opts.once) {
                                 m->once_pending++;
                                 feed_poll(f);
@@ -1488,7 +1495,9 @@ int manager_poll_once(Manager *m, Source *s, size_t index, unsigned max_pages,
 
         if (index >= s->n_feeds || !s->state)
                 return -EINVAL;
-        for (unsigned n = 0; n < max_pages; n++) {
+        /* max_pages counts pages of posts; a few requests without posts (a capability check,
+         * a handle lookup) may come first */
+        for (unsigned n = 0, requests = 0; n < max_pages && requests < max_pages + 4; requests++) {
                 struct earshot_request req = {};
                 struct earshot_sink sink = {};
                 OnePoll p = {};
@@ -1553,6 +1562,8 @@ int manager_poll_once(Manager *m, Source *s, size_t index, unsigned max_pages,
                 }
                 for (size_t i = 0; i < sink.n; i++)
                         fn(&sink.posts[i].p, userdata);
+                if (sink.n > 0 || r != EARSHOT_MORE)
+                        n++;
                 bool more = r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, page);
                 free(page);
                 page = more ? TAKE_PTR(sink.page) : NULL;

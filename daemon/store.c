@@ -416,6 +416,21 @@ int store_feed_set_silent(Store *s, const char *feed, int64_t since) {
         return step_done(s, st);
 }
 
+int store_feed_silent_since(Store *s, const char *feed, int64_t *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT silent_since_usec FROM feeds WHERE feed = ?", &st);
+        *ret = 0;
+        if (r < 0)
+                return r;
+        bind_text(st, 1, feed);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret = sqlite3_column_int64(st, 0);
+                return 0;
+        }
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
 static char *column_dup_or_null(sqlite3_stmt *st, int i, bool *oom) {
         if (sqlite3_column_type(st, i) == SQLITE_NULL)
                 return NULL;

@@ -79,6 +79,8 @@ int store_feed_note(Store *s, const char *feed, int64_t n_posts, bool not_modifi
 /* When the feed polls next (wall clock) and its rate-limit state, for `earshotctl sources`. */
 int store_feed_schedule(Store *s, const char *feed, const char *source, int64_t next_poll,
                         const char *ratelimit);
+/* When the feed was declared silent (0 = it is not). */
+int store_feed_silent_since(Store *s, const char *feed, int64_t *ret);
 /* Mark (since > 0) or clear (0) a feed as silent. */
 int store_feed_set_silent(Store *s, const char *feed, int64_t since);
 
