@@ -1188,7 +1188,8 @@ class Daemon:
                            env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"})
         out = r.stdout.decode("utf-8", "replace")
         err = r.stderr.decode("utf-8", "replace")
-        self.case.save(f"ctl-{'-'.join(a.strip('-') for a in args)}.txt",
+        name = "-".join(a.strip("-") for a in args).replace("/", "_")[:120]
+        self.case.save(f"ctl-{name}.txt",
                        f"$ {' '.join(argv)}\nexit {r.returncode}\n--- stdout\n{out}\n--- stderr\n{err}")
         return r.returncode, out, err
 
