@@ -1,0 +1,895 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * appstore.c - Apple App Store customer reviews as an earshot source.
+ *
+ * Feeds. One per app and storefront, named "CC/idAPP" ("us/id284882215"):
+ * GET {base_url}/{cc}/rss/customerreviews/page={n}/id={app}/sortby=mostrecent/json, Apple's
+ * public review feed: no key, no documented rate limit, newest first, about 50 reviews a page
+ * and 10 pages at most (about 500 reviews; nothing older can be had).
+ *
+ * Cursor. "TIME#ID": the `updated` time of the newest review seen (RFC 3339, UTC) and its id
+ * ("#ID" alone for feeds without times). Reviews are ordered by that time, then by id (review
+ * ids grow with time; the id settles reviews of the same second). The first poll of a feed
+ * takes page 1 only (earshot starts listening now). A later poll walks pages 1, 2, ... until a
+ * page reaches back to the cursor, a page holds fewer than 50 reviews (the end of the feed),
+ * or `max_pages` / the feed's 10 pages are used up, which reports the time range it could not
+ * reach with report_gap(). Only reviews after the cursor are emitted, oldest first. Pages are
+ * walked newest first, so the cursor moves only when the walk is complete: on its last page;
+ * the page tokens ("N:USEC:ID") carry the newest review seen so far. A walk that fails half way
+ * leaves the cursor alone and starts over next poll (the core drops what it has seen). A review
+ * the author edits comes back with a new time and its old id: it is the same post to the core.
+ *
+ * Fields. The JSON wraps every scalar as {"label": "..."}. id "appstore:" + id.label; rating =
+ * im:rating (1-5; stars are kept in `rating`: a 1-2 star review is a complaint candidate,
+ * though the rule language cannot filter on rating yet, so rules see the title and text only);
+ * title = title.label; text = content.label (plain text already; the XML feed's second, HTML
+ * content is not in the JSON); author_handle and author_name = author.name.label (a nickname;
+ * there are no handles); likes = im:voteSum (net "helpful" votes); created = updated.label
+ * (ISO 8601 with Apple's Pacific offset); url = the entry's link (the app's review page; single
+ * reviews have no URL). The app version (im:version) has no field in the post and is dropped.
+ * No language: a storefront does not say what language a review is in. No follower counts.
+ *
+ * Quirks handled: an entry without im:rating is the app's own metadata (older feeds put it
+ * first) and is skipped quietly; a feed without reviews has no "entry" key; a single review may
+ * come as an object instead of an array. A body that is not {"feed": {...}} is -EBADMSG after
+ * one error line; JSON deeper than 64 levels and pages of more than 1000 entries are refused; a
+ * malformed review is skipped with one warning a page.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "earshot-plugin.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+
+#define FEED_PAGES 10 /* the feed serves 10 pages, nothing older */
+#define PAGE_SIZE 50  /* reviews a full page holds */
+#define MAX_ENTRIES_PER_PAGE 1000
+#define MAX_JSON_DEPTH 64
+
+static inline void freep(void *p) {
+        free(*(void **)p);
+}
+
+static inline void cJSON_Deletep(cJSON **j) {
+        cJSON_Delete(*j);
+}
+
+/* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
+static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
+static char *strjoin_internal(const char *first, ...) {
+        size_t len = 0;
+        char *out, *o;
+        va_list ap;
+
+        va_start(ap, first);
+        for (const char *s = first; s; s = va_arg(ap, const char *))
+                len += strlen(s);
+        va_end(ap);
+        out = o = malloc(len + 1);
+        if (!out)
+                return NULL;
+        va_start(ap, first);
+        for (const char *s = first; s; s = va_arg(ap, const char *))
+                o = stpcpy(o, s);
+        va_end(ap);
+        return out;
+}
+#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
+
+static int set_error(char *err, size_t err_len, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+static int set_error(char *err, size_t err_len, const char *format, ...) {
+        va_list ap;
+
+        if (err && err_len > 0) {
+                va_start(ap, format);
+                (void)vsnprintf(err, err_len, format, ap);
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+static bool is_digits(const char *s, size_t n) {
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
+/* http:// is tolerated for these only: nothing crosses a network in clear. */
+static bool host_is_loopback(const char *host, size_t n) {
+        static const char suffix[] = ".localhost";
+        const size_t ls = sizeof(suffix) - 1;
+        unsigned dots = 0;
+
+        if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+            (n > ls && strncasecmp(host + n - ls, suffix, ls) == 0) ||
+            (n == 5 && strncmp(host, "[::1]", 5) == 0))
+                return true;
+        /* 127.0.0.0/8 as a dotted quad */
+        if (n < 9 || strncmp(host, "127.", 4) != 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (host[i] == '.') {
+                        if (i + 1 == n || host[i + 1] == '.')
+                                return false;
+                        dots++;
+                } else if (host[i] < '0' || host[i] > '9')
+                        return false;
+        }
+        return dots == 3;
+}
+
+/*
+ * Validate a base URL and normalise it: scheme and host lowercased, trailing '/' stripped, a
+ * path prefix kept (a proxy may serve the feed below one). A query, a
+ * fragment, user credentials, blanks or a bad port are refused; http:// only for loopback.
+ */
+static int base_url_parse(const char *url, char **ret, const char **ret_error) {
+        const char *scheme, *p;
+        bool https;
+
+        if (strncasecmp(url, "https://", 8) == 0) {
+                https = true;
+                scheme = "https://";
+                p = url + 8;
+        } else if (strncasecmp(url, "http://", 7) == 0) {
+                https = false;
+                scheme = "http://";
+                p = url + 7;
+        } else {
+                *ret_error = "is not an http:// or https:// URL";
+                return -EINVAL;
+        }
+        for (const char *c = p; *c; c++)
+                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+                        *ret_error = "contains blanks or control characters";
+                        return -EINVAL;
+                } else if (*c == '?' || *c == '#') {
+                        *ret_error = "may not have a query or a fragment";
+                        return -EINVAL;
+                }
+
+        size_t alen = strcspn(p, "/"), hlen;
+        const char *path = p + alen;
+        size_t plen = strlen(path);
+        while (plen > 0 && path[plen - 1] == '/')
+                plen--;
+        if (alen == 0) {
+                *ret_error = "has no host";
+                return -EINVAL;
+        }
+        if (memchr(p, '@', alen)) {
+                *ret_error = "may not contain user credentials";
+                return -EINVAL;
+        }
+        if (p[0] == '[') {
+                const char *close = memchr(p, ']', alen);
+                if (!close) {
+                        *ret_error = "has a bad IPv6 address";
+                        return -EINVAL;
+                }
+                hlen = (size_t)(close - p) + 1;
+                for (size_t i = 1; i + 1 < hlen; i++)
+                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
+                                *ret_error = "has a bad IPv6 address";
+                                return -EINVAL;
+                        }
+        } else {
+                const char *colon = memchr(p, ':', alen);
+                hlen = colon ? (size_t)(colon - p) : alen;
+                for (size_t i = 0; i < hlen; i++) {
+                        char c = p[i];
+                        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
+                                *ret_error = "has a bad host name (IDNs must be in punycode)";
+                                return -EINVAL;
+                        }
+                }
+        }
+        if (hlen == 0 || (p[0] != '[' && (p[0] == '.' || p[0] == '-'))) {
+                *ret_error = "has no host";
+                return -EINVAL;
+        }
+        if (hlen < alen) {
+                const char *port = p + hlen + 1;
+                size_t portlen = alen - hlen - 1;
+                unsigned long n = 0;
+                if (p[hlen] != ':' || portlen > 5 || !is_digits(port, portlen)) {
+                        *ret_error = "has a bad port";
+                        return -EINVAL;
+                }
+                for (size_t i = 0; i < portlen; i++)
+                        n = n * 10 + (unsigned long)(port[i] - '0');
+                if (n == 0 || n > 65535) {
+                        *ret_error = "has a bad port";
+                        return -EINVAL;
+                }
+        }
+        if (!https && !host_is_loopback(p, hlen)) {
+                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
+                return -EINVAL;
+        }
+
+        _cleanup_free_ char *authority = strndup(p, alen), *rest = strndup(path, plen);
+        if (!authority || !rest)
+                return -ENOMEM;
+        for (char *c = authority; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                        *c = (char)(*c - 'A' + 'a');
+        *ret = strjoin(scheme, authority, rest);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- JSON helpers --------------------------------------------------------------------------- */
+
+static const cJSON *json_get(const cJSON *obj, const char *key) {
+        return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+static const char *json_str(const cJSON *obj, const char *key) {
+        const cJSON *j = json_get(obj, key);
+        return cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
+}
+
+/* A non-empty string, or NULL. */
+static const char *json_nstr(const cJSON *obj, const char *key) {
+        const char *s = json_str(obj, key);
+        return s && *s ? s : NULL;
+}
+
+/*
+ * Whether the JSON text nests arrays and objects at most `max` deep. Counted on the bytes
+ * before cJSON sees them, so a hostile body costs neither stack nor memory.
+ */
+static bool json_depth_ok(const char *s, size_t len, unsigned max) {
+        unsigned depth = 0;
+        bool in_string = false;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+                if (in_string) {
+                        if (c == '\\')
+                                i++;
+                        else if (c == '"')
+                                in_string = false;
+                } else if (c == '"')
+                        in_string = true;
+                else if (c == '[' || c == '{') {
+                        if (++depth > max)
+                                return false;
+                } else if ((c == ']' || c == '}') && depth > 0)
+                        depth--;
+        }
+        return true;
+}
+
+/* ---- state ---------------------------------------------------------------------------------- */
+
+typedef struct Feed {
+        size_t app, country; /* indexes into AppStore::apps and ::countries */
+        char *name;          /* owned: "us/id284882215" */
+} Feed;
+
+typedef struct AppStore {
+        const struct earshot_host *host; /* borrowed, valid until destroy */
+        char *base;                      /* owned: "https://itunes.apple.com" */
+        char **apps;                     /* owned: numeric app ids */
+        size_t n_apps;
+        char **countries; /* owned: two lowercase letters */
+        size_t n_countries;
+        Feed *feeds; /* owned: apps x countries */
+        size_t n_feeds;
+        int64_t max_pages;
+} AppStore;
+
+static void appstore_destroy(void *state) {
+        AppStore *a = state;
+
+        if (!a)
+                return;
+        free(a->base);
+        for (size_t i = 0; i < a->n_apps; i++)
+                free(a->apps[i]);
+        free(a->apps);
+        for (size_t i = 0; i < a->n_countries; i++)
+                free(a->countries[i]);
+        free(a->countries);
+        for (size_t i = 0; i < a->n_feeds; i++)
+                free(a->feeds[i].name);
+        free(a->feeds);
+        free(a);
+}
+
+static inline void appstore_destroyp(AppStore **a) {
+        appstore_destroy(*a);
+}
+
+static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
+        const struct earshot_value *v = earshot_value_get(vals, name);
+        return v && v->set && v->list && v->n_list > 0 ? v : NULL;
+}
+
+/* Add a string to a list unless it is there already; takes ownership of s. */
+static void list_add_unique(char **list, size_t *n, char *s) {
+        for (size_t j = 0; j < *n; j++)
+                if (strcmp(list[j], s) == 0) {
+                        free(s);
+                        return;
+                }
+        list[(*n)++] = s;
+}
+
+static int appstore_create(const struct earshot_host *host, const struct earshot_values *vals,
+                           char *err, size_t err_len, void **ret_state) {
+        _cleanup_(appstore_destroyp) AppStore *a = NULL;
+        const struct earshot_value *apps, *countries;
+        const char *error = NULL, *base;
+        int r;
+
+        apps = list_value(vals, "apps");
+        if (!apps)
+                return set_error(err, err_len,
+                                 "apps: at least one numeric app id is needed (the digits in "
+                                 "apps.apple.com/.../id284882215)");
+        countries = list_value(vals, "countries");
+
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->host = host;
+        a->apps = calloc(apps->n_list, sizeof(char *));
+        a->countries = calloc(countries ? countries->n_list : 1, sizeof(char *));
+        if (!a->apps || !a->countries)
+                return -ENOMEM;
+
+        base = earshot_value_str(vals, "base_url");
+        r = base_url_parse(base ? base : "https://itunes.apple.com", &a->base, &error);
+        if (r == -EINVAL)
+                return set_error(err, err_len, "base_url: '%s' %s", base, error);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < apps->n_list && apps->list[i]; i++) {
+                const char *id = apps->list[i];
+                if (strncasecmp(id, "id", 2) == 0)
+                        id += 2;
+                size_t n = strlen(id);
+                if (!is_digits(id, n) || n > 15 || id[0] == '0')
+                        return set_error(err, err_len,
+                                         "apps: '%.40s' is not an app id (digits, as in "
+                                         "apps.apple.com/us/app/name/id284882215)",
+                                         apps->list[i]);
+                char *c = strdup(id);
+                if (!c)
+                        return -ENOMEM;
+                list_add_unique(a->apps, &a->n_apps, c);
+        }
+        for (size_t i = 0; countries && i < countries->n_list && countries->list[i]; i++) {
+                const char *cc = countries->list[i];
+                char c[3];
+                if (strlen(cc) != 2 || !((cc[0] | 0x20) >= 'a' && (cc[0] | 0x20) <= 'z') ||
+                    !((cc[1] | 0x20) >= 'a' && (cc[1] | 0x20) <= 'z'))
+                        return set_error(err, err_len,
+                                         "countries: '%.20s' is not a two-letter storefront code "
+                                         "(us, gb, de, ...)",
+                                         cc);
+                c[0] = (char)(cc[0] | 0x20);
+                c[1] = (char)(cc[1] | 0x20);
+                c[2] = 0;
+                char *d = strdup(c);
+                if (!d)
+                        return -ENOMEM;
+                list_add_unique(a->countries, &a->n_countries, d);
+        }
+        if (a->n_apps == 0)
+                return set_error(err, err_len, "apps: the list is empty");
+        if (a->n_countries == 0) {
+                a->countries[0] = strdup("us");
+                if (!a->countries[0])
+                        return -ENOMEM;
+                a->n_countries = 1;
+        }
+
+        a->max_pages = earshot_value_num(vals, "max_pages", FEED_PAGES);
+        if (a->max_pages < 1 || a->max_pages > FEED_PAGES)
+                return set_error(err, err_len,
+                                 "max_pages: %" PRId64 " is out of range 1..%d (the feed has "
+                                 "%d pages)",
+                                 a->max_pages, FEED_PAGES, FEED_PAGES);
+
+        a->feeds = calloc(a->n_apps * a->n_countries, sizeof(Feed));
+        if (!a->feeds)
+                return -ENOMEM;
+        for (size_t i = 0; i < a->n_apps; i++)
+                for (size_t c = 0; c < a->n_countries; c++) {
+                        Feed *f = &a->feeds[a->n_feeds];
+
+                        f->app = i;
+                        f->country = c;
+                        f->name = strjoin(a->countries[c], "/id", a->apps[i]);
+                        if (!f->name)
+                                return -ENOMEM;
+                        a->n_feeds++;
+                }
+
+        *ret_state = a;
+        a = NULL;
+        return 0;
+}
+
+static const char *appstore_feed(void *state, uint32_t i) {
+        AppStore *a = state;
+        return i < a->n_feeds ? a->feeds[i].name : NULL;
+}
+
+/* ---- positions: (time, id) ------------------------------------------------------------------ */
+
+#define MAX_REVIEW_ID 20
+
+/* Where a review stands in the feed's order. */
+typedef struct Pos {
+        int64_t usec;               /* the review's `updated`; 0 when unknown */
+        char id[MAX_REVIEW_ID + 1]; /* digits; "" when none */
+} Pos;
+
+/* Review ids are decimal numbers of any length: "99" < "100". */
+static int id_compare(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        int c;
+
+        if (la != lb)
+                return la < lb ? -1 : 1;
+        c = strcmp(a, b);
+        return c < 0 ? -1 : c > 0;
+}
+
+/* By time when both have one, then by id. */
+static int pos_compare(const Pos *a, const Pos *b) {
+        if (a->usec > 0 && b->usec > 0 && a->usec != b->usec)
+                return a->usec < b->usec ? -1 : 1;
+        return id_compare(a->id, b->id);
+}
+
+static bool pos_set(const Pos *p) {
+        return p->id[0] != 0;
+}
+
+/* "TIME#ID" or "#ID"; false for anything this plugin did not write. */
+static bool cursor_parse(const AppStore *a, const char *cursor, Pos *ret) {
+        const char *hash = cursor ? strrchr(cursor, '#') : NULL;
+        char t[64];
+
+        *ret = (Pos){0};
+        if (!hash || !is_digits(hash + 1, strlen(hash + 1)) || strlen(hash + 1) > MAX_REVIEW_ID)
+                return false;
+        if (hash > cursor) {
+                if ((size_t)(hash - cursor) >= sizeof(t))
+                        return false;
+                memcpy(t, cursor, (size_t)(hash - cursor));
+                t[hash - cursor] = 0;
+                if (a->host->parse_time(t, &ret->usec) < 0 || ret->usec <= 0) {
+                        *ret = (Pos){0};
+                        return false;
+                }
+        }
+        strcpy(ret->id, hash + 1);
+        return true;
+}
+
+static void cursor_format(const AppStore *a, const Pos *p, char *buf, size_t len) {
+        char t[64];
+
+        if (p->usec > 0 && a->host->format_time(p->usec, t, sizeof(t)))
+                (void)snprintf(buf, len, "%s#%s", t, p->id);
+        else
+                (void)snprintf(buf, len, "#%s", p->id);
+}
+
+/* Page tokens: "N:USEC:ID": page N (2..10) of a walk whose newest review so far is USEC/ID. */
+static int page_parse(const char *token, int64_t *ret_n, Pos *ret_newest) {
+        const char *c1 = strchr(token, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        int64_t n = 0, usec = 0;
+
+        if (!c1 || !c2 || c1 - token > 2 || c2 - c1 - 1 > 18 || strlen(c2 + 1) > MAX_REVIEW_ID ||
+            !is_digits(token, (size_t)(c1 - token)) || !is_digits(c1 + 1, (size_t)(c2 - c1 - 1)) ||
+            (c2[1] && !is_digits(c2 + 1, strlen(c2 + 1))))
+                return -EINVAL;
+        for (const char *p = token; p < c1; p++)
+                n = n * 10 + (*p - '0');
+        for (const char *p = c1 + 1; p < c2; p++)
+                usec = usec * 10 + (*p - '0');
+        if (n < 2 || n > FEED_PAGES)
+                return -EINVAL;
+        *ret_n = n;
+        *ret_newest = (Pos){.usec = usec};
+        strcpy(ret_newest->id, c2 + 1);
+        return 0;
+}
+
+static int appstore_build_request(void *state, uint32_t i, const char *cursor, const char *page,
+                                  struct earshot_request *req) {
+        AppStore *a = state;
+        const struct earshot_host *h = a->host;
+        int64_t n = 1;
+        Pos newest;
+        char num[32];
+        int r;
+
+        if (i >= a->n_feeds)
+                return -EINVAL;
+        const Feed *f = &a->feeds[i];
+        if (page) {
+                r = page_parse(page, &n, &newest);
+                if (r < 0)
+                        return r;
+        }
+        (void)snprintf(num, sizeof(num), "%" PRId64, n);
+        _cleanup_free_ char *url =
+                strjoin(a->base, "/", a->countries[f->country], "/rss/customerreviews/page=", num,
+                        "/id=", a->apps[f->app], "/sortby=mostrecent/json");
+        if (!url)
+                return -ENOMEM;
+        r = h->request_method(req, "GET");
+        if (r < 0)
+                return r;
+        r = h->request_url(req, url);
+        if (r < 0)
+                return r;
+        return h->request_header(req, "Accept", "application/json");
+}
+
+/* ---- parsing -------------------------------------------------------------------------------- */
+
+/* The label of a {"label": "..."} member: what every scalar of this feed is wrapped in. */
+static const char *label(const cJSON *obj, const char *key) {
+        return json_str(json_get(obj, key), "label");
+}
+
+/* A label holding a small non-negative number ("0".."999999999"); -1 otherwise. */
+static int64_t label_count(const cJSON *obj, const char *key) {
+        const char *s = label(obj, key);
+        int64_t v = 0;
+        size_t n = s ? strlen(s) : 0;
+
+        if (!s || !is_digits(s, n) || n > 9)
+                return -1;
+        for (size_t i = 0; i < n; i++)
+                v = v * 10 + (s[i] - '0');
+        return v;
+}
+
+/* The text content: an object, or (in some renderings) an array of them; "text" preferred. */
+static const char *content_text(const cJSON *entry) {
+        const cJSON *c = json_get(entry, "content");
+
+        if (cJSON_IsObject(c))
+                return json_str(c, "label");
+        if (!cJSON_IsArray(c))
+                return NULL;
+        for (const cJSON *e = c->child; e; e = e->next) {
+                const char *type = json_str(json_get(e, "attributes"), "type");
+                if (type && strcmp(type, "text") == 0)
+                        return json_str(e, "label");
+        }
+        return NULL;
+}
+
+/* One entry of the page. */
+typedef struct Item {
+        const cJSON *json;
+        bool review; /* has im:rating: a review, not the app's metadata */
+        bool usable; /* a review with an id: it takes part in the order */
+        Pos pos;
+} Item;
+
+static void item_init(const AppStore *a, const cJSON *e, Item *ret) {
+        const char *id = label(e, "id"), *updated = label(e, "updated");
+
+        *ret = (Item){.json = e};
+        if (!cJSON_IsObject(e)) {
+                ret->review = true; /* counts as malformed, not as metadata */
+                return;
+        }
+        ret->review = json_get(e, "im:rating") != NULL;
+        if (!ret->review || !id || !is_digits(id, strlen(id)) || strlen(id) > MAX_REVIEW_ID)
+                return;
+        strcpy(ret->pos.id, id);
+        if (updated && (a->host->parse_time(updated, &ret->pos.usec) < 0 || ret->pos.usec < 0))
+                ret->pos.usec = 0;
+        ret->usable = true;
+}
+
+/* Emits one review. Returns 0 when emitted, 1 when skipped as malformed (*why), or -errno. */
+static int review_emit(AppStore *a, const Feed *f, const Item *it, struct earshot_sink *sink,
+                       const char **why) {
+        const struct earshot_host *h = a->host;
+        const cJSON *e = it->json;
+        _cleanup_free_ char *id = NULL, *url = NULL;
+
+        if (!cJSON_IsObject(e)) {
+                *why = "not an object";
+                return 1;
+        }
+        if (!it->usable) {
+                *why = "no numeric id";
+                return 1;
+        }
+        int64_t rating = label_count(e, "im:rating");
+        if (rating < 1 || rating > 5) {
+                *why = "no rating 1-5";
+                return 1;
+        }
+        const char *text = content_text(e);
+        if (!text) {
+                *why = "no content";
+                return 1;
+        }
+        id = strjoin("appstore:", it->pos.id);
+        if (!id)
+                return -ENOMEM;
+
+        const char *link = json_nstr(json_get(json_get(e, "link"), "attributes"), "href");
+        if (!link || (strncmp(link, "https://", 8) != 0 && strncmp(link, "http://", 7) != 0)) {
+                url = strjoin("https://apps.apple.com/", a->countries[f->country], "/app/id",
+                              a->apps[f->app], "?see-all=reviews");
+                if (!url)
+                        return -ENOMEM;
+                link = url;
+        }
+        const char *author = label(json_get(e, "author"), "name"), *title = label(e, "title");
+
+        struct earshot_post post = {
+                .size = sizeof(post),
+                .id = id,
+                .network = "appstore",
+                .url = link,
+                .text = text,
+                .author_handle = author && *author ? author : NULL,
+                .author_name = author && *author ? author : NULL,
+                .author_followers = -1,
+                .lang = NULL,
+                .created_usec = it->pos.usec,
+                .replies = -1,
+                .reposts = -1,
+                .likes = label_count(e, "im:voteSum"),
+                .title = title && *title ? title : NULL,
+                .reply_to = NULL,
+                .rating = rating,
+                .edited_usec = 0,
+        };
+        return h->emit_post(sink, &post);
+}
+
+static int body_parse(AppStore *a, const Feed *f, const struct earshot_response *resp,
+                      cJSON **ret) {
+        const struct earshot_host *h = a->host;
+        const char *body = resp->body ? resp->body : "", *end = NULL;
+        size_t len = resp->body ? resp->body_len : 0;
+        cJSON *root;
+
+        if (memchr(body, 0, len)) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", f->name);
+                return -EBADMSG;
+        }
+        if (!json_depth_ok(body, len, MAX_JSON_DEPTH)) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response nests deeper than %d levels", f->name,
+                       MAX_JSON_DEPTH);
+                return -EBADMSG;
+        }
+        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+        if (!root) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", f->name,
+                       len);
+                return -EBADMSG;
+        }
+        while (end && end < body + len &&
+               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+                end++;
+        if (!end || end != body + len) {
+                cJSON_Delete(root);
+                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value",
+                       f->name);
+                return -EBADMSG;
+        }
+        *ret = root;
+        return 0;
+}
+
+static int appstore_parse_response(void *state, uint32_t i, const char *cursor, const char *page,
+                                   const struct earshot_response *resp, struct earshot_sink *sink) {
+        AppStore *a = state;
+        const struct earshot_host *h = a->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        _cleanup_free_ Item *items = NULL;
+        Pos cur, newest = {0}, oldest = {0};
+        bool have_cursor;
+        int64_t n_page = 1;
+        int r;
+
+        if (i >= a->n_feeds)
+                return -EINVAL;
+        const Feed *f = &a->feeds[i];
+        if (page) {
+                r = page_parse(page, &n_page, &newest);
+                if (r < 0)
+                        return r;
+        }
+        have_cursor = cursor_parse(a, cursor, &cur);
+
+        r = body_parse(a, f, resp, &root);
+        if (r < 0)
+                return r;
+        const cJSON *feed = json_get(root, "feed");
+        if (!cJSON_IsObject(feed)) {
+                h->log(h, EARSHOT_LOG_ERR,
+                       "%s: expected a JSON object with a \"feed\" object, got %s", f->name,
+                       cJSON_IsObject(root)  ? "an object without it"
+                       : cJSON_IsArray(root) ? "an array"
+                                             : "a scalar");
+                return -EBADMSG;
+        }
+        /* no "entry": no reviews; one review: an object; else an array */
+        const cJSON *entry = json_get(feed, "entry");
+        size_t n = 0;
+        if (cJSON_IsArray(entry)) {
+                for (const cJSON *e = entry->child; e; e = e->next)
+                        if (++n > MAX_ENTRIES_PER_PAGE) {
+                                h->log(h, EARSHOT_LOG_ERR,
+                                       "%s: more than %d entries in one response; the feed "
+                                       "sends about %d",
+                                       f->name, MAX_ENTRIES_PER_PAGE, PAGE_SIZE);
+                                return -EBADMSG;
+                        }
+        } else if (cJSON_IsObject(entry))
+                n = 1;
+        else if (entry && !cJSON_IsNull(entry)) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: \"entry\" is neither a list nor an object",
+                       f->name);
+                return -EBADMSG;
+        }
+
+        items = calloc(n ? n : 1, sizeof(Item));
+        if (!items)
+                return -ENOMEM;
+        size_t n_reviews = 0, fill = 0;
+        if (cJSON_IsObject(entry))
+                item_init(a, entry, &items[0]);
+        else
+                for (const cJSON *e = cJSON_IsArray(entry) ? entry->child : NULL; e; e = e->next)
+                        item_init(a, e, &items[fill++]);
+        for (size_t k = 0; k < n; k++) {
+                const Item *it = &items[k];
+                if (!it->review)
+                        continue;
+                n_reviews++;
+                if (!it->usable)
+                        continue;
+                if (!pos_set(&newest) || pos_compare(&it->pos, &newest) > 0)
+                        newest = it->pos;
+                if (!pos_set(&oldest) || pos_compare(&it->pos, &oldest) < 0)
+                        oldest = it->pos;
+        }
+
+        /* newest first on the wire; emit oldest first, and only what is after the cursor */
+        size_t skipped = 0, first_skipped = 0;
+        const char *first_why = NULL;
+        for (size_t k = n; k > 0; k--) {
+                const Item *it = &items[k - 1];
+                const char *why = NULL;
+
+                if (!it->review)
+                        continue; /* the app's own entry */
+                if (have_cursor && it->usable && pos_compare(&it->pos, &cur) <= 0)
+                        continue;
+                r = review_emit(a, f, it, sink, &why);
+                if (r < 0)
+                        return r;
+                if (r == 1) {
+                        h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping entry %zu: %s", f->name, k - 1,
+                               why);
+                        if (skipped++ == 0) {
+                                first_skipped = k - 1;
+                                first_why = why;
+                        }
+                }
+        }
+        if (skipped > 0)
+                h->log(h, EARSHOT_LOG_WARNING,
+                       "%s: skipped %zu of %zu entries that are not valid reviews (entry %zu: %s)",
+                       f->name, skipped, n, first_skipped, first_why ? first_why : "malformed");
+
+        /* Where the walk stands. */
+        const char *gap = NULL;
+        bool done;
+        if (!have_cursor)
+                done = true; /* the first poll: page 1 only */
+        else if (!pos_set(&oldest))
+                done = true; /* no (usable) reviews: the feed ends here */
+        else if (pos_compare(&oldest, &cur) <= 0)
+                done = true; /* reached the cursor */
+        else if (n_reviews < PAGE_SIZE)
+                done = true; /* a short page is the feed's last */
+        else if (n_page >= FEED_PAGES) {
+                done = true;
+                gap = "the App Store feed ends after 10 pages";
+        } else if (n_page >= a->max_pages) {
+                done = true;
+                gap = "max_pages reached";
+        } else
+                done = false;
+
+        if (gap) {
+                h->log(h, EARSHOT_LOG_INFO,
+                       "%s: stopped after %" PRId64 " page%s without reaching the last review "
+                       "seen (%s)",
+                       f->name, n_page, n_page == 1 ? "" : "s", gap);
+                int64_t to = oldest.usec > 0 ? oldest.usec : h->now_usec(h);
+                if (EARSHOT_HOST_HAS(h, report_gap)) {
+                        r = h->report_gap(sink, cur.usec, to, gap);
+                        if (r < 0)
+                                return r;
+                } else
+                        h->log(h, EARSHOT_LOG_WARNING,
+                               "%s: reviews between the last one seen and the oldest one "
+                               "reached may be missed (%s)",
+                               f->name, gap);
+        }
+
+        if (done) {
+                if (pos_set(&newest) && (!have_cursor || pos_compare(&newest, &cur) > 0)) {
+                        char buf[128];
+                        cursor_format(a, &newest, buf, sizeof(buf));
+                        r = h->set_cursor(sink, buf);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+
+        char token[64];
+        (void)snprintf(token, sizeof(token), "%" PRId64 ":%" PRId64 ":%s", n_page + 1,
+                       newest.usec > 0 ? newest.usec : 0, newest.id);
+        r = h->next_page(sink, token);
+        if (r < 0)
+                return r;
+        return EARSHOT_MORE;
+}
+
+static const struct earshot_option appstore_options[] = {
+        {"apps", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
+         "numeric App Store app ids (the digits in apps.apple.com/us/app/name/id284882215)"},
+        {"countries", EARSHOT_OPT_STRLIST, 0, "us",
+         "two-letter storefront codes (us, gb, de, ...); one feed per app and country"},
+        {"max_pages", EARSHOT_OPT_INT, 0, "10",
+         "requests per feed and poll at most, 1..10 (about 50 reviews each; the feed has 10 "
+         "pages); a poll that cannot reach back to the last review seen reports a coverage gap"},
+        {"base_url", EARSHOT_OPT_URL, 0, "https://itunes.apple.com",
+         "feed root (https://, or http:// on loopback for tests)"},
+        {.name = NULL},
+};
+
+static const struct earshot_source_ops appstore_ops = {
+        .size = sizeof(struct earshot_source_ops),
+        .create = appstore_create,
+        .destroy = appstore_destroy,
+        .feed = appstore_feed,
+        .build_request = appstore_build_request,
+        .parse_response = appstore_parse_response,
+};
+
+EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "appstore",
+                      .description = "customer reviews of apps in Apple's App Store, star "
+                                     "rating kept",
+                      .options = appstore_options, .source = &appstore_ops);
