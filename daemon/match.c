@@ -7,7 +7,8 @@
  * same '#'/'@' flags). Work per word is bounded by the matcher alone (a hash probe or two, a walk
  * of the prefix trie, one step per live phrase state), never by how much text came before, so a
  * scan is linear in the text; there are no regular expressions and no backtracking. A warm Scan
- * allocates nothing unless a text has more words, hits or a longer word than any before. Every
+ * allocates nothing unless a text is longer or has more words, hits or a longer word than any
+ * before. Every
  * size is checked, every allocation failure comes back as -ENOMEM. A Matcher is immutable once
  * built and may be shared between threads; the Unicode tables below are built once per process
  * (pthread_once) into static storage and are read-only afterwards.
@@ -38,7 +39,14 @@
  * lower-cased and measured in a 64-bit register), two-byte letters (Latin-1, Greek, Cyrillic)
  * through a table of their foldings, ASCII separators eight at a time; the last character of a
  * run stays out of it when the character after the run is no boundary (e + U+0301), and goes to
- * utf8proc with it. Only the current word is written out, into a small buffer.
+ * utf8proc with it. Only the current word is written out, into a small buffer. In front of that
+ * loop, a fast path (scan_fast()) takes the words most posts are made of, 16 bytes at a time, on
+ * a copy of the text padded with zeros: ASCII word characters classified and lower-cased with
+ * SSE2 (eight-byte SWAR where SSE2 is missing), Cyrillic U+0400..U+045F folded two bytes a lane,
+ * other two-byte letters by table, and the separator run after a word read off the same window.
+ * It hands anything else (a code point of three or more bytes, a mark, a separator before one)
+ * back to the general loop, whole words at a time, and spans to it entirely; a property test
+ * checks the two give the same words and hits.
  *
  * The automaton. Every distinct term word gets one symbol per space it is used in, where the
  * space says whether the word must be a hashtag, a mention or either, and whether it is compared
@@ -52,7 +60,10 @@
  * double-array byte trie keyed the same way (a load and a compare per byte), behind filters of
  * the first 4, 8 and 12 bytes of every prefix word that keep most words from walking it at all.
  * A short ASCII word is folded, hashed and checked against both filters in a register, and one
- * that passes neither is only counted. Terms are paths in a trie over symbols; a scan keeps the
+ * that passes neither is only counted. A second Bloom filter, interleaved with the first, holds
+ * only the words that start a term: while no phrase is live (nearly always), a word outside it
+ * can do nothing, however often it appears inside phrases ("of", "is", "на").
+ * Terms are paths in a trie over symbols; a scan keeps the
  * set of live trie nodes (those whose path matches the last words) and advances every one of
  * them by every symbol of the next word, through a hash of (node, symbol) -> child, and steps out
  * of the root through a flat array per symbol. A node is reached only from its parent by its own
@@ -69,6 +80,9 @@
 #include <string.h>
 
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "util/cleanup.h"
 #include "match.h"
@@ -180,6 +194,12 @@ typedef struct TwoByte {
 } TwoByte;
 
 static TwoByte two_byte[0x800];
+/*
+ * Whether U+0400..U+045F (Russian, Ukrainian, Belarusian, Serbian, ...) fold as cyrillic_fold()
+ * assumes: letters that fold by adding 0x50 (U+0400..U+040F), 0x20 (U+0410..U+042F) or nothing,
+ * and only U+0450..U+045F change under accent stripping. Checked against utf8proc once.
+ */
+static bool cyrillic_simple;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static bool is_composes_back(int32_t cp) {
@@ -390,6 +410,17 @@ static void tables_init(void) {
 
         for (int32_t cp = 0x80; cp < 0x800; cp++)
                 two_byte_init(cp);
+
+        cyrillic_simple = true;
+        for (int32_t cp = 0x400; cp < 0x460; cp++) {
+                const TwoByte *tb = &two_byte[cp];
+                int32_t f = cp < 0x410 ? cp + 0x50 : cp < 0x430 ? cp + 0x20 : cp;
+                char want[4];
+
+                if (!(tb->flags & TWO_WORD) || tb->len != 2 || utf8_encode(f, want) != 2 ||
+                    memcmp(tb->bytes, want, 2) != 0 || ((tb->flags & TWO_STRIP) && f < 0x450))
+                        cyrillic_simple = false;
+        }
 }
 
 /* Whether the text may be cut before cp (any code point, or 0xFFFD for garbage). */
@@ -1203,7 +1234,14 @@ struct Matcher {
         uint32_t *out;       /* owned */
         U64Map trans;        /* (node << 32 | symbol) -> child, below the root */
 
-        uint64_t *bloom;     /* owned: a blocked Bloom filter of the entries' hashes */
+        /*
+         * Owned: two blocked Bloom filters of the entries' hashes, interleaved so that both words
+         * of a hash share a cache line: [2k] of every entry, [2k + 1] of the entries that may
+         * start a term (some symbol of theirs leaves the root). With no partial phrase live, a
+         * word that starts none does nothing, which the second one answers for most of them:
+         * "of", "is", "на" are in many phrases but start few.
+         */
+        uint64_t *bloom;
         size_t bloom_mask;
 
         /* Prefix words, keyed by their bytes alone, in a double-array trie; cell 0 is the root. */
@@ -1278,10 +1316,9 @@ static void *alloc_array(Matcher *m, size_t n, size_t size) {
         return p;
 }
 
-/* The symbol of space in an entry or prefix node whose spaces include it. */
-/* The filter word and the two bits of a hash. */
+/* The filter word (of every entry; + 1: of the starting ones) and the two bits of a hash. */
 static inline size_t bloom_word(const Matcher *m, uint64_t h) {
-        return (size_t)(h >> 32) & m->bloom_mask;
+        return ((size_t)(h >> 32) & m->bloom_mask) * 2;
 }
 
 static inline uint64_t bloom_bits(uint64_t h) {
@@ -1349,8 +1386,9 @@ static inline uint32_t space_symbol(uint32_t first, uint32_t spaces, unsigned sp
         return first + popcount8(spaces & ((1u << space) - 1));
 }
 
-static inline const DictEntry *dict_find(const Matcher *m, const char *w, size_t n) {
-        uint64_t h = hash_bytes(w, n), bits = bloom_bits(h);
+/* The entry of w[0..n), whose hash_bytes() is h, or NULL. */
+static inline const DictEntry *dict_find(const Matcher *m, const char *w, size_t n, uint64_t h) {
+        uint64_t bits = bloom_bits(h);
         uint32_t tag = (uint32_t)(h >> 32);
 
         /* Most words are no term word: one bit test, on a table small enough to stay cached. */
@@ -1746,7 +1784,7 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
         m->entries = alloc_array(m, n_words, sizeof(DictEntry));
         m->slots = alloc_array(m, n_slots, sizeof(DictSlot));
         m->bloom_mask = n_slots / 16 - 1; /* 8 bits per word, a quarter of them set at most */
-        m->bloom = alloc_array(m, m->bloom_mask + 1, sizeof(uint64_t));
+        m->bloom = alloc_array(m, 2 * (m->bloom_mask + 1), sizeof(uint64_t));
         m->nodes = alloc_array(m, n_nodes_max, sizeof(Node));
         pairs = malloc((b->n_terms ? b->n_terms : 1) * sizeof(Pair));
         ref = malloc((n_words ? n_words : 1) * sizeof(uint32_t));
@@ -1901,6 +1939,20 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
                 pairs[n_pairs++] = (Pair){ .node = node, .term = (uint32_t)id };
         }
 
+        /* The second filter: entries with a symbol that leaves the root. */
+        for (uint32_t i = 0; i < m->n_entries; i++) {
+                const DictEntry *e = &m->entries[i];
+                uint32_t n = popcount8(e->spaces);
+
+                for (uint32_t q = 0; q < n; q++)
+                        if (m->symbol_root[e->first_symbol + q] != NONE) {
+                                uint64_t h = hash_bytes(m->pool + e->offset, e->length);
+
+                                m->bloom[bloom_word(m, h) + 1] |= bloom_bits(h);
+                                break;
+                        }
+        }
+
         /* Outputs: per node, its term ids, sorted. */
         qsort(pairs, n_pairs, sizeof(Pair), pair_compare);
         m->out = alloc_array(m, n_pairs, sizeof(uint32_t));
@@ -1948,6 +2000,8 @@ struct Scan {
         size_t word_allocated;
         char *stripped;       /* owned: its accent-stripped form */
         size_t stripped_allocated;
+        uint8_t *text;        /* owned: a copy of the text with TEXT_PADDING zeros after it */
+        size_t text_allocated;
         char *segment;        /* owned: a sanitized run for utf8proc */
         size_t segment_allocated;
         int32_t *folded;      /* owned: that run folded */
@@ -1983,6 +2037,7 @@ Scan *scan_free(Scan *s) {
         free(s->span);
         free(s->word);
         free(s->stripped);
+        free(s->text);
         free(s->segment);
         free(s->folded);
         free(s->live);
@@ -2106,14 +2161,14 @@ static inline int add_symbols(Scan *s, uint32_t first, uint32_t spaces, uint32_t
  * The symbols of w[0..n) (valid UTF-8) in the spaces of want. n may be 0, and so may a term
  * word: a lone mark strips to nothing, and a prefix of nothing matches every word.
  */
-static int word_symbols(Scanner *sc, const char *w, size_t n, uint32_t want) {
+static int word_symbols(Scanner *sc, const char *w, size_t n, uint64_t h, uint32_t want) {
         const Matcher *m = sc->m;
         const PrefixCell *cells = m->prefix;
         const DictEntry *e;
         uint32_t c = 0;
         int r;
 
-        e = dict_find(m, w, n);
+        e = dict_find(m, w, n, h);
         if (e && (e->spaces & want)) {
                 r = add_symbols(sc->s, e->first_symbol, e->spaces, want);
                 if (r < 0)
@@ -2190,9 +2245,10 @@ static int hit_compare(const void *a, const void *b) {
 /*
  * A word is complete: record it and advance the automaton. Its symbols are those of its bytes in
  * the plain spaces it may match (any, and its own '#'/'@' space) and those of its accent-stripped
- * bytes in the stripped ones; when stripping changes nothing, one lookup serves both.
+ * bytes in the stripped ones; when stripping changes nothing, one lookup serves both. h is the
+ * hash_bytes() of the word, when the caller has it (have_hash).
  */
-static int end_word(Scanner *sc) {
+static int end_word_hashed(Scanner *sc, uint64_t h, bool have_hash) {
         const Matcher *m = sc->m;
         Scan *s = sc->s;
         const char *w, *sw;
@@ -2234,9 +2290,11 @@ static int end_word(Scanner *sc) {
 
         /* The symbols of this word. */
         s->n_symbols = 0;
-        r = word_symbols(sc, w, n, strip ? plain : plain | plain << SPACE_STRIPPED);
+        if (!have_hash)
+                h = hash_bytes(w, n);
+        r = word_symbols(sc, w, n, h, strip ? plain : plain | plain << SPACE_STRIPPED);
         if (r >= 0 && strip)
-                r = word_symbols(sc, sw, sn, plain << SPACE_STRIPPED);
+                r = word_symbols(sc, sw, sn, hash_bytes(sw, sn), plain << SPACE_STRIPPED);
         if (r < 0)
                 return r;
 
@@ -2287,21 +2345,25 @@ static int end_word(Scanner *sc) {
 
         /* This word's hits, by term id. */
         if (s->n_hits - hits_before > 1) {
-                MatchHit *h = s->hits + hits_before;
+                MatchHit *hh = s->hits + hits_before;
                 size_t k = s->n_hits - hits_before;
 
                 if (k > 16)
-                        qsort(h, k, sizeof(MatchHit), hit_compare);
+                        qsort(hh, k, sizeof(MatchHit), hit_compare);
                 else
                         for (size_t i = 1; i < k; i++)
-                                for (size_t j = i; j > 0 && hit_compare(&h[j - 1], &h[j]) > 0;
+                                for (size_t j = i; j > 0 && hit_compare(&hh[j - 1], &hh[j]) > 0;
                                      j--) {
-                                        MatchHit x = h[j];
-                                        h[j] = h[j - 1];
-                                        h[j - 1] = x;
+                                        MatchHit x = hh[j];
+                                        hh[j] = hh[j - 1];
+                                        hh[j - 1] = x;
                                 }
         }
         return 0;
+}
+
+static int end_word(Scanner *sc) {
+        return end_word_hashed(sc, 0, false);
 }
 
 /*
@@ -2321,10 +2383,9 @@ static inline int end_word_fast(Scanner *sc) {
             n + HASH_PADDING > s->word_allocated)
                 return end_word(sc);
         h = hash_bytes(w, n);
-        if ((m->bloom[bloom_word(m, h)] & bloom_bits(h)) == bloom_bits(h))
-                return end_word(sc);
-        if (prefix_may_start(m, w, n))
-                return end_word(sc);
+        if ((m->bloom[bloom_word(m, h)] & bloom_bits(h)) == bloom_bits(h) ||
+            prefix_may_start(m, w, n))
+                return end_word_hashed(sc, h, true);
         sc->state = OUTSIDE;
         s->n_words++;
         s->n_live = 0;
@@ -2503,6 +2564,251 @@ static inline bool boundary_at(const uint8_t *t, size_t j, size_t len) {
         return cp_is_boundary(cp);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The fast path: 16 bytes at a time
+ */
+
+/*
+ * Every load of the fast path reads at most this far past its position; the text is copied with
+ * as many zeros after it. A zero is a separator (NUL), so no run reaches past the end.
+ */
+#define TEXT_PADDING 32
+#define WORD_SLACK 32 /* the word buffer always has this much room beyond the word */
+
+/*
+ * The run of ASCII word characters ('0'..'9', 'A'..'Z', 'a'..'z', '_') at p[0..16): its length k
+ * (16: all of them), with the 16 bytes lower-cased stored to out (only the run's bytes mean
+ * anything), and, in *ret_sep, the length of the run of ASCII separators (bytes below 0x80 that
+ * are no word characters) that follows at p + k, or 0 if that one reaches the end of the window
+ * (or k is 16): then nothing is known about it.
+ */
+#ifdef __SSE2__
+static inline size_t ascii_runs(const uint8_t *p, char *out, size_t *ret_sep) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        /* x in [lo, lo + n) iff x + (0x80 - lo), as a signed byte, is below -128 + n */
+        __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))),
+                                        _mm_set1_epi8((char)(-128 + 26)));
+        __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
+                                       _mm_set1_epi8((char)(-128 + 10)));
+        __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+        __m128i any = _mm_or_si128(_mm_or_si128(letter, digit), under);
+        unsigned word = (unsigned)_mm_movemask_epi8(any);
+        unsigned high = (unsigned)_mm_movemask_epi8(v);
+
+        _mm_storeu_si128((__m128i *)out,
+                         _mm_or_si128(v, _mm_and_si128(letter, _mm_set1_epi8(0x20))));
+        size_t k = (size_t)__builtin_ctz(~word | 0x10000u);
+        size_t sep = (size_t)__builtin_ctz(((word | high) | 0x10000u) >> k);
+
+        *ret_sep = k + sep < 16 ? sep : 0;
+        return k;
+}
+#else
+static inline size_t ascii_runs(const uint8_t *p, char *out, size_t *ret_sep) {
+        uint64_t v0 = load64(p), v1 = load64(p + 8);
+        uint64_t w0 = swar_word(v0), w1 = swar_word(v1);
+
+        store64(out, swar_fold(v0));
+        store64(out + 8, swar_fold(v1));
+        size_t k = w0 != HIGHS ? swar_leading(~w0 & HIGHS) :
+                   w1 != HIGHS ? 8 + swar_leading(~w1 & HIGHS) : 16;
+        size_t sep = 0;
+
+        /* bytes k.. of the window that are separators: only the first run counts */
+        while (k + sep < 16 && p[k + sep] < 0x80 && ascii_fold[p[k + sep]] == 0)
+                sep++;
+        *ret_sep = k + sep < 16 ? sep : 0;
+        return k;
+}
+#endif
+
+#ifdef __SSE2__
+/*
+ * The run of Cyrillic letters U+0400..U+045F at p[0..16) (bytes D0 80..BF, D1 80..9F): its length
+ * in bytes, even, with the 16 bytes folded stored to out (U+0400..U+040F + 0x50, U+0410..U+042F
+ * + 0x20; see cyrillic_simple), and *ret_strip set if one of them may change under accent
+ * stripping (folded U+0450..U+045F: ё, ї, ў, ...). Each two bytes are one 16-bit lane, lead byte
+ * low.
+ */
+static inline size_t cyrillic_run(const uint8_t *p, char *out, bool *ret_strip) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i lead = _mm_and_si128(v, _mm_set1_epi16(0xFF));
+        __m128i cont = _mm_srli_epi16(v, 8);
+        __m128i d0 = _mm_cmpeq_epi16(lead, _mm_set1_epi16(0xD0));
+        __m128i d1 = _mm_cmpeq_epi16(lead, _mm_set1_epi16(0xD1));
+        __m128i ge80 = _mm_cmpgt_epi16(cont, _mm_set1_epi16(0x7F));
+        __m128i lt90 = _mm_cmplt_epi16(cont, _mm_set1_epi16(0x90));
+        __m128i lta0 = _mm_cmplt_epi16(cont, _mm_set1_epi16(0xA0));
+        __m128i ltb0 = _mm_cmplt_epi16(cont, _mm_set1_epi16(0xB0));
+        __m128i ltc0 = _mm_cmplt_epi16(cont, _mm_set1_epi16(0xC0));
+        __m128i ok = _mm_and_si128(ge80, _mm_or_si128(_mm_and_si128(d0, ltc0),
+                                                      _mm_and_si128(d1, lta0)));
+        __m128i r0 = _mm_and_si128(d0, lt90);                      /* U+0400..U+040F */
+        __m128i r1 = _mm_andnot_si128(lt90, _mm_and_si128(d0, lta0)); /* U+0410..U+041F */
+        __m128i r2 = _mm_andnot_si128(lta0, _mm_and_si128(d0, ltb0)); /* U+0420..U+042F */
+        __m128i add = _mm_or_si128(_mm_and_si128(r0, _mm_set1_epi16(0x1001)),
+                                   _mm_or_si128(_mm_and_si128(r1, _mm_set1_epi16(0x2000)),
+                                                _mm_and_si128(r2, _mm_set1_epi16((short)0xE001))));
+        __m128i f = _mm_add_epi16(v, add);
+        /* folded D1 90..9F: U+0450..U+045F */
+        __m128i strip = _mm_and_si128(
+                _mm_cmpeq_epi16(_mm_and_si128(f, _mm_set1_epi16((short)0xF0FF)),
+                                _mm_set1_epi16((short)0x90D1)),
+                ok);
+        unsigned okm = (unsigned)_mm_movemask_epi8(ok);
+        size_t n = (size_t)__builtin_ctz(~okm | 0x10000u) & ~(size_t)1;
+
+        _mm_storeu_si128((__m128i *)out, f);
+        *ret_strip = ((unsigned)_mm_movemask_epi8(strip) & ((1u << n) - 1)) != 0;
+        return n;
+}
+#endif
+
+/* The two-byte letter at p, or NULL: p[0..2) is a code point U+0080..U+07FF folded by table. */
+static inline const TwoByte *two_byte_letter(const uint8_t *p) {
+        const TwoByte *q;
+
+        if (p[0] < 0xC2 || p[0] > 0xDF || (p[1] & 0xC0) != 0x80)
+                return NULL;
+        q = &two_byte[(p[0] & 0x1F) << 6 | (p[1] & 0x3F)];
+        return q->flags & TWO_WORD ? q : NULL;
+}
+
+/*
+ * Scans the words that make up most posts, from t[*io_i] on: runs of ASCII word characters and
+ * two-byte letters, between runs of ASCII separators. Every character of such a word is folded by
+ * table and is followed by a boundary (the next is ASCII or a two-byte letter), so this gives the
+ * same words as the general loop. It stops, leaving *io_i before what it does not handle, at
+ * anything else: a separator run followed by another code point (which might compose with its
+ * last separator), or a word that meets one (it is left whole to the general loop). A word that
+ * may be a term word, or needs more than the filters, goes to end_word_hashed(); the others are
+ * only counted. t has TEXT_PADDING zeros after len. Only called with no spans, outside a word.
+ */
+static inline int scan_fast(Scanner *sc, const uint8_t *t, size_t len, size_t *io_i) {
+        const Matcher *m = sc->m;
+        Scan *s = sc->s;
+        size_t i = *io_i, known_sep = 0;
+        int r;
+
+        while (i < len) {
+                size_t start, o = 0, k, sep = known_sep;
+                uint8_t flags = 0;
+                char *w;
+                uint64_t h, bits;
+
+                /*
+                 * Separators, up to a word character of ours. The window that ended the last word
+                 * usually saw where they end.
+                 */
+                known_sep = 0;
+                if (sep == 0 && t[i] < 0x80) {
+                        char scratch[16];
+
+                        if (ascii_runs(t + i, scratch, &sep) == 0)
+                                sep = sep == 0 ? 16 : sep;
+                        else
+                                sep = 0;
+                }
+                if (sep > 0) {
+                        size_t j = i + sep;
+
+                        if (sep == 16)
+                                while (j < len && t[j] < 0x80 && ascii_fold[t[j]] == 0)
+                                        j++;
+                        if (j >= len) {
+                                sc->state = OUTSIDE;
+                                i = len;
+                                break;
+                        }
+                        if (t[j] >= 0x80 && !two_byte_letter(t + j))
+                                break;
+                        sc->state = OUTSIDE;
+                        sc->prev_kind = (unsigned)(t[j - 1] == '#') * KIND_HASHTAG +
+                                        (unsigned)(t[j - 1] == '@') * KIND_MENTION;
+                        i = j;
+                }
+
+                /* A word: ASCII runs and two-byte letters up to an ASCII separator. */
+                start = i;
+                if (_unlikely_(s->word_allocated < 4 * WORD_SLACK)) {
+                        r = GROW(s->word, s->word_allocated, 4 * WORD_SLACK);
+                        if (r < 0)
+                                return r;
+                }
+                w = s->word;
+                for (;;) {
+                        const TwoByte *q;
+
+                        if (_unlikely_(o + WORD_SLACK > s->word_allocated)) {
+                                r = GROW(s->word, s->word_allocated, o + WORD_SLACK);
+                                if (r < 0)
+                                        return r;
+                                w = s->word;
+                        }
+                        if (t[i] < 0x80) {
+                                k = ascii_runs(t + i, w + o, &known_sep);
+                                o += k;
+                                i += k;
+                                if (k == 16)
+                                        continue;
+                                if (t[i] < 0x80)
+                                        break; /* an ASCII separator, or the end */
+                                known_sep = 0;
+                        }
+#ifdef __SSE2__
+                        if (cyrillic_simple) {
+                                bool strip;
+
+                                k = cyrillic_run(t + i, w + o, &strip);
+                                if (k > 0) {
+                                        o += k;
+                                        i += k;
+                                        flags |= strip ? TWO_STRIP : 0;
+                                        continue;
+                                }
+                        }
+#endif
+                        q = two_byte_letter(t + i);
+                        if (!q) {
+                                /* Something else: the general loop takes the whole word. */
+                                *io_i = start;
+                                return 0;
+                        }
+                        memcpy(w + o, q, sizeof(*q));
+                        o += q->len;
+                        flags |= q->flags;
+                        i += 2;
+                }
+                if (o == 0)
+                        break; /* not a word of ours (at the end, or only a separator) */
+
+                h = hash_bytes(w, o);
+                sc->state = OUTSIDE;
+                /* With no phrase live, only a word that starts a term can do anything. */
+                bits = bloom_bits(h);
+                if (_likely_((m->bloom[bloom_word(m, h) + (s->n_live == 0)] & bits) != bits) &&
+                    !(m->has_accents && (flags & TWO_STRIP)) &&
+                    !(m->has_inside && sc->prev_kind == KIND_HASHTAG) &&
+                    s->n_words < UINT32_MAX - 1 && !prefix_may_start(m, w, o)) {
+                        s->n_words++;
+                        s->n_live = 0;
+                } else {
+                        sc->word_len = o;
+                        sc->may_strip = flags & TWO_STRIP;
+                        sc->word_kind = sc->prev_kind;
+                        sc->span_start = start;
+                        sc->span_end = i;
+                        r = end_word_hashed(sc, h, true);
+                        if (r < 0)
+                                return r;
+                }
+                sc->prev_kind = KIND_ANY;
+        }
+        *io_i = i;
+        return 0;
+}
+
 int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
         const uint8_t *t = (const uint8_t *)text;
         Scanner sc = { .m = m, .s = s };
@@ -2511,6 +2817,20 @@ int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
 
         if (!m || !s || (!text && len > 0))
                 return -EINVAL;
+
+        if (!s->spans) {
+                /* The fast path reads up to TEXT_PADDING bytes ahead. */
+                if (len > SIZE_MAX - TEXT_PADDING)
+                        return -ENOMEM;
+                r = GROW(s->text, s->text_allocated, len + TEXT_PADDING);
+                if (r < 0)
+                        return r;
+                if (len > 0)
+                        memcpy(s->text, text, len);
+                memset(s->text + len, 0, TEXT_PADDING);
+                t = s->text;
+                text = (const char *)t;
+        }
 
         s->n_hits = 0;
         s->n_words = 0;
@@ -2532,9 +2852,18 @@ int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
         }
 
         while (i < len) {
-                uint8_t c = t[i];
+                uint8_t c;
                 int32_t cp, next = 0xFFFD;
                 size_t n, nn = 0;
+
+                if (!s->spans && sc.state != IN_RUN) {
+                        r = scan_fast(&sc, t, len, &i);
+                        if (r < 0)
+                                return r;
+                        if (i >= len)
+                                break;
+                }
+                c = t[i];
 
                 if (c < 0x80) {
                         if (ascii_fold[c] == 0)

@@ -764,6 +764,73 @@ static void test_fast_path_spans(void **state) {
         }
 }
 
+/*
+ * The scanner's 16-byte fast path against its general loop (which a Scan with spans takes): words
+ * and separator runs across window edges, every Cyrillic letter of U+0400..U+047F in both cases,
+ * marks and emoji next to words, '#' and '@', text ending anywhere. Same words, same hits.
+ */
+static void test_fast_path_windows(void **state) {
+        static const char *const pieces[] = {
+                "a", "Acme", "refund", "abcdefg", "abcdefgh", "ABCDEFGHIJKLMNO",
+                "abcdefghijklmnop", "abcdefghijklmnopq", "x1_y2_z3_w4_v5_u6_t7", " ", "  ", ", ",
+                "                    ", "#", "@", ".", "\n", "😡", "\xF0\x9F\x8F\xBC", "\xCC\x81",
+                "\xCC\x86", "é", "ΣΟΦΙΑ", "ß", "ﬁ", "™", "\xC3", "\xE2\x82", "деньги", "ДЕНЬГИ",
+                "Ёлка", "ёлка", "елка", "Йод", "мошенники", "МОШЕННИКИ",
+                "ЀЁЂЃЄЅІЇЈЉЊЋЌЍЎЏ", "ѐёђѓєѕіїјљњћќѝўџ", "АБВГДЕЖЗИЙКЛМНОП", "РСТУФХЦЧШЩЪЫЬЭЮЯ",
+                "абвгдежзийклмноп", "рстуфхцчшщъыьэюя", "ѠѡѢѣѤѥѦѧѨѩѪѫѬѭѮѯ", "ѰѱѲѳѴѵѶѷѸѹѺѻѼѽѾѿ",
+                "acmeАкме", "Акмеacme", "Ж\xCC\x86", "и\xCC\x86", "ӁӂӐӑ",
+        };
+        static const char *const terms[] = {
+                "acme", "refund", "деньги", "елка", "ёлка", "мошенн*", "abcdefghijklmnop",
+                "abcdefghijklmnopq*", "ѐёђѓєѕіїјљњћќѝўџ", "абвгдежзийклмноп рстуфхцчшщъыьэюя",
+                "ѡѡ*", "acmeакме", "й", "sofia", "σοφια", "deньги", "😡", "a refund", "#acme",
+                "@refund", "ж\xCC\x86", "x1*", "ss",
+        };
+        static const unsigned flags[] = { IH, 0, 0, IA, 0, 0, 0, 0, 0, 0, 0, 0, IA, IA, 0,
+                                          0, 0, 0, 0, 0, 0, 0, 0 };
+        _cleanup_(matcher_freep) Matcher *m = NULL;
+        _cleanup_(scan_freep) Scan *fast = NULL, *general = NULL;
+        uint32_t ids[ELEMENTSOF(terms)], x = 12345;
+        char text[512];
+
+        assert_int_equal(ELEMENTSOF(terms), ELEMENTSOF(flags));
+        m = compile(terms, flags, ELEMENTSOF(terms), ids);
+        assert_int_equal(scan_new(false, &fast), 0);
+        assert_int_equal(scan_new(true, &general), 0);
+        for (unsigned iteration = 0; iteration < 20000; iteration++) {
+                size_t len = 0;
+
+                for (unsigned k = 0; k < 1 + iteration % 12; k++) {
+                        const char *p;
+
+                        x = x * 1103515245 + 12345;
+                        p = pieces[(x >> 8) % ELEMENTSOF(pieces)];
+                        if (len + strlen(p) >= sizeof(text))
+                                break;
+                        memcpy(text + len, p, strlen(p));
+                        len += strlen(p);
+                }
+                assert_int_equal(matcher_scan(m, text, len, fast), 0);
+                assert_int_equal(matcher_scan(m, text, len, general), 0);
+                assert_int_equal(scan_n_words(fast), scan_n_words(general));
+                assert_int_equal(scan_n_hits(fast), scan_n_hits(general));
+                assert_memory_equal(scan_hits(fast), scan_hits(general),
+                                    scan_n_hits(fast) * sizeof(MatchHit));
+        }
+
+        /* The case pairs of the Cyrillic block, folded without utf8proc. */
+        assert_int_equal(matcher_scan(m, "ЀЁЂЃЄЅІЇЈЉЊЋЌЍЎЏ", strlen("ЀЁЂЃЄЅІЇЈЉЊЋЌЍЎЏ"), fast), 0);
+        assert_int_equal(scan_n_hits(fast), 1);
+        assert_hit(fast, 0, ids[8], 0, 1);
+        assert_int_equal(matcher_scan(m, "АБВГДЕЖЗИЙКЛМНОП, РСТУФХЦЧШЩЪЫЬЭЮЯ!",
+                                      strlen("АБВГДЕЖЗИЙКЛМНОП, РСТУФХЦЧШЩЪЫЬЭЮЯ!"), fast),
+                         0);
+        assert_int_equal(scan_n_hits(fast), 1);
+        assert_hit(fast, 0, ids[9], 0, 2);
+        assert_int_equal(matcher_scan(m, "ЁЛКА", strlen("ЁЛКА"), fast), 0); /* елка, ёлка */
+        assert_int_equal(scan_n_hits(fast), 2);
+}
+
 /* Words far longer than the scanner's buffers, in both scripts, as terms and in texts. */
 static void test_long_words(void **state) {
         const size_t n = 5000;
@@ -839,6 +906,7 @@ int main(void) {
                 TEST("match/many-prefixes", test_many_prefixes),
                 TEST("match/fast-path-spans", test_fast_path_spans),
                 TEST("match/long-words", test_long_words),
+                TEST("match/fast-path-windows", test_fast_path_windows),
         };
 
         return cmocka_run_group_tests_name("match", tests, NULL, NULL);
