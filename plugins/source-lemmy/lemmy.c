@@ -1,0 +1,1195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lemmy.c - posts and comments of Lemmy instances (API v3, Lemmy 0.19) as an earshot source.
+ *
+ * Feeds, per instance (base URL), each with one id space and so one cursor:
+ *   "INSTANCE#q:QUERY/posts"     GET {instance}/api/v3/search?q=Q&type_=Posts&sort=New
+ *                                    &listing_type=All&limit=L[&page=P]          -> {posts[]}
+ *   "INSTANCE#q:QUERY/comments"  the same with type_=Comments                   -> {comments[]}
+ *   "INSTANCE#!COMMUNITY/posts"  GET {instance}/api/v3/post/list?community_name=C&type_=All
+ *                                    &sort=New&limit=L[&page=P]                  -> {posts[]}
+ *   "INSTANCE#!COMMUNITY/comments" GET {instance}/api/v3/comment/list?... (same)  -> {comments[]}
+ * `search_type` picks the query feeds (posts, comments or both); `community_comments` the
+ * last kind. A search with type_=All would return posts and comments, two id spaces, in one
+ * page; two feeds keep one cursor and one stopping rule each.
+ *
+ * Cursor: "ID:T", the newest instance-local id seen in the feed (post ids and comment ids are
+ * separate sequences, hence separate feeds) and the newest `published` time seen (Unix
+ * seconds; only for gap reports). Lemmy numbers what it stores in the order it receives it,
+ * federated content included, so an id above the cursor is an item the last poll cannot have
+ * seen. sort=New lists by `published`, newest first, so a poll walks backwards: every item
+ * whose id is above the cursor is emitted, and the walk stops on the first page that holds an
+ * id at or below the cursor ("stop at the last seen id"), or on a short page. An item
+ * federated late (published long before it arrived) that sorts below that page is not seen;
+ * Lemmy offers no id order to catch it. Items at or below the cursor are not emitted again, so
+ * a quiet community does not re-emit its top page on every poll. The first poll of a feed (no
+ * cursor) takes only the newest page; an empty one leaves the feed without a cursor. The
+ * cursor is only set when a walk ends, so a walk broken off by a failed request starts again
+ * from the old cursor (the core's seen-set drops what was emitted already). `limit` is at most
+ * 50 (Lemmy answers 51 with an error); `max_pages` requests at most per poll, and a walk
+ * stopped by it before reaching the cursor reports a coverage gap (host->report_gap) from the
+ * cursor's time to the oldest item reached. Page tokens are "N:FROMID:FROMT:TOPID:TOPT":
+ * request N (page N) of a walk from the old cursor FROM, TOP being the cursor to set at the end.
+ *
+ * Ids: the ActivityPub id `ap_id` (a URL on the instance where the item was created) is the
+ * post id: it is the same whichever instance we read it through, so a post followed on two
+ * federated instances is one post and one alert (instance-local ids are not; they are only
+ * the cursor). Without an ap_id the local URL INSTANCE/post/ID or INSTANCE/comment/ID stands
+ * in. url = ap_id. author_handle "name@host", the host taken from `creator.actor_id`;
+ * author_name `creator.display_name`. Posts: title `post.name`, text the Markdown `post.body`
+ * as plain text (markdown.c) plus the link `post.url` on a line of its own; replies =
+ * counts.comments. Comments: text `comment.content` as plain text; reply_to the parent
+ * comment (INSTANCE/comment/PARENT, from `comment.path` "0.PARENT.ID") or else the post's
+ * ap_id; replies = counts.child_count. likes = counts.upvotes, created `published` (naive
+ * timestamps of older servers are UTC), edited `updated`. Deleted or removed items are not
+ * emitted (their ids still move the cursor). `language_id` is an instance table index, not a
+ * language tag, so lang stays unknown. A body that is not a JSON object with the expected
+ * array is -EBADMSG (Lemmy's {"error": "..."} is logged); an element of the wrong shape is
+ * skipped with one warning per page; JSON nesting deeper than 64 is refused before parsing.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "earshot-plugin.h"
+#include "markdown.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+
+#define LIMIT_MAX 50     /* Lemmy refuses limit > 50 */
+#define MAX_PAGES_MAX 50 /* the core follows at most 50 pages of one poll */
+#define ITEMS_MAX 1000   /* elements looked at in one response */
+#define JSON_DEPTH_MAX 64
+#define ID_MAX (INT64_C(1) << 53)      /* exact in a JSON number */
+#define TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define QUERY_MAX 512
+#define USEC_PER_SEC INT64_C(1000000)
+
+static inline void freep(void *p) {
+        free(*(void **)p);
+}
+
+static inline void cJSON_Deletep(cJSON **j) {
+        cJSON_Delete(*j);
+}
+
+/* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
+static char *url_encode(const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+                        *o++ = (char)*p;
+                        continue;
+                }
+                *o++ = '%';
+                *o++ = hex[*p >> 4];
+                *o++ = hex[*p & 15];
+        }
+        *o = 0;
+        return out;
+}
+
+/* The strings up to the NULL, concatenated into a new malloc()ed string; NULL on OOM. */
+static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
+static char *strjoin_internal(const char *first, ...) {
+        size_t len = 0;
+        char *out, *o;
+        va_list ap;
+
+        va_start(ap, first);
+        for (const char *s = first; s; s = va_arg(ap, const char *))
+                len += strlen(s);
+        va_end(ap);
+        out = o = malloc(len + 1);
+        if (!out)
+                return NULL;
+        va_start(ap, first);
+        for (const char *s = first; s; s = va_arg(ap, const char *))
+                o = stpcpy(o, s);
+        va_end(ap);
+        return out;
+}
+#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
+
+static int set_error(char *err, size_t err_len, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+static int set_error(char *err, size_t err_len, const char *format, ...) {
+        va_list ap;
+
+        if (err && err_len > 0) {
+                va_start(ap, format);
+                (void)vsnprintf(err, err_len, format, ap);
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool is_alnum(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static void ascii_lower(char *s) {
+        for (; *s; s++)
+                if (*s >= 'A' && *s <= 'Z')
+                        *s = (char)(*s - 'A' + 'a');
+}
+
+/* ---- instances ------------------------------------------------------------------------------- */
+
+typedef struct Instance {
+        char *base; /* owned: "https://lemmy.world", no trailing '/' */
+        char *host; /* owned: "lemmy.world" or "127.0.0.1:8536", for handles of local users */
+} Instance;
+
+/* http:// is tolerated for these only: what we ask for never crosses a network in clear. */
+static bool host_is_loopback(const char *host, size_t n) {
+        static const char suffix[] = ".localhost";
+        const size_t ls = sizeof(suffix) - 1;
+        unsigned dots = 0;
+
+        if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+            (n > ls && strncasecmp(host + n - ls, suffix, ls) == 0) ||
+            (n == 5 && strncmp(host, "[::1]", 5) == 0))
+                return true;
+        /* 127.0.0.0/8 as a dotted quad */
+        if (n < 9 || strncmp(host, "127.", 4) != 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (host[i] == '.') {
+                        if (i + 1 == n || host[i + 1] == '.')
+                                return false;
+                        dots++;
+                } else if (host[i] < '0' || host[i] > '9')
+                        return false;
+        }
+        return dots == 3;
+}
+
+/*
+ * Validate an instance URL and normalise it (scheme and host lowercased, trailing '/'
+ * dropped, a path prefix kept). Refused: other schemes, user credentials, a query or
+ * fragment, blanks, bad hosts or ports, and http:// to anything but loopback.
+ */
+static int instance_parse(const char *url, Instance *ret, const char **ret_error) {
+        const char *scheme, *p;
+        size_t alen, hlen, plen;
+        bool https;
+
+        if (strncasecmp(url, "https://", 8) == 0) {
+                https = true;
+                scheme = "https://";
+                p = url + 8;
+        } else if (strncasecmp(url, "http://", 7) == 0) {
+                https = false;
+                scheme = "http://";
+                p = url + 7;
+        } else {
+                *ret_error = "is not an http:// or https:// URL";
+                return -EINVAL;
+        }
+        for (const char *c = p; *c; c++) {
+                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+                        *ret_error = "contains blanks or control characters";
+                        return -EINVAL;
+                }
+                if (*c == '?' || *c == '#') {
+                        *ret_error = "may not have a query or a fragment";
+                        return -EINVAL;
+                }
+        }
+        alen = strcspn(p, "/");
+        plen = strlen(p + alen);
+        while (plen > 0 && p[alen + plen - 1] == '/')
+                plen--;
+        if (alen == 0) {
+                *ret_error = "has no host";
+                return -EINVAL;
+        }
+        if (memchr(p, '@', alen)) {
+                *ret_error = "may not contain user credentials";
+                return -EINVAL;
+        }
+        if (p[0] == '[') {
+                const char *close = memchr(p, ']', alen);
+                if (!close || close == p + 1) {
+                        *ret_error = "has a bad IPv6 address";
+                        return -EINVAL;
+                }
+                hlen = (size_t)(close - p) + 1;
+                for (size_t i = 1; i + 1 < hlen; i++)
+                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
+                                *ret_error = "has a bad IPv6 address";
+                                return -EINVAL;
+                        }
+        } else {
+                const char *colon = memchr(p, ':', alen);
+                hlen = colon ? (size_t)(colon - p) : alen;
+                if (hlen == 0 || p[0] == '.' || p[0] == '-') {
+                        *ret_error = "has no host";
+                        return -EINVAL;
+                }
+                for (size_t i = 0; i < hlen; i++)
+                        if (!is_alnum(p[i]) && p[i] != '-' && p[i] != '.' && p[i] != '_') {
+                                *ret_error = "has a bad host name (IDNs must be in punycode)";
+                                return -EINVAL;
+                        }
+        }
+        if (hlen < alen) {
+                size_t portlen = alen - hlen - 1;
+                unsigned long port = 0;
+                if (p[hlen] != ':' || portlen == 0 || portlen > 5) {
+                        *ret_error = "has a bad port";
+                        return -EINVAL;
+                }
+                for (size_t i = 0; i < portlen; i++) {
+                        char c = p[hlen + 1 + i];
+                        if (c < '0' || c > '9') {
+                                *ret_error = "has a bad port";
+                                return -EINVAL;
+                        }
+                        port = port * 10 + (unsigned long)(c - '0');
+                }
+                if (port == 0 || port > 65535) {
+                        *ret_error = "has a bad port";
+                        return -EINVAL;
+                }
+        }
+        if (!https && !host_is_loopback(p, hlen)) {
+                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
+                return -EINVAL;
+        }
+
+        _cleanup_free_ char *host = strndup(p, alen), *path = strndup(p + alen, plen);
+        if (!host || !path)
+                return -ENOMEM;
+        ascii_lower(host);
+        ret->base = strjoin(scheme, host, path);
+        if (!ret->base)
+                return -ENOMEM;
+        ret->host = host;
+        host = NULL;
+        return 0;
+}
+
+/* ---- state ----------------------------------------------------------------------------------- */
+
+typedef enum FeedKind {
+        FEED_SEARCH_POSTS,
+        FEED_SEARCH_COMMENTS,
+        FEED_COMMUNITY_POSTS,
+        FEED_COMMUNITY_COMMENTS,
+} FeedKind;
+
+typedef struct Feed {
+        FeedKind kind;
+        size_t instance;  /* index into Lemmy::instances */
+        const char *term; /* borrowed from Lemmy::queries or Lemmy::communities */
+        char *name;       /* owned: "https://lemmy.world#q:acme/posts" */
+} Feed;
+
+typedef struct Lemmy {
+        const struct earshot_host *host; /* borrowed, valid until destroy */
+        Instance *instances;             /* owned */
+        size_t n_instances;
+        char **queries; /* owned: trimmed, blanks collapsed */
+        size_t n_queries;
+        char **communities; /* owned: "acme" or "acme@lemmy.world", lowercased */
+        size_t n_communities;
+        Feed *feeds; /* owned */
+        size_t n_feeds;
+        bool search_posts, search_comments, community_comments;
+        int64_t limit;
+        int64_t max_pages;
+} Lemmy;
+
+static void lemmy_destroy(void *state) {
+        Lemmy *l = state;
+
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n_instances; i++) {
+                free(l->instances[i].base);
+                free(l->instances[i].host);
+        }
+        free(l->instances);
+        for (size_t i = 0; i < l->n_queries; i++)
+                free(l->queries[i]);
+        free(l->queries);
+        for (size_t i = 0; i < l->n_communities; i++)
+                free(l->communities[i]);
+        free(l->communities);
+        for (size_t i = 0; i < l->n_feeds; i++)
+                free(l->feeds[i].name);
+        free(l->feeds);
+        free(l);
+}
+
+static inline void lemmy_destroyp(Lemmy **l) {
+        lemmy_destroy(*l);
+}
+
+/* "  Acme   Corp " -> "Acme Corp"; NULL on OOM. */
+static char *query_normalize(const char *s) {
+        char *out = malloc(strlen(s) + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (; *s; s++) {
+                if (is_blank(*s)) {
+                        if (o > out && o[-1] != ' ')
+                                *o++ = ' ';
+                        continue;
+                }
+                *o++ = *s;
+        }
+        if (o > out && o[-1] == ' ')
+                o--;
+        *o = 0;
+        return out;
+}
+
+/*
+ * "!Acme@Lemmy.World" -> "acme@lemmy.world". Lemmy community names are lowercase letters,
+ * digits and '_'; a remote community carries "@host".
+ */
+static int community_parse(const char *s, char **ret, const char **ret_error) {
+        const char *at;
+        size_t nlen;
+
+        while (is_blank(*s))
+                s++;
+        if (*s == '!')
+                s++;
+        _cleanup_free_ char *c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        for (size_t n = strlen(c); n > 0 && is_blank(c[n - 1]); n--)
+                c[n - 1] = 0;
+        ascii_lower(c);
+        at = strchr(c, '@');
+        nlen = at ? (size_t)(at - c) : strlen(c);
+        if (nlen == 0 || nlen > 255) {
+                *ret_error = "has no community name";
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < nlen; i++)
+                if (!is_alnum(c[i]) && c[i] != '_') {
+                        *ret_error = "is not a community name (letters, digits and '_', "
+                                     "optionally @instance)";
+                        return -EINVAL;
+                }
+        if (at) {
+                if (!at[1]) {
+                        *ret_error = "has an empty instance after '@'";
+                        return -EINVAL;
+                }
+                for (const char *h = at + 1; *h; h++)
+                        if (!is_alnum(*h) && *h != '-' && *h != '.' && *h != '_' && *h != ':') {
+                                *ret_error = "has a bad instance name after '@'";
+                                return -EINVAL;
+                        }
+        }
+        *ret = c;
+        c = NULL;
+        return 0;
+}
+
+static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
+        const struct earshot_value *v = earshot_value_get(vals, name);
+        return v && v->set && v->list && v->n_list > 0 ? v : NULL;
+}
+
+static int feed_add(Lemmy *l, FeedKind kind, size_t instance, const char *term) {
+        static const char *const fmt[][2] = {
+                [FEED_SEARCH_POSTS] = {"#q:", "/posts"},
+                [FEED_SEARCH_COMMENTS] = {"#q:", "/comments"},
+                [FEED_COMMUNITY_POSTS] = {"#!", "/posts"},
+                [FEED_COMMUNITY_COMMENTS] = {"#!", "/comments"},
+        };
+        Feed *f = &l->feeds[l->n_feeds];
+
+        f->name = strjoin(l->instances[instance].base, fmt[kind][0], term, fmt[kind][1]);
+        if (!f->name)
+                return -ENOMEM;
+        f->kind = kind;
+        f->instance = instance;
+        f->term = term;
+        l->n_feeds++;
+        return 0;
+}
+
+static int lemmy_create(const struct earshot_host *host, const struct earshot_values *vals,
+                        char *err, size_t err_len, void **ret_state) {
+        _cleanup_(lemmy_destroyp) Lemmy *l = NULL;
+        const struct earshot_value *instances, *queries, *communities;
+        const char *error = NULL, *type;
+        int r;
+
+        instances = list_value(vals, "instances");
+        if (!instances)
+                return set_error(err, err_len, "instances: at least one instance URL is needed");
+        queries = list_value(vals, "queries");
+        communities = list_value(vals, "communities");
+        if (!queries && !communities)
+                return set_error(err, err_len,
+                                 "queries, communities: give search queries, communities or both");
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->host = host;
+        l->instances = calloc(instances->n_list, sizeof(Instance));
+        l->queries = calloc(queries ? queries->n_list : 1, sizeof(char *));
+        l->communities = calloc(communities ? communities->n_list : 1, sizeof(char *));
+        if (!l->instances || !l->queries || !l->communities)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < instances->n_list && instances->list[i]; i++) {
+                Instance inst = {0};
+                bool dup = false;
+
+                r = instance_parse(instances->list[i], &inst, &error);
+                if (r == -EINVAL)
+                        return set_error(err, err_len, "instances: '%s' %s", instances->list[i],
+                                         error);
+                if (r < 0)
+                        return r;
+                /* the same instance twice would make two feeds with one name */
+                for (size_t j = 0; j < l->n_instances && !dup; j++)
+                        dup = strcmp(l->instances[j].base, inst.base) == 0;
+                if (dup) {
+                        free(inst.base);
+                        free(inst.host);
+                        continue;
+                }
+                l->instances[l->n_instances++] = inst;
+        }
+
+        for (size_t i = 0; queries && i < queries->n_list && queries->list[i]; i++) {
+                _cleanup_free_ char *q = query_normalize(queries->list[i]);
+                bool dup = false;
+
+                if (!q)
+                        return -ENOMEM;
+                if (!*q)
+                        return set_error(err, err_len, "queries: a query may not be empty");
+                if (strlen(q) > QUERY_MAX)
+                        return set_error(err, err_len,
+                                         "queries: '%.40s...' is longer than %d bytes", q,
+                                         QUERY_MAX);
+                for (const char *c = q; *c; c++)
+                        if ((unsigned char)*c < ' ' || *c == 0x7f)
+                                return set_error(err, err_len,
+                                                 "queries: '%s' contains control characters", q);
+                for (size_t j = 0; j < l->n_queries && !dup; j++)
+                        dup = strcasecmp(l->queries[j], q) == 0;
+                if (dup)
+                        continue;
+                l->queries[l->n_queries++] = q;
+                q = NULL;
+        }
+
+        for (size_t i = 0; communities && i < communities->n_list && communities->list[i]; i++) {
+                char *c = NULL;
+                bool dup = false;
+
+                r = community_parse(communities->list[i], &c, &error);
+                if (r == -EINVAL)
+                        return set_error(err, err_len, "communities: '%s' %s", communities->list[i],
+                                         error);
+                if (r < 0)
+                        return r;
+                for (size_t j = 0; j < l->n_communities && !dup; j++)
+                        dup = strcmp(l->communities[j], c) == 0;
+                if (dup) {
+                        free(c);
+                        continue;
+                }
+                l->communities[l->n_communities++] = c;
+        }
+
+        type = earshot_value_str(vals, "search_type");
+        if (!type || strcasecmp(type, "all") == 0)
+                l->search_posts = l->search_comments = true;
+        else if (strcasecmp(type, "posts") == 0)
+                l->search_posts = true;
+        else if (strcasecmp(type, "comments") == 0)
+                l->search_comments = true;
+        else
+                return set_error(err, err_len,
+                                 "search_type: '%s' is not one of posts, comments, all", type);
+        l->community_comments = earshot_value_num(vals, "community_comments", 1) != 0;
+
+        l->limit = earshot_value_num(vals, "limit", LIMIT_MAX);
+        if (l->limit < 1 || l->limit > LIMIT_MAX)
+                return set_error(err, err_len, "limit: %" PRId64 " is out of range 1..%d", l->limit,
+                                 LIMIT_MAX);
+        l->max_pages = earshot_value_num(vals, "max_pages", 5);
+        if (l->max_pages < 1 || l->max_pages > MAX_PAGES_MAX)
+                return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
+                                 l->max_pages, MAX_PAGES_MAX);
+        if (l->n_instances == 0 || (l->n_queries == 0 && l->n_communities == 0))
+                return set_error(err, err_len, "instances, queries, communities: a list is empty");
+
+        l->feeds = calloc(l->n_instances * (2 * l->n_queries + 2 * l->n_communities), sizeof(Feed));
+        if (!l->feeds)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n_instances; i++) {
+                for (size_t q = 0; q < l->n_queries; q++) {
+                        if (l->search_posts &&
+                            (r = feed_add(l, FEED_SEARCH_POSTS, i, l->queries[q])) < 0)
+                                return r;
+                        if (l->search_comments &&
+                            (r = feed_add(l, FEED_SEARCH_COMMENTS, i, l->queries[q])) < 0)
+                                return r;
+                }
+                for (size_t c = 0; c < l->n_communities; c++) {
+                        r = feed_add(l, FEED_COMMUNITY_POSTS, i, l->communities[c]);
+                        if (r < 0)
+                                return r;
+                        if (l->community_comments &&
+                            (r = feed_add(l, FEED_COMMUNITY_COMMENTS, i, l->communities[c])) < 0)
+                                return r;
+                }
+        }
+
+        *ret_state = l;
+        l = NULL;
+        return 0;
+}
+
+static const char *lemmy_feed(void *state, uint32_t i) {
+        Lemmy *l = state;
+        return i < l->n_feeds ? l->feeds[i].name : NULL;
+}
+
+static bool feed_is_comments(const Feed *f) {
+        return f->kind == FEED_SEARCH_COMMENTS || f->kind == FEED_COMMUNITY_COMMENTS;
+}
+
+/* ---- cursor and page tokens ------------------------------------------------------------------ */
+
+typedef struct Mark {
+        int64_t id; /* newest local id; -1: none */
+        int64_t t;  /* newest published, Unix seconds; -1: unknown */
+} Mark;
+
+#define MARK_NULL ((Mark){.id = -1, .t = -1})
+
+static int parse_num(const char **p, int64_t max, int64_t *ret) {
+        const char *s = *p;
+        int64_t n = 0;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        while (*s >= '0' && *s <= '9') {
+                n = n * 10 + (*s++ - '0');
+                if (n > max)
+                        return -EINVAL;
+        }
+        *p = s;
+        *ret = n;
+        return 0;
+}
+
+/* "ID" or "ID:T"; the whole string must be used. */
+static int cursor_parse(const char *s, Mark *ret) {
+        Mark m = MARK_NULL;
+        const char *p = s;
+
+        if (parse_num(&p, ID_MAX, &m.id) < 0)
+                return -EINVAL;
+        if (*p == ':') {
+                p++;
+                if (parse_num(&p, TIME_MAX, &m.t) < 0)
+                        return -EINVAL;
+        }
+        if (*p)
+                return -EINVAL;
+        *ret = m;
+        return 0;
+}
+
+static void cursor_format(const Mark *m, char *buf, size_t len) {
+        if (m->t >= 0)
+                (void)snprintf(buf, len, "%" PRId64 ":%" PRId64, m->id, m->t);
+        else
+                (void)snprintf(buf, len, "%" PRId64, m->id);
+}
+
+typedef struct Walk {
+        int64_t n; /* request n of the poll, asking page n */
+        Mark from; /* the cursor the walk started from */
+        Mark top;  /* the cursor to set when it ends */
+} Walk;
+
+/* "N:FROMID:FROMT:TOPID:TOPT", a time of "-" being unknown. */
+static int walk_parse(const char *s, Walk *ret) {
+        Walk w = {.from = MARK_NULL, .top = MARK_NULL};
+        const char *p = s;
+
+        if (parse_num(&p, MAX_PAGES_MAX, &w.n) < 0 || w.n < 2 || *p++ != ':' ||
+            parse_num(&p, ID_MAX, &w.from.id) < 0 || *p++ != ':')
+                return -EINVAL;
+        if (*p == '-')
+                p++;
+        else if (parse_num(&p, TIME_MAX, &w.from.t) < 0)
+                return -EINVAL;
+        if (*p++ != ':' || parse_num(&p, ID_MAX, &w.top.id) < 0 || *p++ != ':')
+                return -EINVAL;
+        if (*p == '-')
+                p++;
+        else if (parse_num(&p, TIME_MAX, &w.top.t) < 0)
+                return -EINVAL;
+        if (*p)
+                return -EINVAL;
+        *ret = w;
+        return 0;
+}
+
+/* ---- requests -------------------------------------------------------------------------------- */
+
+static int lemmy_build_request(void *state, uint32_t i, const char *cursor, const char *page,
+                               struct earshot_request *req) {
+        Lemmy *l = state;
+        const struct earshot_host *h = l->host;
+        char limit[24], pg[32] = "";
+        Walk w;
+        int r;
+
+        if (i >= l->n_feeds)
+                return -EINVAL;
+        const Feed *f = &l->feeds[i];
+        if (page) {
+                r = walk_parse(page, &w);
+                if (r < 0)
+                        return r;
+                (void)snprintf(pg, sizeof(pg), "&page=%" PRId64, w.n);
+        }
+        (void)snprintf(limit, sizeof(limit), "%" PRId64, l->limit);
+        _cleanup_free_ char *term = url_encode(f->term);
+        if (!term)
+                return -ENOMEM;
+
+        const char *base = l->instances[f->instance].base;
+        _cleanup_free_ char *url = NULL;
+        switch (f->kind) {
+        case FEED_SEARCH_POSTS:
+        case FEED_SEARCH_COMMENTS:
+                url = strjoin(base, "/api/v3/search?q=", term,
+                              "&type_=", f->kind == FEED_SEARCH_POSTS ? "Posts" : "Comments",
+                              "&sort=New&listing_type=All&limit=", limit, pg);
+                break;
+        case FEED_COMMUNITY_POSTS:
+        case FEED_COMMUNITY_COMMENTS:
+                url = strjoin(base,
+                              f->kind == FEED_COMMUNITY_POSTS ? "/api/v3/post/list"
+                                                              : "/api/v3/comment/list",
+                              "?community_name=", term, "&type_=All&sort=New&limit=", limit, pg);
+                break;
+        }
+        if (!url)
+                return -ENOMEM;
+
+        r = h->request_method(req, "GET");
+        if (r < 0)
+                return r;
+        r = h->request_url(req, url);
+        if (r < 0)
+                return r;
+        return h->request_header(req, "Accept", "application/json");
+}
+
+/* ---- JSON ------------------------------------------------------------------------------------ */
+
+/* Whether arrays and objects nest at most `max` deep (strings are skipped). Linear. */
+static bool json_depth_ok(const char *s, size_t n, unsigned max) {
+        unsigned depth = 0;
+        bool in_string = false;
+
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (in_string) {
+                        if (c == '\\')
+                                i++;
+                        else if (c == '"')
+                                in_string = false;
+                } else if (c == '"')
+                        in_string = true;
+                else if (c == '[' || c == '{') {
+                        if (++depth > max)
+                                return false;
+                } else if ((c == ']' || c == '}') && depth > 0)
+                        depth--;
+        }
+        return true;
+}
+
+/*
+ * Parse a response body as one JSON value. Returns 0 and *ret, or -EBADMSG after one error
+ * log line naming the feed.
+ */
+static int json_parse_body(const struct earshot_host *h, const char *feed,
+                           const struct earshot_response *resp, cJSON **ret) {
+        const char *body = resp->body ? resp->body : "", *end = NULL;
+        size_t len = resp->body ? resp->body_len : 0;
+        cJSON *root;
+
+        if (memchr(body, 0, len)) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", feed);
+                return -EBADMSG;
+        }
+        if (!json_depth_ok(body, len, JSON_DEPTH_MAX)) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response nests deeper than %d levels", feed,
+                       JSON_DEPTH_MAX);
+                return -EBADMSG;
+        }
+        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+        if (!root) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", feed, len);
+                return -EBADMSG;
+        }
+        while (end && end < body + len && is_blank(*end))
+                end++;
+        if (!end || end != body + len) {
+                cJSON_Delete(root);
+                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value", feed);
+                return -EBADMSG;
+        }
+        *ret = root;
+        return 0;
+}
+
+static const cJSON *json_get(const cJSON *obj, const char *key) {
+        return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+static const cJSON *json_obj(const cJSON *obj, const char *key) {
+        const cJSON *j = json_get(obj, key);
+        return cJSON_IsObject(j) ? j : NULL;
+}
+
+/* A non-empty string, or NULL. */
+static const char *json_nstr(const cJSON *obj, const char *key) {
+        const cJSON *j = json_get(obj, key);
+        return cJSON_IsString(j) && j->valuestring && *j->valuestring ? j->valuestring : NULL;
+}
+
+/* An integral number in 0..max; -1 when missing, of the wrong type or out of range. */
+static int64_t json_int(const cJSON *obj, const char *key, int64_t max) {
+        const cJSON *j = json_get(obj, key);
+        double d;
+
+        if (!cJSON_IsNumber(j))
+                return -1;
+        d = j->valuedouble;
+        if (!(d >= 0 && d <= (double)max) || d != (double)(int64_t)d)
+                return -1;
+        return (int64_t)d;
+}
+
+static bool json_true(const cJSON *obj, const char *key) {
+        return cJSON_IsTrue(json_get(obj, key));
+}
+
+/* An http(s) URL string, or NULL. */
+static const char *json_url(const cJSON *obj, const char *key) {
+        const char *s = json_nstr(obj, key);
+        return s && (strncasecmp(s, "https://", 8) == 0 || strncasecmp(s, "http://", 7) == 0)
+                       ? s
+                       : NULL;
+}
+
+/* ---- items ----------------------------------------------------------------------------------- */
+
+/* A timestamp field as µs since the epoch; 0 when missing or unreadable. */
+static int64_t item_time(const Lemmy *l, const cJSON *obj, const char *key) {
+        const char *s = json_nstr(obj, key);
+        int64_t usec;
+
+        if (!s || l->host->parse_time(s, &usec) < 0 || usec <= 0 || usec / USEC_PER_SEC > TIME_MAX)
+                return 0;
+        return usec;
+}
+
+/* "name@host", the host taken from the actor URL ("https://lemmy.ml/u/name"); NULL on OOM. */
+static char *author_handle(const Instance *inst, const cJSON *creator, bool *oom) {
+        const char *name = json_nstr(creator, "name"), *actor = json_url(creator, "actor_id");
+        char *handle;
+
+        *oom = false;
+        if (!name)
+                return NULL;
+        if (actor) {
+                const char *host = strstr(actor, "://") + 3;
+                size_t hlen = strcspn(host, "/?#");
+                const char *at = memchr(host, '@', hlen);
+                if (at) { /* user info has no place in a handle */
+                        hlen -= (size_t)(at + 1 - host);
+                        host = at + 1;
+                }
+                if (hlen > 0 && hlen <= 255) {
+                        handle = malloc(strlen(name) + 1 + hlen + 1);
+                        if (!handle) {
+                                *oom = true;
+                                return NULL;
+                        }
+                        char *o = stpcpy(handle, name);
+                        *o++ = '@';
+                        memcpy(o, host, hlen);
+                        o[hlen] = 0;
+                        ascii_lower(o);
+                        return handle;
+                }
+        }
+        /* no actor URL: a local user's handle is relative to the instance we asked */
+        handle = json_true(creator, "local") ? strjoin(name, "@", inst->host) : strdup(name);
+        if (!handle)
+                *oom = true;
+        return handle;
+}
+
+/* Markdown to plain text; NULL on OOM. */
+static char *md_text(const char *md) {
+        return lemmy_markdown_to_text(md, strlen(md));
+}
+
+/* The parent comment's local id from a path "0.12.34" (34's parent is 12), or -1. */
+static int64_t path_parent(const char *path) {
+        const char *last = strrchr(path, '.'), *prev;
+        int64_t n;
+
+        if (!last || last == path)
+                return -1;
+        for (prev = last - 1; prev > path && *prev != '.'; prev--)
+                ;
+        if (*prev != '.')
+                return -1; /* "0.34": a top-level comment */
+        prev++;
+        if (parse_num(&prev, ID_MAX, &n) < 0 || prev != last || n == 0)
+                return -1;
+        return n;
+}
+
+/*
+ * Emits one element (a PostView or a CommentView, by the feed's kind), whose local id is
+ * `id`. Returns 0 when emitted, 1 when it is not usable or not to be shown (the reason in
+ * *why; deleted and removed items are not malformed, *malformed says which), or a negative
+ * errno.
+ */
+static int item_emit(Lemmy *l, const Feed *f, const cJSON *item, int64_t id,
+                     struct earshot_sink *sink, const char **why, bool *malformed) {
+        const struct earshot_host *h = l->host;
+        const Instance *inst = &l->instances[f->instance];
+        const cJSON *post = json_obj(item, "post"), *comment = json_obj(item, "comment");
+        const cJSON *creator = json_obj(item, "creator"), *counts = json_obj(item, "counts");
+        const cJSON *self = feed_is_comments(f) ? comment : post;
+        _cleanup_free_ char *text = NULL, *local = NULL, *handle = NULL, *reply_to = NULL;
+        const char *ap_id, *title = NULL;
+        char num[24];
+        bool oom;
+
+        *malformed = false;
+        if (json_true(self, "deleted") || json_true(self, "removed")) {
+                *why = "deleted or removed";
+                return 1;
+        }
+        (void)snprintf(num, sizeof(num), "%" PRId64, id);
+        ap_id = json_url(self, "ap_id");
+        if (!ap_id) {
+                local = strjoin(inst->base, feed_is_comments(f) ? "/comment/" : "/post/", num);
+                if (!local)
+                        return -ENOMEM;
+        }
+
+        if (feed_is_comments(f)) {
+                const char *content = json_nstr(comment, "content"), *path;
+                int64_t parent;
+
+                if (!content) {
+                        *why = "a comment without content";
+                        *malformed = true;
+                        return 1;
+                }
+                text = md_text(content);
+                if (!text)
+                        return -ENOMEM;
+                path = json_nstr(comment, "path");
+                parent = path ? path_parent(path) : -1;
+                /* the comment it answers, else the post it is under */
+                int64_t post_id = json_int(comment, "post_id", ID_MAX);
+                bool want = true;
+                if (parent > 0) {
+                        (void)snprintf(num, sizeof(num), "%" PRId64, parent);
+                        reply_to = strjoin(inst->base, "/comment/", num);
+                } else if (json_url(post, "ap_id"))
+                        reply_to = strdup(json_url(post, "ap_id"));
+                else if (post_id > 0) {
+                        (void)snprintf(num, sizeof(num), "%" PRId64, post_id);
+                        reply_to = strjoin(inst->base, "/post/", num);
+                } else
+                        want = false;
+                if (want && !reply_to)
+                        return -ENOMEM;
+        } else {
+                const char *body = json_nstr(post, "body"), *link = json_url(post, "url");
+                _cleanup_free_ char *plain = NULL;
+
+                title = json_nstr(post, "name");
+                if (body) {
+                        plain = md_text(body);
+                        if (!plain)
+                                return -ENOMEM;
+                }
+                if (!title && !(plain && *plain) && !link) {
+                        *why = "a post without name, body or link";
+                        *malformed = true;
+                        return 1;
+                }
+                /* the body, then the link it points to, if any */
+                if (plain && *plain && link)
+                        text = strjoin(plain, "\n", link);
+                else if (link)
+                        text = strdup(link);
+                else
+                        text = strdup(plain ? plain : "");
+                if (!text)
+                        return -ENOMEM;
+        }
+
+        handle = author_handle(inst, creator, &oom);
+        if (oom)
+                return -ENOMEM;
+
+        struct earshot_post p = {
+                .size = sizeof(p),
+                .id = ap_id ? ap_id : local,
+                .network = "lemmy",
+                .url = ap_id ? ap_id : local,
+                .text = text,
+                .author_handle = handle,
+                .author_name = json_nstr(creator, "display_name"),
+                .author_followers = -1,
+                .lang = NULL,
+                .created_usec = item_time(l, self, "published"),
+                .replies =
+                        json_int(counts, feed_is_comments(f) ? "child_count" : "comments", ID_MAX),
+                .reposts = -1,
+                .likes = json_int(counts, "upvotes", ID_MAX),
+                .title = title,
+                .reply_to = reply_to,
+                .rating = 0,
+                .edited_usec = item_time(l, self, "updated"),
+        };
+        return h->emit_post(sink, &p);
+}
+
+/* ---- responses ------------------------------------------------------------------------------- */
+
+static int set_cursor_if_new(Lemmy *l, struct earshot_sink *sink, const char *old, const Mark *m) {
+        char buf[64];
+
+        if (m->id < 0)
+                return 0;
+        cursor_format(m, buf, sizeof(buf));
+        if (old && strcmp(old, buf) == 0)
+                return 0;
+        return l->host->set_cursor(sink, buf);
+}
+
+static int lemmy_parse_response(void *state, uint32_t i, const char *cursor, const char *page,
+                                const struct earshot_response *resp, struct earshot_sink *sink) {
+        Lemmy *l = state;
+        const struct earshot_host *h = l->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *key;
+        const cJSON *list;
+        Mark old = MARK_NULL;
+        bool have_cursor = false;
+        Walk w;
+        int r;
+
+        if (i >= l->n_feeds)
+                return -EINVAL;
+        const Feed *f = &l->feeds[i];
+        key = feed_is_comments(f) ? "comments" : "posts";
+
+        if (page) {
+                r = walk_parse(page, &w);
+                if (r < 0)
+                        return r;
+        }
+        if (cursor) {
+                have_cursor = cursor_parse(cursor, &old) >= 0;
+                if (!have_cursor && !page)
+                        h->log(h, EARSHOT_LOG_WARNING,
+                               "%s: cannot read the cursor \"%.64s\"; starting afresh from the "
+                               "newest page",
+                               f->name, cursor);
+        }
+        if (!page)
+                w = (Walk){.n = 1, .from = old, .top = old};
+        bool first = !page && !have_cursor;
+
+        r = json_parse_body(h, f->name, resp, &root);
+        if (r < 0)
+                return r;
+        list = json_get(root, key);
+        if (!cJSON_IsArray(list)) {
+                const char *error = json_nstr(root, "error");
+                h->log(h, EARSHOT_LOG_ERR,
+                       "%s: expected an object with a \"%s\" array, got %s%s%.200s%s", f->name, key,
+                       cJSON_IsObject(root) ? "an object" : "another JSON value",
+                       error ? " (error: \"" : "", error ? error : "", error ? "\")" : "");
+                return -EBADMSG;
+        }
+
+        size_t n = 0;
+        const cJSON *items[ITEMS_MAX];
+        for (const cJSON *item = list->child; item; item = item->next) {
+                if (n == ITEMS_MAX) {
+                        h->log(h, EARSHOT_LOG_WARNING,
+                               "%s: more than %d elements in one response; looking at the first "
+                               "%d",
+                               f->name, ITEMS_MAX, ITEMS_MAX);
+                        break;
+                }
+                items[n++] = item;
+        }
+
+        /* newest first on the wire; emit oldest first */
+        int64_t oldest = -1;
+        bool reached = false;
+        size_t skipped = 0, first_skipped = 0;
+        const char *first_why = NULL;
+        for (size_t k = n; k > 0; k--) {
+                const cJSON *item = items[k - 1];
+                const cJSON *self = json_obj(item, feed_is_comments(f) ? "comment" : "post");
+                const char *why = NULL;
+                bool malformed = true;
+                int64_t id = json_int(self, "id", ID_MAX);
+
+                if (!cJSON_IsObject(item))
+                        why = "not an object";
+                else if (!self)
+                        why = feed_is_comments(f) ? "no comment object" : "no post object";
+                else if (id <= 0)
+                        why = "no numeric id";
+                else {
+                        int64_t usec = item_time(l, self, "published");
+                        int64_t t = usec > 0 ? usec / USEC_PER_SEC : -1;
+
+                        if (id > w.top.id)
+                                w.top.id = id;
+                        if (t > w.top.t)
+                                w.top.t = t;
+                        if (t >= 0 && (oldest < 0 || t < oldest))
+                                oldest = t;
+                        if (w.from.id >= 0 && id <= w.from.id) {
+                                reached = true; /* seen by an earlier poll */
+                                continue;
+                        }
+                        r = item_emit(l, f, item, id, sink, &why, &malformed);
+                        if (r < 0)
+                                return r;
+                        if (r == 0 || !malformed)
+                                continue;
+                }
+                if (skipped++ == 0) {
+                        first_skipped = k - 1;
+                        first_why = why;
+                }
+        }
+        if (skipped > 0)
+                h->log(h, EARSHOT_LOG_WARNING,
+                       "%s: skipped %zu of %zu elements that are not valid %s (element %zu: %s)",
+                       f->name, skipped, n, key, first_skipped,
+                       first_why ? first_why : "malformed");
+
+        /* The first poll of a feed takes the newest page only: no history digging. */
+        if (first)
+                return set_cursor_if_new(l, sink, cursor, &w.top);
+
+        if (reached || (int64_t)n < l->limit)
+                return set_cursor_if_new(l, sink, cursor, &w.top);
+        if (w.n >= l->max_pages) {
+                int64_t from = w.from.t >= 0 ? w.from.t : 0, to = oldest >= 0 ? oldest : from;
+                if (to > from) {
+                        if (EARSHOT_HOST_HAS(h, report_gap)) {
+                                r = h->report_gap(sink, from * USEC_PER_SEC, to * USEC_PER_SEC,
+                                                  "max_pages");
+                                if (r < 0)
+                                        return r;
+                        } else
+                                h->log(h, EARSHOT_LOG_WARNING,
+                                       "%s: coverage gap (max_pages): items published between "
+                                       "%" PRId64 " and %" PRId64 " (Unix time) may be missed",
+                                       f->name, from, to);
+                }
+                h->log(h, EARSHOT_LOG_INFO,
+                       "%s: stopped after %" PRId64 " page%s before reaching the cursor", f->name,
+                       w.n, w.n == 1 ? "" : "s");
+                return set_cursor_if_new(l, sink, cursor, &w.top);
+        }
+
+        char token[160], from_t[24] = "-", top_t[24] = "-";
+        if (w.from.t >= 0)
+                (void)snprintf(from_t, sizeof(from_t), "%" PRId64, w.from.t);
+        if (w.top.t >= 0)
+                (void)snprintf(top_t, sizeof(top_t), "%" PRId64, w.top.t);
+        (void)snprintf(token, sizeof(token), "%" PRId64 ":%" PRId64 ":%s:%" PRId64 ":%s", w.n + 1,
+                       w.from.id, from_t, w.top.id, top_t);
+        r = h->next_page(sink, token);
+        if (r < 0)
+                return r;
+        return EARSHOT_MORE;
+}
+
+static const struct earshot_option lemmy_options[] = {
+        {"instances", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
+         "base URLs of Lemmy instances (https://, or http:// on loopback)"},
+        {"queries", EARSHOT_OPT_STRLIST, 0, NULL,
+         "search queries (/api/v3/search, newest first), on every instance"},
+        {"communities", EARSHOT_OPT_STRLIST, 0, NULL,
+         "communities to follow on every instance (/api/v3/post/list), \"name\" or "
+         "\"name@instance\""},
+        {"search_type", EARSHOT_OPT_STRING, 0, "all",
+         "what a query finds: posts, comments, or all (both, as two feeds)"},
+        {"community_comments", EARSHOT_OPT_BOOL, 0, "true",
+         "also follow the communities' comments (/api/v3/comment/list)"},
+        {"limit", EARSHOT_OPT_INT, 0, "50", "items per request, 1..50"},
+        {"max_pages", EARSHOT_OPT_INT, 0, "5",
+         "requests per feed and poll at most, 1..50; a poll stopped before the cursor records a "
+         "coverage gap"},
+        {.name = NULL},
+};
+
+static const struct earshot_source_ops lemmy_ops = {
+        .size = sizeof(struct earshot_source_ops),
+        .create = lemmy_create,
+        .destroy = lemmy_destroy,
+        .feed = lemmy_feed,
+        .build_request = lemmy_build_request,
+        .parse_response = lemmy_parse_response,
+};
+
+EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "lemmy",
+                      .description = "posts and comments of Lemmy instances: searches and "
+                                     "communities",
+                      .options = lemmy_options, .source = &lemmy_ops);
