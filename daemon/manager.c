@@ -450,6 +450,10 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, int64_t n
                                 goto fail;
                 }
                 r = store_seen_add(m->store, key, f->key, now, rm.n > 0, &is_new);
+                if (r >= 0 && !is_new)
+                        /* still in the feed: keep it from being pruned and seen as new */
+                        r = store_seen_touch(m->store, key, now,
+                                             now - (int64_t)c->seen_retention / 2);
                 if (r >= 0 && is_new) {
                         /* keep what it said, for earshotctl backtest */
                         if (rm.n > 0)
@@ -538,8 +542,10 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, int64_t n
                         goto fail;
                 log_warning("%s feed %s: coverage gap (%s): posts from %s to %s may be missed",
                             f->source->prefix, f->key, g->reason,
-                            format_timestamp(a, sizeof(a), g->from_usec),
-                            format_timestamp(b, sizeof(b), g->to_usec));
+                            g->from_usec > 0 ? format_timestamp(a, sizeof(a), g->from_usec)
+                                             : "an unknown time",
+                            g->to_usec > 0 ? format_timestamp(b, sizeof(b), g->to_usec)
+                                           : "an unknown time");
         }
         r = store_feed_success(m->store, f->key, sc->name, sink->cursor, now);
         if (r >= 0)
@@ -753,6 +759,9 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
         known = f->poll_known;
         r = ops->parse_response(s->state, f->index, cursor, f->page, &view, &sink);
         if (r < 0 || r == EARSHOT_RETRY) {
+                /* a pause the body asked for counts like one the headers asked for */
+                if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > server)
+                        server = (usec_t)sink.backoff_usec;
                 snprintf(detail, sizeof(detail), "%s (%zu bytes)", url, resp->body_len);
                 feed_failed(f,
                             r == EARSHOT_RETRY ? "the source cannot go on for now (see above)"
@@ -770,8 +779,8 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
         if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > next) {
                 char d[32];
                 next = (usec_t)sink.backoff_usec;
-                log_info("%s feed %s: the server asked for a pause of %s", s->prefix, f->key,
-                         format_duration(d, sizeof(d), next));
+                log_debug("%s feed %s: the server asked for a pause of %s", s->prefix, f->key,
+                          format_duration(d, sizeof(d), next));
         }
         int n = feed_commit(f, &sink, known, realtime_in(next), rl_text);
         if (n < 0) {

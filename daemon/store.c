@@ -552,6 +552,18 @@ int store_seen_add(Store *s, const char *post_key, const char *feed, int64_t now
         return 0;
 }
 
+int store_seen_touch(Store *s, const char *post_key, int64_t now, int64_t older_than) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "UPDATE seen SET seen_usec = ? WHERE post_key = ? AND seen_usec < ?",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        bind_text(st, 2, post_key);
+        sqlite3_bind_int64(st, 3, older_than);
+        return step_done(s, st);
+}
+
 int store_seen_set_post(Store *s, const char *post_key, const SeenPost *p) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,

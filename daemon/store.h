@@ -97,6 +97,12 @@ int store_list_feeds(Store *s, FeedRow **ret, size_t *ret_n);
 /* Mark a post as seen; *ret_new tells whether it was new. */
 int store_seen_add(Store *s, const char *post_key, const char *feed, int64_t now, bool alerted,
                    bool *ret_new);
+/*
+ * A post seen again: move its seen time to now when it is older than `older_than`, so that a
+ * post a feed keeps showing is never pruned and then taken for new (a cheap no-op otherwise).
+ */
+int store_seen_touch(Store *s, const char *post_key, int64_t now, int64_t older_than);
+
 /* What a seen post said, kept so that rules can be re-run over it (earshotctl backtest). */
 typedef struct SeenPost {
         const char *post_key;

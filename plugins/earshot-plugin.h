@@ -283,8 +283,24 @@ struct earshot_host {
         ((host)->size >= offsetof(struct earshot_host, member) + sizeof((host)->member) &&        \
          (host)->member != NULL)
 
+/*
+ * The core follows at most this many requests in one poll (EARSHOT_MORE); a plugin whose
+ * max_pages may exceed it must cap it, or its walk is cut short without notice.
+ */
+#define EARSHOT_MAX_PAGES_PER_POLL 50
+
 /* ---------------------------------------------------------------------------------------------
  * Source plugins.
+ *
+ * Cursors and walks. Each response is committed on its own, with the cursor set while parsing
+ * it. That suits APIs read forward in time (Mastodon's min_id). For APIs that list newest
+ * first (Algolia, Lemmy, Discourse, app reviews), a poll walks backwards until it reaches the
+ * old cursor: carry the new cursor in the page token and set it only on the walk's last page,
+ * so that a walk broken off by a failure restarts from the old cursor instead of leaving a
+ * hole; when the walk has to stop early, report_gap() the range it could not reach.
+ * The core remembers seen posts for store.seen_retention (30 days by default) after it first
+ * saw them: re-emitting a post older than that alerts again, so emit only what is newer than
+ * the cursor (plus a short overlap for servers that index late).
  *
  * A source instance serves one or more feeds (e.g. one hashtag on one instance). The core
  * keeps a cursor, a schedule and a failure count per feed, and polls feeds independently, so
