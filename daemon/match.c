@@ -32,7 +32,8 @@
  * starter that is never the second half of a canonical composition: nothing before the cut
  * can compose across it. Such "boundary" code points are marked in a table computed once from
  * utf8proc; ASCII is always one. Each boundary code point followed by another boundary is
- * folded by table (ASCII: a 256-byte table; the BMP: a precomputed folding), and only a
+ * folded by table (ASCII: a 256-byte table; the BMP: a precomputed folding; plane 1, emoji
+ * included, folds to itself where it is a boundary, and a table gives its class), and only a
  * boundary code point followed by non-boundary ones (marks, ignorables, Hangul jamo, ...) is
  * folded together with them by utf8proc (text_fold_utf32(), the same options as text_fold()).
  * The scan loop works on runs: ASCII letters, digits and '_' eight bytes at a time (classified,
@@ -70,8 +71,8 @@
  * symbol, so the set never holds duplicates and is never larger than the trie; nodes without
  * children are not kept, and a word without symbols empties the set. Trie nodes list the ids of
  * the terms they end, sorted. TERM_INSIDE_HASHTAGS terms are also compiled, words joined, into a
- * byte Aho-Corasick automaton (sparse goto, failure and output links) that runs over hashtag
- * words only.
+ * byte Aho-Corasick automaton (sparse goto with a dense root, failure and output links) that runs
+ * over hashtag words only.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -194,6 +195,16 @@ typedef struct TwoByte {
 } TwoByte;
 
 static TwoByte two_byte[0x800];
+/*
+ * Per code point of plane 1 (U+10000..U+1FFFF: emoji, historic scripts), what cp_is_boundary()
+ * and classify() say of it, computed once from utf8proc: SMP_BOUNDARY, and the class above it.
+ */
+enum {
+        SMP_BOUNDARY = 1u << 0,
+        SMP_CLASS_SHIFT = 1, /* 2 bits */
+        SMP_STRIP = 1u << 3, /* accent stripping (strip_cp()) changes it */
+};
+static uint8_t smp_info[0x10000];
 /*
  * Whether U+0400..U+045F (Russian, Ukrainian, Belarusian, Serbian, ...) fold as cyrillic_fold()
  * assumes: letters that fold by adding 0x50 (U+0400..U+040F), 0x20 (U+0410..U+042F) or nothing,
@@ -347,6 +358,16 @@ static void two_byte_init(int32_t cp) {
                 tb->flags |= TWO_SEPARATOR;
 }
 
+/* Whether the text may be cut before cp >= 0x10000, from utf8proc. */
+static bool smp_compute_boundary(int32_t cp) {
+        const utf8proc_property_t *p = utf8proc_get_property(cp);
+
+        /* Beyond the BMP: only code points that fold to themselves and never combine. */
+        return p->decomp_seqindex == UINT16_MAX && p->casefold_seqindex == UINT16_MAX &&
+               p->combining_class == 0 && !p->ignorable && !is_mark_category(cp) &&
+               !is_composes_back(cp);
+}
+
 static void tables_init(void) {
         size_t pool = 0;
 
@@ -362,6 +383,11 @@ static void tables_init(void) {
                 for (utf8proc_ssize_t i = 1; i < n && i < 32; i++)
                         composes_back[d[i] >> 3] |= (uint8_t)(1u << (d[i] & 7));
         }
+
+        for (int32_t cp = 0x10000; cp < 0x20000; cp++)
+                smp_info[cp - 0x10000] = (uint8_t)((smp_compute_boundary(cp) ? SMP_BOUNDARY : 0) |
+                                                   (unsigned)classify(cp) << SMP_CLASS_SHIFT |
+                                                   (strip_changes(cp) ? SMP_STRIP : 0));
 
         for (int32_t cp = 0; cp < 0x10000; cp++) {
                 char in[4];
@@ -425,15 +451,27 @@ static void tables_init(void) {
 
 /* Whether the text may be cut before cp (any code point, or 0xFFFD for garbage). */
 static inline bool cp_is_boundary(int32_t cp) {
-        const utf8proc_property_t *p;
-
         if (cp < 0x10000)
                 return bmp_info[cp] & BMP_BOUNDARY;
-        /* Beyond the BMP: only code points that fold to themselves and never combine. */
-        p = utf8proc_get_property(cp);
-        return p->decomp_seqindex == UINT16_MAX && p->casefold_seqindex == UINT16_MAX &&
-               p->combining_class == 0 && !p->ignorable && !is_mark_category(cp) &&
-               !is_composes_back(cp);
+        if (cp < 0x20000)
+                return smp_info[cp - 0x10000] & SMP_BOUNDARY;
+        return smp_compute_boundary(cp);
+}
+
+/* Whether accent stripping may change cp (false: it surely does not), by table in plane 1. */
+static inline bool cp_may_strip(int32_t cp) {
+        if (cp < 0x80)
+                return false;
+        if (cp >= 0x10000 && cp < 0x20000)
+                return smp_info[cp - 0x10000] & SMP_STRIP;
+        return true;
+}
+
+/* classify(cp) for any code point, by table in plane 1. */
+static inline CodePointClass classify_fast(int32_t cp) {
+        if (cp >= 0x10000 && cp < 0x20000)
+                return (CodePointClass)((smp_info[cp - 0x10000] >> SMP_CLASS_SHIFT) & 3);
+        return classify(cp);
 }
 
 /*
@@ -451,6 +489,26 @@ static inline size_t decode(const uint8_t *s, size_t n, int32_t *ret_cp) {
         if (c >= 0xC2 && c <= 0xDF && n >= 2 && (s[1] & 0xC0) == 0x80) {
                 *ret_cp = (int32_t)(c & 0x1F) << 6 | (s[1] & 0x3F);
                 return 2;
+        }
+        if (c >= 0xE0 && c <= 0xEF && n >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+                /* well-formed unless overlong or a surrogate: utf8_sequence() decides those */
+                int32_t cp = (int32_t)(c & 0x0F) << 12 | (int32_t)(s[1] & 0x3F) << 6 |
+                             (s[2] & 0x3F);
+
+                if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
+                        *ret_cp = cp;
+                        return 3;
+                }
+        } else if (c >= 0xF0 && c <= 0xF4 && n >= 4 && (s[1] & 0xC0) == 0x80 &&
+                   (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80) {
+                /* well-formed unless overlong or beyond U+10FFFF */
+                int32_t cp = (int32_t)(c & 0x07) << 18 | (int32_t)(s[1] & 0x3F) << 12 |
+                             (int32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+
+                if (cp >= 0x10000 && cp <= 0x10FFFF) {
+                        *ret_cp = cp;
+                        return 4;
+                }
         }
         r = utf8_sequence(s, n);
         if (r < 0) {
@@ -1263,6 +1321,7 @@ struct Matcher {
 
         bool has_accents, has_prefixes, has_inside;
         size_t memory;
+        uint32_t inside_root[256]; /* the root's goto function, dense: its child or 0 */
 };
 
 static void byte_trie_done(ByteTrie *t) {
@@ -1587,6 +1646,12 @@ static int build_inside(Matcher *m, const MatcherBuilder *b) {
                 t->out_first[i] = (uint32_t)p;
                 while (p < n_pairs && pairs[p].node == i)
                         t->out[p] = pairs[p].term, p++;
+        }
+
+        for (unsigned c = 0; c < 256; c++) {
+                uint32_t v = trie_child(t, 0, (uint8_t)c);
+
+                m->inside_root[c] = v != NONE ? v : 0;
         }
 
         /* Breadth first: a node's failure link is its longest proper suffix in the trie. */
@@ -2207,15 +2272,22 @@ static int run_inside(Scanner *sc, const char *w, size_t n, int accent, uint32_t
         int r;
 
         for (size_t i = 0; i < n; i++) {
-                uint32_t c;
+                uint8_t b = (uint8_t)w[i];
 
                 for (;;) {
-                        c = trie_child(t, state, (uint8_t)w[i]);
-                        if (c != NONE || state == 0)
+                        uint32_t c;
+
+                        if (state == 0) {
+                                state = sc->m->inside_root[b];
                                 break;
+                        }
+                        c = trie_child(t, state, b);
+                        if (c != NONE) {
+                                state = c;
+                                break;
+                        }
                         state = t->fail[state];
                 }
-                state = c != NONE ? c : 0;
                 for (uint32_t o = state; o != NONE && o != 0; o = t->out_link[o])
                         for (uint32_t k = t->out_first[o]; k < t->out_first[o + 1]; k++) {
                                 uint32_t term = t->out[k] & ~ACCENT_BIT;
@@ -2439,7 +2511,7 @@ static int feed(Scanner *sc, int32_t cp, const char *bytes, size_t len, CodePoin
                 sc->span_end = span_end;
         } else {
                 if (sc->state == IN_RUN) {
-                        r = end_word(sc);
+                        r = end_word_fast(sc);
                         if (r < 0)
                                 return r;
                 }
@@ -2450,9 +2522,9 @@ static int feed(Scanner *sc, int32_t cp, const char *bytes, size_t len, CodePoin
                                 return r;
                         memcpy(sc->s->word, bytes, len);
                         sc->word_len = len;
-                        sc->may_strip = cp >= 0x80;
+                        sc->may_strip = cp_may_strip(cp);
                         sc->span_end = span_end;
-                        r = end_word(sc);
+                        r = end_word_fast(sc);
                         if (r < 0)
                                 return r;
                         sc->state = AFTER_SINGLE;
@@ -2472,7 +2544,7 @@ static int feed_utf8(Scanner *sc, const char *bytes, size_t len, size_t span_sta
                 int32_t cp;
                 size_t n = decode((const uint8_t *)bytes + i, len - i, &cp);
 
-                r = feed(sc, cp, bytes + i, n, classify(cp), span_start, span_end);
+                r = feed(sc, cp, bytes + i, n, classify_fast(cp), span_start, span_end);
                 if (r < 0)
                         return r;
                 i += n;
@@ -2519,7 +2591,7 @@ static int feed_segment(Scanner *sc, const char *text, size_t start, size_t end)
                 char b[4];
                 size_t bl = utf8_encode(s->folded[i], b);
 
-                r = feed(sc, s->folded[i], b, bl, classify(s->folded[i]), start, end);
+                r = feed(sc, s->folded[i], b, bl, classify_fast(s->folded[i]), start, end);
                 if (r < 0)
                         return r;
         }
@@ -2532,7 +2604,7 @@ static inline int feed_boundary(Scanner *sc, const char *text, int32_t cp, size_
 
         if (cp >= 0x10000) {
                 /* cp_is_boundary() said it folds to itself */
-                return feed(sc, cp, text + i, n, classify(cp), i, i + n);
+                return feed(sc, cp, text + i, n, classify_fast(cp), i, i + n);
         }
         info = bmp_info[cp];
         if (info & BMP_SAME)

@@ -219,6 +219,9 @@ static void test_emoji(void **state) {
                 { "😡", 0, "😡\xE2\x83\xA3" "fail", YES }, /* a mark after an emoji is skipped */
                 { "fail", 0, "😡\xE2\x83\xA3" "fail", YES },
                 { "\xF0\x9F\xAB\xA9", 0, "so tired\xF0\x9F\xAB\xA9", YES }, /* newer than tables */
+                { "😡", TERM_IGNORE_ACCENTS, "so angry😡😡", YES },
+                { "angry 😡", TERM_IGNORE_ACCENTS, "so ángry😡\xF0\x9F\x8F\xBB", YES },
+                { "👍 ok", 0, "👍\xF0\x9F\x8F\xBD\xE2\x80\x8D ok", YES }, /* tone, then ZWJ */
                 { "退款", 0, "我要退款！", YES },
                 { "返金", 0, "返金してください", YES },
                 { "退款", 0, "我要退货", NO },
@@ -564,6 +567,11 @@ static void test_word_count(void **state) {
                 { "ВЕРНИТЕ ДЕНЬГИ!!!", 2 },
                 { "我要退款", 4 },
                 { "Acme™Corp", 2 },
+                /* malformed three- and four-byte sequences separate, well-formed ones do not */
+                { "a\xE0\x80\x80" "b\xED\xA0\x80" "c\xF0\x80\x80\x80" "d\xF4\x90\x80\x80" "e", 5 },
+                { "a\xE0\xA0\x80" "b", 1 },
+                { "\xF4\x8F\xBF\xBF" "a\xF0\x90\x80\x80" "b", 1 },
+                { "😡\xF0\x9F\x8F\xBB😡\xF0\x9F\x98", 2 },
         };
         _cleanup_(matcher_freep) Matcher *m = NULL;
         _cleanup_(scan_freep) Scan *s = NULL;
