@@ -147,14 +147,19 @@ static int describe_plugin(Manager *m, const char *what) {
                 return EXIT_FAILURE;
         }
         printf("%s: %s\n\nOptions:\n", what, p->desc->description ? p->desc->description : "");
+        int w = 16; /* the name column fits the longest name */
         for (const struct earshot_option *o = p->desc->options; o && o->name; o++)
-                printf("  %-16s %s%s%s%s%s%s%s\n                   %s\n", o->name,
+                if ((int)strlen(o->name) > w)
+                        w = (int)strlen(o->name);
+        for (const struct earshot_option *o = p->desc->options; o && o->name; o++)
+                printf("  %-*s %s%s%s%s%s%s%s\n  %*s %s\n", w, o->name,
                        type_name(o->type), o->flags & EARSHOT_OPT_REQUIRED ? ", required" : "",
                        o->flags & EARSHOT_OPT_SECRET ? ", secret (or " : "",
                        o->flags & EARSHOT_OPT_SECRET ? o->name : "",
                        o->flags & EARSHOT_OPT_SECRET ? "_file: PATH)" : "",
                        o->def && o->def[0] ? ", default " : "",
-                       o->def && o->def[0] ? o->def : "", o->description ? o->description : "");
+                       o->def && o->def[0] ? o->def : "", w, "",
+                       o->description ? o->description : "");
         return EXIT_SUCCESS;
 }
 
