@@ -48,8 +48,16 @@ def test(case):
             return H.Response(200, {"latest_posts": []})
         return H.Response(200, latest)
     srv.route("/posts.json", discourse)
-    # stackexchange: /2.3/search/advanced
-    srv.route("/2.3/search/advanced", serve(fixture("stackexchange/search-first.json")))
+    # stackexchange: /2.3/search/advanced; the first poll (order=desc) gets the recorded
+    # page, later polls (fromdate=, order=asc) find nothing new, as the real API would
+    se_first = fixture("stackexchange/search-first.json")
+
+    def stackexchange(entry):
+        if "fromdate" in entry["query"]:
+            return H.Response(200, {"items": [], "has_more": False, "quota_max": 10000,
+                                    "quota_remaining": 9990})
+        return H.Response(200, se_first)
+    srv.route("/2.3/search/advanced", stackexchange)
     # appstore: /us/rss/customerreviews/page=N/id=APP/sortby=mostrecent/json
     pages = {"1": fixture("appstore/page1-full.json"), "2": fixture("appstore/page2-short.json")}
     empty = fixture("appstore/empty.json")
