@@ -407,8 +407,8 @@ static int rules_json(const Ruleset *rs, const RuleMatches *rm, char **ret) {
  * Write what one response yields, in one transaction. Returns the number of new alerts, or a
  * negative errno (nothing was written).
  */
-static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, int64_t next_poll,
-                       const char *ratelimit) {
+static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, bool poll_done,
+                       int64_t next_poll, const char *ratelimit) {
         Manager *m = f->source->manager;
         const Config *c = m->inst.config;
         const SourceConfig *sc = f->source->cfg;
@@ -547,7 +547,7 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, int64_t n
                             g->to_usec > 0 ? format_timestamp(b, sizeof(b), g->to_usec)
                                            : "an unknown time");
         }
-        r = store_feed_success(m->store, f->key, sc->name, sink->cursor, now);
+        r = store_feed_success(m->store, f->key, sc->name, sink->cursor, poll_done, now);
         if (r >= 0)
                 r = store_feed_note(m->store, f->key, (int64_t)sink->n, false, now);
         if (r >= 0)
@@ -698,7 +698,7 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
                 r = store_begin(m->store);
                 if (r >= 0) {
-                        r = store_feed_success(m->store, f->key, s->cfg->name, NULL, now);
+                        r = store_feed_success(m->store, f->key, s->cfg->name, NULL, true, now);
                         if (r >= 0)
                                 r = store_feed_note(m->store, f->key, 0, true, now);
                         if (r >= 0)
@@ -782,7 +782,11 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 log_debug("%s feed %s: the server asked for a pause of %s", s->prefix, f->key,
                           format_duration(d, sizeof(d), next));
         }
-        int n = feed_commit(f, &sink, known, realtime_in(next), rl_text);
+        /* the poll goes on with another page unless the plugin is done or the cap is reached
+         * (a stop in between leaves the poll unfinished: the next one starts over) */
+        bool more = r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, f->page);
+        int n = feed_commit(f, &sink, known, !more || f->pages >= MAX_PAGES_HARD,
+                            realtime_in(next), rl_text);
         if (n < 0) {
                 snprintf(detail, sizeof(detail), "%s", store_errmsg(m->store));
                 feed_failed(f, "cannot write to the store", detail, 0);
@@ -805,13 +809,11 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
         log_debug("%s feed %s: %zu posts, %d new alerts, cursor %s", s->prefix, f->key, sink.n,
                   n, sink.cursor ? sink.cursor : cursor ? cursor : "-");
 
-        if (r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, f->page) && !m->stopping &&
-            f->pages >= MAX_PAGES_HARD)
+        if (more && !m->stopping && f->pages >= MAX_PAGES_HARD)
                 log_warning("%s feed %s: still more pages after %d requests in one poll; "
                             "the rest waits for the next poll",
                             s->prefix, f->key, MAX_PAGES_HARD);
-        if (r == EARSHOT_MORE && sink.page && !cursor_eq(sink.page, f->page) && !m->stopping &&
-            f->pages < MAX_PAGES_HARD) {
+        if (more && !m->stopping && f->pages < MAX_PAGES_HARD) {
                 free(f->page);
                 f->page = TAKE_PTR(sink.page);
                 feed_poll(f);

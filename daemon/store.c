@@ -307,13 +307,13 @@ int store_feed_get(Store *s, const char *feed, char **ret_cursor, bool *ret_know
 }
 
 int store_feed_success(Store *s, const char *feed, const char *source, const char *cursor,
-                       int64_t now) {
+                       bool poll_done, int64_t now) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT INTO feeds(feed, source, cursor, polls, failures, "
-                        "last_success_usec) VALUES(?1, ?2, ?3, 1, 0, ?4) "
+                        "last_success_usec) VALUES(?1, ?2, ?3, ?5, 0, ?4) "
                         "ON CONFLICT(feed) DO UPDATE SET source = ?2, "
-                        "cursor = COALESCE(?3, cursor), polls = polls + 1, failures = 0, "
+                        "cursor = COALESCE(?3, cursor), polls = polls + ?5, failures = 0, "
                         "last_error = NULL, last_success_usec = ?4",
                         &st);
         if (r < 0)
@@ -322,6 +322,7 @@ int store_feed_success(Store *s, const char *feed, const char *source, const cha
         bind_text(st, 2, source);
         bind_text(st, 3, cursor);
         sqlite3_bind_int64(st, 4, now);
+        sqlite3_bind_int(st, 5, poll_done ? 1 : 0);
         return step_done(s, st);
 }
 

@@ -59,12 +59,14 @@ int store_begin(Store *s);
 int store_commit(Store *s);
 void store_rollback(Store *s);
 
-/* A feed's cursor: 0 and *ret_cursor (malloc()ed, NULL when none), *ret_known whether the feed
- * has ever been polled successfully. */
+/* A feed's cursor: 0 and *ret_cursor (malloc()ed, NULL when none), *ret_known whether a poll
+ * of the feed has ever run to its end (a poll cut short after a preliminary request, such as a
+ * capability check, still leaves the next poll a first one). */
 int store_feed_get(Store *s, const char *feed, char **ret_cursor, bool *ret_known);
-/* Record a successful poll (cursor NULL keeps the old one). */
+/* Record a successful response (cursor NULL keeps the old one); poll_done when it was the
+ * last of its poll, which then counts as one more poll. */
 int store_feed_success(Store *s, const char *feed, const char *source, const char *cursor,
-                       int64_t now);
+                       bool poll_done, int64_t now);
 /* Record a failed poll. */
 int store_feed_failure(Store *s, const char *feed, const char *source, const char *error,
                        int64_t now);

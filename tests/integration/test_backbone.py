@@ -4,7 +4,9 @@
 A loopback Mastodon instance serves #acme; a webhook receiver records deliveries.
 Checks, against the real earshotd:
   * READY=1, STATUS=, WATCHDOG=1 (WATCHDOG_USEC set), plain stderr log format;
-  * backfill: a complaint created 3 h ago (backfill 1h) is seen but not alerted;
+  * backfill: a complaint created 3 h ago (backfill 1h) is seen but not alerted, even
+    though the first timeline request fails (HTTP 500) after the instance check of the
+    same poll succeeded: the retry is still the feed's first poll;
   * matching: complaints (English prefix/phrase rule, Russian rule, HTML entities,
     hashtag markup, phrase across punctuation) alert; praise, noise without the
     brand, a word containing the brand, the rule's `none:` terms and the brand's
@@ -187,6 +189,10 @@ def test(case):
         http={"timeout": "10s", "connect_timeout": "5s"})
     # The Russian rule comes from an included file (glob relative to the main file).
     d = case.daemon(cfg, files={"rules.d/ru.yaml": {"rules": [H.RU_RULE]}})
+    # The instance check succeeds, then the first timeline request of that poll fails.
+    srv.add_faults(masto.timeline_path(), [{"name": "first-500", "status": 500,
+                                            "body": b"oops",
+                                            "headers": {"Content-Type": "text/plain"}}])
     d.start(watchdog_usec=2_000_000)
     case.note("READY")
 

@@ -330,7 +330,8 @@ static void write_poll(Store *s, TestAlert *t) {
         assert_true(is_new);
         insert_alert(s, t, "mastodon:p1", NOW + 3600 * T_SEC);
         assert_int_equal(store_outbox_add(s, t->id, "team-webhook", "new", NOW, NOW), 0);
-        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", "cursor-1", NOW), 0);
+        assert_int_equal(
+                store_feed_success(s, "feed-a", "mastodon-acme", "cursor-1", true, NOW), 0);
 }
 
 static void test_rollback(void **state) {
@@ -582,12 +583,15 @@ static void test_feed_cursor(void **state) {
         Store *s = open_rw(f);
 
         assert_feed(s, "feed-a", NULL, false);
-        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", "c1", NOW), 0);
+        /* a preliminary response keeps its cursor, but its poll is not over: still unknown */
+        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", "c0", false, NOW), 0);
+        assert_feed(s, "feed-a", "c0", false);
+        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", "c1", true, NOW), 0);
         assert_feed(s, "feed-a", "c1", true);
         /* a poll without a new cursor keeps the old one */
-        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", NULL, NOW + 1), 0);
+        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", NULL, true, NOW + 1), 0);
         assert_feed(s, "feed-a", "c1", true);
-        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", "c2", NOW + 2), 0);
+        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", "c2", true, NOW + 2), 0);
         assert_feed(s, "feed-a", "c2", true);
         /* a failure keeps both */
         assert_int_equal(store_feed_failure(s, "feed-a", "mastodon-acme", "HTTP 500", NOW + 3), 0);
@@ -604,7 +608,7 @@ static void test_feed_failure_first(void **state) {
         assert_int_equal(store_feed_failure(s, "feed-a", "mastodon-acme", "timeout", NOW), 0);
         assert_int_equal(store_feed_failure(s, "feed-a", "mastodon-acme", "timeout", NOW + 1), 0);
         assert_feed(s, "feed-a", NULL, false);
-        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", NULL, NOW + 2), 0);
+        assert_int_equal(store_feed_success(s, "feed-a", "mastodon-acme", NULL, true, NOW + 2), 0);
         assert_feed(s, "feed-a", NULL, true);
 }
 
