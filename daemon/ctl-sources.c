@@ -183,7 +183,11 @@ int ctl_sources(Store *st, const Config *cfg) {
                         if (!f->source || strcmp(f->source, sc->name) != 0)
                                 continue;
                         shown++;
-                        const char *state = f->silent_since_usec > 0 ? "SILENT"
+                        /* a blocked feed's last error starts with the core's marker */
+                        bool blocked = f->failures > 0 && f->last_error &&
+                                       strncmp(f->last_error, "needs attention: ", 17) == 0;
+                        const char *state = blocked                  ? "NEEDS ATTENTION"
+                                            : f->silent_since_usec > 0 ? "SILENT"
                                             : f->failures > 0        ? "failing"
                                             : f->polls > 0           ? "ok"
                                                                      : "not polled yet";
@@ -227,10 +231,11 @@ int ctl_sources(Store *st, const Config *cfg) {
                         printf("    %s; last success %s; next poll %s\n", state, a, b);
                         if (f->failures > 0) {
                                 ago(c, sizeof(c), f->last_failure_usec, now);
-                                printf("    %" PRId64 " failure%s in a row (backing off), last %s: "
-                                       "%s\n",
-                                       f->failures, f->failures == 1 ? "" : "s", c,
-                                       f->last_error ? f->last_error : "?");
+                                printf("    %" PRId64 " failure%s in a row (%s), last %s: %s\n",
+                                       f->failures, f->failures == 1 ? "" : "s",
+                                       blocked ? "checked again every 15 min or so"
+                                               : "backing off",
+                                       c, f->last_error ? f->last_error : "?");
                         }
                         if (f->silent_since_usec > 0) {
                                 ago(c, sizeof(c), f->silent_since_usec, now);

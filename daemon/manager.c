@@ -39,6 +39,8 @@
 #define MAX_FIELD_BYTES 2048
 #define MAX_PAGES_HARD 50
 #define MAX_BACKOFF (60 * USEC_PER_MINUTE)
+/* a blocked feed (a person must act) is checked again no sooner than this */
+#define BLOCKED_RETRY (15 * USEC_PER_MINUTE)
 #define PRUNE_INTERVAL (6 * USEC_PER_HOUR)
 
 /* ---- the sink: what one response yields ---------------------------------------------------- */
@@ -61,6 +63,7 @@ struct earshot_sink {
         int64_t backoff_usec; /* the server asked (in the body) for this pause; 0 = none */
         SinkGap *gaps;        /* owned */
         size_t n_gaps;
+        char *error;          /* the plugin's words for a failure; NULL = none */
 };
 
 static void sink_done(struct earshot_sink *s) {
@@ -82,6 +85,7 @@ static void sink_done(struct earshot_sink *s) {
         for (size_t i = 0; i < s->n_gaps; i++)
                 free(s->gaps[i].reason);
         free(s->gaps);
+        free(s->error);
         *s = (struct earshot_sink){};
 }
 
@@ -165,6 +169,20 @@ static int host_report_gap(struct earshot_sink *s, int64_t from_usec, int64_t to
         return 0;
 }
 
+static int host_set_error(struct earshot_sink *s, const char *message) {
+        const char *e = NULL;
+        int r = copy_field(message, 400, &e);
+        if (r < 0)
+                return r;
+        /* one line: the message ends up in a log line and a table cell */
+        for (char *p = (char *)e; p && *p; p++)
+                if ((unsigned char)*p < 0x20)
+                        *p = ' ';
+        free(s->error);
+        s->error = (char *)e;
+        return 0;
+}
+
 static int host_set_cursor(struct earshot_sink *s, const char *cursor) {
         char *c = NULL;
         if (cursor && !(c = strndup(cursor, 4096)))
@@ -225,6 +243,7 @@ void manager_host_init(struct earshot_host *host, void *userdata) {
                 .userdata = userdata,
                 .set_backoff = host_set_backoff,
                 .report_gap = host_report_gap,
+                .set_error = host_set_error,
         };
 }
 
@@ -612,7 +631,15 @@ static int64_t realtime_in(usec_t delay) {
         return (int64_t)now_usec(CLOCK_REALTIME) + (int64_t)delay;
 }
 
-static void feed_failed(Feed *f, const char *what, const char *detail, usec_t server) {
+static void feed_blocked(Feed *f, const char *why);
+
+/*
+ * A failed poll: log it (rate-limited), record it, back off. A blocked feed (one that cannot
+ * work until a person acts) is logged as an error, raises one operator alert and is checked
+ * again only every BLOCKED_RETRY or so.
+ */
+static void feed_failed_ex(Feed *f, const char *what, const char *detail, usec_t server,
+                           bool blocked) {
         Manager *m = f->source->manager;
         const SourceConfig *sc = f->source->cfg;
         char when[32], msg[1024];
@@ -620,11 +647,16 @@ static void feed_failed(Feed *f, const char *what, const char *detail, usec_t se
 
         f->failures++;
         usec_t delay = schedule_delay(sc->interval, f->failures, MAX_BACKOFF, server);
-        snprintf(msg, sizeof(msg), "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+        if (blocked && delay < BLOCKED_RETRY)
+                delay = BLOCKED_RETRY;
+        snprintf(msg, sizeof(msg), "%s%s%s%s", blocked ? "needs attention: " : "", what,
+                 detail ? ": " : "", detail ? detail : "");
         if (complaint_fail(&f->complaint, what))
-                log_warning("%s feed %s: %s; will retry in %s%s", f->source->prefix, f->key, msg,
-                            format_duration(when, sizeof(when), delay),
-                            server ? " (as the server asked)" : "");
+                (void)log_full_errno(blocked ? LOG_ERR : LOG_WARNING, 0,
+                                     "%s feed %s: %s; will retry in %s%s",
+                         f->source->prefix, f->key, msg,
+                         format_duration(when, sizeof(when), delay),
+                         server && !blocked ? " (as the server asked)" : "");
         else
                 log_debug("%s feed %s: %s (failure %u)", f->source->prefix, f->key, msg,
                           f->failures);
@@ -646,8 +678,43 @@ static void feed_failed(Feed *f, const char *what, const char *detail, usec_t se
         if (r < 0)
                 log_warning_errno(r, "cannot record a failed poll in the store: %s",
                                   store_errmsg(m->store));
+        if (blocked)
+                feed_blocked(f, msg);
         feed_finish_poll(f);
         feed_schedule(f, delay);
+}
+
+static void feed_failed(Feed *f, const char *what, const char *detail, usec_t server) {
+        feed_failed_ex(f, what, detail, server, false);
+}
+
+/* A non-2xx answer: the status, the plugin's explanation or the start of the body, the wait
+ * the server asked for. */
+static void feed_failed_status(Feed *f, const HttpResponse *resp, const char *url,
+                               usec_t server, const char *explanation, bool blocked) {
+        char what[480], detail[512], body[160];
+        size_t bl = 0;
+
+        if (explanation)
+                snprintf(what, sizeof(what), "%s", explanation);
+        else
+                snprintf(what, sizeof(what), "HTTP %d", resp->status);
+        for (size_t i = 0; !explanation && i < resp->body_len && bl + 1 < sizeof(body); i++)
+                body[bl++] = (resp->body[i] >= 0x20 && resp->body[i] < 0x7f) ? resp->body[i]
+                                                                            : ' ';
+        body[bl] = 0;
+        if (explanation)
+                snprintf(detail, sizeof(detail), "HTTP %d from %s", resp->status, url);
+        else
+                snprintf(detail, sizeof(detail), "%s%s%s%s", url, bl ? " answered \"" : "",
+                         body, bl ? "\"" : "");
+        if (server) {
+                char d[32];
+                size_t l = strlen(detail);
+                snprintf(detail + l, sizeof(detail) - l, " (Retry-After/rate limit: %s)",
+                         format_duration(d, sizeof(d), server));
+        }
+        feed_failed_ex(f, what, detail, server, blocked);
 }
 
 static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *userdata) {
@@ -724,24 +791,10 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 feed_schedule(f, next);
                 goto out;
         }
-        if (resp->status < 200 || resp->status >= 300) {
-                char what[64], body[160];
-                size_t bl = 0;
-                for (size_t i = 0; i < resp->body_len && bl + 1 < sizeof(body); i++)
-                        body[bl++] = (resp->body[i] >= 0x20 && resp->body[i] < 0x7f)
-                                             ? resp->body[i]
-                                             : ' ';
-                body[bl] = 0;
-                snprintf(what, sizeof(what), "HTTP %d", resp->status);
-                snprintf(detail, sizeof(detail), "%s%s%s%s", url, bl ? " answered \"" : "",
-                         body, bl ? "\"" : "");
-                if (server) {
-                        char d[32];
-                        size_t l = strlen(detail);
-                        snprintf(detail + l, sizeof(detail) - l, " (Retry-After/rate limit: %s)",
-                                 format_duration(d, sizeof(d), server));
-                }
-                feed_failed(f, what, detail, server);
+        bool ok_status = resp->status >= 200 && resp->status < 300;
+        bool read_error = !ok_status && EARSHOT_SOURCE_HAS(ops, parse_error);
+        if (!ok_status && !read_error) {
+                feed_failed_status(f, resp, url, server, NULL, false);
                 goto out;
         }
 
@@ -757,17 +810,26 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
         if (!f->page)
                 f->poll_known = known;
         known = f->poll_known;
-        r = ops->parse_response(s->state, f->index, cursor, f->page, &view, &sink);
-        if (r < 0 || r == EARSHOT_RETRY) {
+        r = read_error ? ops->parse_error(s->state, f->index, cursor, f->page, &view, &sink)
+                       : ops->parse_response(s->state, f->index, cursor, f->page, &view, &sink);
+        if (r < 0 || r == EARSHOT_RETRY || r == EARSHOT_BLOCKED) {
+                bool blocked = r == EARSHOT_BLOCKED;
                 /* a pause the body asked for counts like one the headers asked for */
                 if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > server)
                         server = (usec_t)sink.backoff_usec;
+                if (!ok_status) {
+                        /* the plugin's words when it has some, else the status and body */
+                        feed_failed_status(f, resp, url, server, r < 0 ? NULL : sink.error,
+                                           blocked);
+                        goto out;
+                }
                 snprintf(detail, sizeof(detail), "%s (%zu bytes)", url, resp->body_len);
-                feed_failed(f,
-                            r == EARSHOT_RETRY ? "the source cannot go on for now (see above)"
-                            : r == -EBADMSG    ? "malformed response"
-                                               : "the plugin failed to parse the response",
-                            detail, server);
+                feed_failed_ex(f,
+                               sink.error && r > 0 ? sink.error
+                               : r > 0             ? "the source cannot go on for now (see above)"
+                               : r == -EBADMSG     ? "malformed response"
+                                                   : "the plugin failed to parse the response",
+                               detail, server, blocked);
                 goto out;
         }
         if (sink.overflow)
@@ -943,16 +1005,26 @@ static void feed_schedule(Feed *f, usec_t delay) {
 
 #define HEALTH_INTERVAL USEC_PER_MINUTE
 
-/* An operator alert about a feed, through the same store and outbox as complaints. */
-static int raise_operator_alert(Manager *m, Feed *f, const char *kind, const char *text) {
+/*
+ * An operator alert about a feed, through the same store and outbox as complaints: rule
+ * "source-KIND", one alert per (kind, feed, episode); the same episode again is a no-op.
+ */
+static int raise_operator_alert(Manager *m, Feed *f, const char *kind, int64_t episode,
+                                const char *text) {
         const SourceConfig *sc = f->source->cfg;
         int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
-        _cleanup_free_ char *key = NULL;
+        _cleanup_free_ char *key = NULL, *rules = NULL;
         char id[24];
         int r;
 
-        if (asprintf(&key, "earshot:%s:%s:%" PRId64, kind, f->key, f->silent_since) < 0)
+        if (asprintf(&key, "earshot:%s:%s:%" PRId64, kind, f->key, episode) < 0) {
+                key = NULL;
                 return -ENOMEM;
+        }
+        if (asprintf(&rules, "[\"source-%s\"]", kind) < 0) {
+                rules = NULL;
+                return -ENOMEM;
+        }
         alert_id_for(key, id);
         Alert a = {
                 .id = id,
@@ -960,7 +1032,7 @@ static int raise_operator_alert(Manager *m, Feed *f, const char *kind, const cha
                 .source = sc->name,
                 .feed = f->key,
                 .network = (char *)"earshot",
-                .rules_json = (char *)"[\"source-silent\"]",
+                .rules_json = rules,
                 .severity = (char *)"high",
                 .post_id = key,
                 .text = (char *)text,
@@ -987,7 +1059,7 @@ static int raise_operator_alert(Manager *m, Feed *f, const char *kind, const cha
                 if (n->cfg->enabled)
                         r = store_outbox_add(m->store, id, n->cfg->name, "new", now, now);
         }
-        if (r >= 0)
+        if (r >= 0 && streq(kind, "silent"))
                 r = store_feed_set_silent(m->store, f->key, f->silent_since);
         if (r >= 0)
                 r = store_commit(m->store);
@@ -999,6 +1071,28 @@ static int raise_operator_alert(Manager *m, Feed *f, const char *kind, const cha
         dispatcher_kick(m->dispatcher);
         manager_update_status(m);
         return 0;
+}
+
+/*
+ * A feed the plugin says cannot work until a person acts: one operator alert per episode. An
+ * episode lasts until the feed's next success (its time in the store names the episode), so
+ * retries and restarts in between do not alert again.
+ */
+static void feed_blocked(Feed *f, const char *why) {
+        Manager *m = f->source->manager;
+        int64_t since = 0;
+        char text[1024];
+
+        if (store_feed_last_success(m->store, f->key, &since) < 0)
+                since = 0;
+        snprintf(text, sizeof(text),
+                 "earshot: source %s, feed %s, cannot work until someone acts: %.700s. Complaints "
+                 "posted there are not being heard (earshotctl sources).",
+                 f->source->cfg->name, f->key, why);
+        int r = raise_operator_alert(m, f, "blocked", since, text);
+        if (r < 0)
+                log_error_errno(r, "cannot store the operator alert for feed %s: %s", f->key,
+                                store_errmsg(m->store));
 }
 
 static void feed_succeeded(Feed *f, size_t n_posts) {
@@ -1043,7 +1137,7 @@ static void feed_check_silent(Manager *m, Feed *f, int64_t now) {
                  format_timestamp(t2, sizeof(t2), f->last_posts_usec));
         log_error("%s feed %s is silent: %s for more than %s; raising an operator alert",
                   f->source->prefix, f->key, failing ? "failing" : "no posts", d);
-        int r = raise_operator_alert(m, f, "silent", text);
+        int r = raise_operator_alert(m, f, "silent", f->silent_since, text);
         if (r < 0)
                 log_error_errno(r, "cannot store the operator alert for feed %s: %s", f->key,
                                 store_errmsg(m->store));
@@ -1544,7 +1638,9 @@ int manager_poll_once(Manager *m, Source *s, size_t index, unsigned max_pages,
                                 return r;
                         }
                 }
-                if (p.result != CURLE_OK || p.status < 200 || p.status >= 300 || !p.body) {
+                bool ok_status = p.status >= 200 && p.status < 300;
+                bool read_error = !ok_status && EARSHOT_SOURCE_HAS(ops, parse_error);
+                if (p.result != CURLE_OK || (!ok_status && !read_error) || !p.body) {
                         if (p.result != CURLE_OK)
                                 snprintf(err, err_len, "%s: %s", req.url,
                                          p.error ? p.error : "request failed");
@@ -1562,15 +1658,27 @@ int manager_poll_once(Manager *m, Source *s, size_t index, unsigned max_pages,
                         .body_len = p.body_len,
                         .headers = (const char *const *)p.headers,
                 };
-                r = ops->parse_response(s->state, (uint32_t)index, NULL, page, &view, &sink);
-                http_request_done(&req);
-                if (r < 0 || r == EARSHOT_RETRY) {
-                        snprintf(err, err_len, "the plugin could not use the response (%s)",
-                                 r == EARSHOT_RETRY ? "it asks to retry later" : strerror(-r));
+                r = read_error
+                            ? ops->parse_error(s->state, (uint32_t)index, NULL, page, &view, &sink)
+                            : ops->parse_response(s->state, (uint32_t)index, NULL, page, &view,
+                                                  &sink);
+                if (r < 0 || r == EARSHOT_RETRY || r == EARSHOT_BLOCKED) {
+                        if (sink.error && r > 0)
+                                snprintf(err, err_len, "%s%s (HTTP %d)",
+                                         r == EARSHOT_BLOCKED ? "needs attention: " : "",
+                                         sink.error, p.status);
+                        else if (!ok_status)
+                                snprintf(err, err_len, "%s: HTTP %d", view.url, p.status);
+                        else
+                                snprintf(err, err_len, "the plugin could not use the response (%s)",
+                                         r == EARSHOT_RETRY ? "it asks to retry later"
+                                         : r > 0 ? "the source is blocked" : strerror(-r));
+                        http_request_done(&req);
                         sink_done(&sink);
                         one_poll_reset(&p);
                         return r < 0 ? r : -EAGAIN;
                 }
+                http_request_done(&req);
                 for (size_t i = 0; i < sink.n; i++)
                         fn(&sink.posts[i].p, userdata);
                 if (sink.n > 0 || r != EARSHOT_MORE)

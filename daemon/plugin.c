@@ -144,7 +144,7 @@ int plugin_registry_get(PluginRegistry *r, const char *dir, uint32_t kind, const
         if (d->size < sizeof(struct earshot_plugin) || d->kind != kind || !d->name ||
             strcmp(d->name, type) != 0 ||
             (kind == EARSHOT_PLUGIN_SOURCE &&
-             (!d->source || d->source->size < sizeof(struct earshot_source_ops) ||
+             (!d->source || d->source->size < EARSHOT_SOURCE_OPS_SIZE_V1 ||
               !d->source->create || !d->source->feed || !d->source->build_request ||
               !d->source->parse_response)) ||
             (kind == EARSHOT_PLUGIN_NOTIFIER &&

@@ -417,9 +417,10 @@ int store_feed_set_silent(Store *s, const char *feed, int64_t since) {
         return step_done(s, st);
 }
 
-int store_feed_silent_since(Store *s, const char *feed, int64_t *ret) {
+/* One integer of a feed's row; 0 when the feed has no row yet or the value is NULL. */
+static int feed_int64(Store *s, const char *sql, const char *feed, int64_t *ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT silent_since_usec FROM feeds WHERE feed = ?", &st);
+        int r = prepare(s, sql, &st);
         *ret = 0;
         if (r < 0)
                 return r;
@@ -430,6 +431,14 @@ int store_feed_silent_since(Store *s, const char *feed, int64_t *ret) {
                 return 0;
         }
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int store_feed_silent_since(Store *s, const char *feed, int64_t *ret) {
+        return feed_int64(s, "SELECT silent_since_usec FROM feeds WHERE feed = ?", feed, ret);
+}
+
+int store_feed_last_success(Store *s, const char *feed, int64_t *ret) {
+        return feed_int64(s, "SELECT last_success_usec FROM feeds WHERE feed = ?", feed, ret);
 }
 
 static char *column_dup_or_null(sqlite3_stmt *st, int i, bool *oom) {

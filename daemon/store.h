@@ -83,6 +83,8 @@ int store_feed_schedule(Store *s, const char *feed, const char *source, int64_t 
                         const char *ratelimit);
 /* When the feed was declared silent (0 = it is not). */
 int store_feed_silent_since(Store *s, const char *feed, int64_t *ret);
+/* When the feed's last successful response was recorded (0 = never). */
+int store_feed_last_success(Store *s, const char *feed, int64_t *ret);
 /* Mark (since > 0) or clear (0) a feed as silent. */
 int store_feed_set_silent(Store *s, const char *feed, int64_t since);
 

@@ -50,6 +50,8 @@ extern "C" {
 #define EARSHOT_REJECTED  3 /* notifier: permanent failure, do not retry */
 #define EARSHOT_SEND      4 /* notifier: the request was filled in, the core must send it */
 #define EARSHOT_MORE      5 /* source: the poll continues with another request at once */
+#define EARSHOT_BLOCKED   6 /* source: the feed cannot work until a person acts (a token, a
+                             * URL, a server setting); say why with set_error() */
 
 /* Log priorities, as syslog(3) / sd-daemon. */
 #define EARSHOT_LOG_ERR     3
@@ -276,6 +278,14 @@ struct earshot_host {
          */
         int (*report_gap)(struct earshot_sink *sink, int64_t from_usec, int64_t to_usec,
                           const char *reason);
+
+        /*
+         * set_error - say in one line, for the operator, why this response is a failure and
+         * what would fix it ("the hashtag timeline needs an access token: set `token`"). The
+         * core logs it and shows it in `earshotctl sources` instead of a generic message.
+         * Only meaningful with EARSHOT_RETRY or EARSHOT_BLOCKED. 0 or -ENOMEM.
+         */
+        int (*set_error)(struct earshot_sink *sink, const char *message);
 };
 
 /* Whether the host provides a member (hosts from before it was added do not). */
@@ -343,13 +353,46 @@ struct earshot_source_ops {
         /*
          * parse_response - turn a response into posts and the next cursor.
          * RETURN VALUE: 0 done; EARSHOT_MORE when next_page() was called; EARSHOT_RETRY when
-         *   the response says "try later" (the core honours Retry-After); -EBADMSG when the
-         *   body is malformed (nothing emitted is kept); other negative errno.
+         *   the response says "try later" (the core honours Retry-After); EARSHOT_BLOCKED when
+         *   it says the feed cannot work as configured (see parse_error); -EBADMSG when the
+         *   body is malformed (nothing emitted is kept); other negative errno. With
+         *   EARSHOT_RETRY and EARSHOT_BLOCKED, nothing emitted is kept either.
          * Everything emitted and the cursor are committed in one transaction, or not at all.
          */
         int (*parse_response)(void *state, uint32_t i, const char *cursor, const char *page,
                               const struct earshot_response *resp, struct earshot_sink *sink);
+
+        /* Since earshot 0.2; the core checks the size (EARSHOT_SOURCE_HAS()). */
+
+        /*
+         * parse_error - optional: read a response whose final status is not 2xx (never a 304
+         * to a conditional request) before the core counts it as a failed poll. Without it,
+         * or when it returns a negative errno, the core reports the status and the start of
+         * the body. With it the plugin can
+         *   - explain the failure in the network's terms (set_error()) and return
+         *     EARSHOT_RETRY (a transient failure: retried with backoff) or EARSHOT_BLOCKED
+         *     (nothing changes until a person acts: logged as an error, one operator alert,
+         *     retried rarely);
+         *   - take a pause the body asks for (set_backoff(): Stack Exchange's throttle
+         *     message, Discourse's wait_seconds);
+         *   - treat the status as an answer (a 404 from an optional capability check): set
+         *     the cursor, emit posts, call next_page() and return 0 or EARSHOT_MORE exactly
+         *     as parse_response() would.
+         */
+        int (*parse_error)(void *state, uint32_t i, const char *cursor, const char *page,
+                           const struct earshot_response *resp, struct earshot_sink *sink);
 };
+
+/* The size of struct earshot_source_ops as first published; the core accepts any size from
+ * here. */
+#define EARSHOT_SOURCE_OPS_SIZE_V1                                                                 \
+        (offsetof(struct earshot_source_ops, parse_response) +                                     \
+         sizeof(((struct earshot_source_ops *)0)->parse_response))
+
+/* Whether source ops provide a member (plugins from before it was added do not). */
+#define EARSHOT_SOURCE_HAS(ops, member)                                                            \
+        ((ops)->size >= offsetof(struct earshot_source_ops, member) + sizeof((ops)->member) &&    \
+         (ops)->member != NULL)
 
 /* ---------------------------------------------------------------------------------------------
  * Notifier plugins.
