@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_FILE "earshot.db"
 
 typedef struct Store Store;
@@ -35,6 +35,18 @@ typedef struct Alert {
         int64_t author_followers; /* -1 unknown */
         int64_t replies, reposts, likes;
         int64_t created_usec, detected_usec, due_usec, respond_within_usec;
+        /* the queue (schema 4) */
+        double priority;
+        int64_t late_usec;   /* how late the post already was when detected; 0 = in time */
+        char *author_key;    /* "network:handle" for threads; may be NULL */
+        char *text_key;      /* a hash of the folded text, for copy-paste pile-ons; may be NULL */
+        char *escalation;    /* the escalation policy's name; NULL = none */
+        int64_t posts;       /* 1 + posts attached as a thread */
+        int64_t copies;      /* 1 + copies by other accounts */
+        int64_t escalation_level;     /* escalation steps handled */
+        int64_t next_escalation_usec; /* 0 = none planned */
+        int64_t state_usec;  /* when the state last changed */
+        int64_t acked_usec, responded_usec, resolved_usec; /* first time reached; 0 = never */
 } Alert;
 
 void alert_done(Alert *a);
@@ -143,6 +155,110 @@ int store_outbox_rejected(Store *s, int64_t id, const char *error, int64_t now);
 int store_count_open_alerts(Store *s, int64_t *ret);
 /* All alerts, by due time. */
 int store_list_alerts(Store *s, Alert **ret, size_t *ret_n);
+
+/* ---- the queue (store-queue.c) ------------------------------------------------------------- */
+
+#include "queue.h"
+
+void alerts_free(Alert *list, size_t n);
+
+typedef struct AlertEvent {
+        int64_t id, at_usec;
+        char *kind; /* "created", an action ("ack", ...), "escalated", "thread", "copy" */
+        char *from_state, *to_state, *by, *note; /* each may be NULL */
+} AlertEvent;
+void alert_events_free(AlertEvent *e, size_t n);
+
+/* A post attached to an alert: a thread (same author, same brand) or a copy (same text). */
+typedef struct AttachedPost {
+        char *post_key, *kind, *url, *author_handle, *text;
+        int64_t created_usec, detected_usec;
+} AttachedPost;
+void attached_posts_free(AttachedPost *p, size_t n);
+
+/* Add a line to an alert's history (inside the caller's transaction, if any). */
+int store_event_add(Store *s, const char *alert_id, int64_t at, const char *kind,
+                    const char *from_state, const char *to_state, const char *by,
+                    const char *note);
+int store_alert_events(Store *s, const char *id, AlertEvent **ret, size_t *ret_n);
+int store_alert_posts(Store *s, const char *id, AttachedPost **ret, size_t *ret_n);
+
+/* The full id of an alert named by its id or a unique prefix of it: 0 and *ret_id (malloc()ed);
+ * -ENOENT; -ENOTUNIQ when the prefix names several. */
+int store_alert_find(Store *s, const char *id_or_prefix, char **ret_id);
+/* One alert by full id: 0, or -ENOENT. */
+int store_alert_get(Store *s, const char *id, Alert *ret);
+
+/*
+ * Apply an action to an alert in its own transaction: check the move against the current state
+ * (alert_transition()), change the state, keep the first time it was acknowledged, answered
+ * and resolved, and record the event with who and why. Reopening asks the daemon to plan the
+ * remaining escalation steps again. Returns 0 with *ret_from and *ret_to; -ENOENT; -EALREADY or
+ * -EPERM with *ret_from; -EBUSY when the store stayed locked; other negative errno.
+ */
+int store_alert_act(Store *s, const char *id, AlertAction action, const char *by,
+                    const char *note, int64_t now, AlertState *ret_from, AlertState *ret_to);
+
+typedef struct AlertFilter {
+        unsigned states;    /* bit (1 << AlertState) per state wanted; 0 = all */
+        const char *brand;  /* NULL = any */
+        const char *rule;   /* NULL = any: alerts whose rules include this one */
+        const char *network;
+        bool overdue;       /* only open/acknowledged alerts past their due time at `now` */
+        int64_t now;
+        int64_t since;      /* posts created at or after this; 0 = all */
+        size_t limit;       /* 0 = no limit */
+} AlertFilter;
+
+/* Alerts by due time, then priority (highest first). */
+int store_alerts_query(Store *s, const AlertFilter *f, Alert **ret, size_t *ret_n);
+
+/* What the team's figures need of an alert; strings valid during the callback only. */
+typedef struct AlertTimes {
+        const char *id, *brand, *network, *rules_json;
+        AlertState state;
+        int64_t created_usec, detected_usec, due_usec;
+        int64_t acked_usec, responded_usec, resolved_usec, late_usec; /* 0 = never / in time */
+} AlertTimes;
+
+/* Every complaint alert (operator alerts left out) of posts created since `since`, oldest
+ * first; stops when fn returns non-zero and returns that. */
+int store_alert_times_foreach(Store *s, int64_t since,
+                              int (*fn)(const AlertTimes *t, void *userdata), void *userdata);
+
+/* Alerts whose next escalation is due by `now` (any state: the caller plans with the current
+ * one), soonest first, at most max. */
+int store_escalations_due(Store *s, int64_t now, size_t max, Alert **ret, size_t *ret_n);
+/* The earliest planned escalation; -ENOENT when none. */
+int store_escalation_next(Store *s, int64_t *ret);
+/* Record the steps handled and when the next is due (0 = none). */
+int store_alert_set_escalation(Store *s, const char *id, int64_t level, int64_t next_usec);
+/* An outbox row for an escalation step: stop_on is the state name that cancels it if reached
+ * before delivery, message what it says ("overdue by 5m"). */
+int store_outbox_add_step(Store *s, const char *alert_id, const char *notifier, const char *event,
+                          const char *stop_on, const char *message, int64_t next_attempt,
+                          int64_t now);
+/* A pending row that must not go out any more (the alert was answered meanwhile). */
+int store_outbox_cancel(Store *s, int64_t id, const char *why, int64_t now);
+
+/* The open or acknowledged alert of this author about this brand (brand NULL matches NULL),
+ * newest first: 0 and *ret_id, or -ENOENT. */
+int store_alert_find_thread(Store *s, const char *author_key, const char *brand, char **ret_id);
+/* An open or acknowledged alert with the same text detected since `since` by another author:
+ * 0 and *ret_id, or -ENOENT. */
+int store_alert_find_copy(Store *s, const char *text_key, int64_t since, const char *author_key,
+                          char **ret_id);
+/* Attach a post to an alert as "thread" or "copy": 1 when attached now, 0 when it already was. */
+int store_alert_attach(Store *s, const char *alert_id, const char *kind, const AttachedPost *p,
+                       int64_t now);
+
+/* Delete closed alerts (resolved, muted, false positive) whose state changed before the time,
+ * with their history and outbox rows; returns how many. */
+int store_prune_alerts(Store *s, int64_t closed_before);
+/* Delete finished outbox rows (delivered, rejected, cancelled) created before the time. */
+int store_prune_outbox(Store *s, int64_t before);
+/* Changes when another connection commits (PRAGMA data_version): earshotctl's writes. */
+int store_data_version(Store *s, int64_t *ret);
 
 /* The stable alert id of a post key (a hash: the same post always gets the same id). */
 void alert_id_for(const char *post_key, char buf[static 24]);
