@@ -22,16 +22,10 @@
 #include <string.h>
 
 #include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
+#include "plugin-util.h"
 
 #define TEXT_MAX 160 /* bytes of post text in the line */
 #define ELLIPSIS "\xe2\x80\xa6"
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
 
 typedef struct LogNotifier {
         const struct earshot_host *host; /* borrowed, valid until destroy */

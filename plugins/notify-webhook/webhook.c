@@ -49,7 +49,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,19 +57,10 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
+#include "plugin-json.h"
+#include "plugin-util.h"
 
 #define SCHEMA "earshot.alert.v1"
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
 
 typedef struct Webhook {
         const struct earshot_host *host; /* borrowed, valid until destroy */
@@ -93,19 +83,6 @@ static void webhook_destroy(void *state) {
 
 static inline void webhook_destroyp(Webhook **w) {
         webhook_destroy(*w);
-}
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
 }
 
 static bool has_control(const char *s) {
@@ -204,7 +181,7 @@ static cJSON *json_string(const char *s) {
 }
 
 /* An exact integer (cJSON's doubles lose digits past 2^53 and print 1e+15), or null. */
-static cJSON *json_int(int64_t v, bool null_if_negative) {
+static cJSON *json_integer(int64_t v, bool null_if_negative) {
         char buf[32];
 
         if (null_if_negative && v < 0)
@@ -267,7 +244,7 @@ static int payload_build(Webhook *w, const struct earshot_alert *a, char **ret) 
             !add(root, "source", json_string(a->source)) ||
             !add(root, "detected_at", json_time(h, a->detected_usec)) ||
             !add(root, "due_at", json_time(h, a->due_usec)) ||
-            !add(root, "respond_within", json_int(a->respond_within_usec / 1000000, false)))
+            !add(root, "respond_within", json_integer(a->respond_within_usec / 1000000, false)))
                 return -ENOMEM;
 
         post = cJSON_CreateObject();
@@ -283,10 +260,10 @@ static int payload_build(Webhook *w, const struct earshot_alert *a, char **ret) 
                 return -ENOMEM;
         if (!add(author, "handle", json_string(p->author_handle)) ||
             !add(author, "name", json_string(p->author_name)) ||
-            !add(author, "followers", json_int(p->author_followers, true)) ||
-            !add(post, "replies", json_int(p->replies, true)) ||
-            !add(post, "reposts", json_int(p->reposts, true)) ||
-            !add(post, "likes", json_int(p->likes, true)))
+            !add(author, "followers", json_integer(p->author_followers, true)) ||
+            !add(post, "replies", json_integer(p->replies, true)) ||
+            !add(post, "reposts", json_integer(p->reposts, true)) ||
+            !add(post, "likes", json_integer(p->likes, true)))
                 return -ENOMEM;
 
         *ret = cJSON_PrintUnformatted(root);

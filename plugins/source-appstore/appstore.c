@@ -37,7 +37,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,234 +45,12 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
+#include "plugin-json.h"
+#include "plugin-util.h"
 
 #define FEED_PAGES 10 /* the feed serves 10 pages, nothing older */
 #define PAGE_SIZE 50  /* reviews a full page holds */
 #define MAX_ENTRIES_PER_PAGE 1000
-#define MAX_JSON_DEPTH 64
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
-
-/* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
-static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-static char *strjoin_internal(const char *first, ...) {
-        size_t len = 0;
-        char *out, *o;
-        va_list ap;
-
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                len += strlen(s);
-        va_end(ap);
-        out = o = malloc(len + 1);
-        if (!out)
-                return NULL;
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                o = stpcpy(o, s);
-        va_end(ap);
-        return out;
-}
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
-static bool is_digits(const char *s, size_t n) {
-        if (n == 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-        return true;
-}
-
-/* http:// is tolerated for these only: nothing crosses a network in clear. */
-static bool host_is_loopback(const char *host, size_t n) {
-        static const char suffix[] = ".localhost";
-        const size_t ls = sizeof(suffix) - 1;
-        unsigned dots = 0;
-
-        if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-            (n > ls && strncasecmp(host + n - ls, suffix, ls) == 0) ||
-            (n == 5 && strncmp(host, "[::1]", 5) == 0))
-                return true;
-        /* 127.0.0.0/8 as a dotted quad */
-        if (n < 9 || strncmp(host, "127.", 4) != 0)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (host[i] == '.') {
-                        if (i + 1 == n || host[i + 1] == '.')
-                                return false;
-                        dots++;
-                } else if (host[i] < '0' || host[i] > '9')
-                        return false;
-        }
-        return dots == 3;
-}
-
-/*
- * Validate a base URL and normalise it: scheme and host lowercased, trailing '/' stripped, a
- * path prefix kept (a proxy may serve the feed below one). A query, a
- * fragment, user credentials, blanks or a bad port are refused; http:// only for loopback.
- */
-static int base_url_parse(const char *url, char **ret, const char **ret_error) {
-        const char *scheme, *p;
-        bool https;
-
-        if (strncasecmp(url, "https://", 8) == 0) {
-                https = true;
-                scheme = "https://";
-                p = url + 8;
-        } else if (strncasecmp(url, "http://", 7) == 0) {
-                https = false;
-                scheme = "http://";
-                p = url + 7;
-        } else {
-                *ret_error = "is not an http:// or https:// URL";
-                return -EINVAL;
-        }
-        for (const char *c = p; *c; c++)
-                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-                        *ret_error = "contains blanks or control characters";
-                        return -EINVAL;
-                } else if (*c == '?' || *c == '#') {
-                        *ret_error = "may not have a query or a fragment";
-                        return -EINVAL;
-                }
-
-        size_t alen = strcspn(p, "/"), hlen;
-        const char *path = p + alen;
-        size_t plen = strlen(path);
-        while (plen > 0 && path[plen - 1] == '/')
-                plen--;
-        if (alen == 0) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (memchr(p, '@', alen)) {
-                *ret_error = "may not contain user credentials";
-                return -EINVAL;
-        }
-        if (p[0] == '[') {
-                const char *close = memchr(p, ']', alen);
-                if (!close) {
-                        *ret_error = "has a bad IPv6 address";
-                        return -EINVAL;
-                }
-                hlen = (size_t)(close - p) + 1;
-                for (size_t i = 1; i + 1 < hlen; i++)
-                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
-                                *ret_error = "has a bad IPv6 address";
-                                return -EINVAL;
-                        }
-        } else {
-                const char *colon = memchr(p, ':', alen);
-                hlen = colon ? (size_t)(colon - p) : alen;
-                for (size_t i = 0; i < hlen; i++) {
-                        char c = p[i];
-                        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
-                                *ret_error = "has a bad host name (IDNs must be in punycode)";
-                                return -EINVAL;
-                        }
-                }
-        }
-        if (hlen == 0 || (p[0] != '[' && (p[0] == '.' || p[0] == '-'))) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (hlen < alen) {
-                const char *port = p + hlen + 1;
-                size_t portlen = alen - hlen - 1;
-                unsigned long n = 0;
-                if (p[hlen] != ':' || portlen > 5 || !is_digits(port, portlen)) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < portlen; i++)
-                        n = n * 10 + (unsigned long)(port[i] - '0');
-                if (n == 0 || n > 65535) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-        }
-        if (!https && !host_is_loopback(p, hlen)) {
-                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
-                return -EINVAL;
-        }
-
-        _cleanup_free_ char *authority = strndup(p, alen), *rest = strndup(path, plen);
-        if (!authority || !rest)
-                return -ENOMEM;
-        for (char *c = authority; *c; c++)
-                if (*c >= 'A' && *c <= 'Z')
-                        *c = (char)(*c - 'A' + 'a');
-        *ret = strjoin(scheme, authority, rest);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* ---- JSON helpers --------------------------------------------------------------------------- */
-
-static const cJSON *json_get(const cJSON *obj, const char *key) {
-        return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-}
-
-static const char *json_str(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        return cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
-}
-
-/* A non-empty string, or NULL. */
-static const char *json_nstr(const cJSON *obj, const char *key) {
-        const char *s = json_str(obj, key);
-        return s && *s ? s : NULL;
-}
-
-/*
- * Whether the JSON text nests arrays and objects at most `max` deep. Counted on the bytes
- * before cJSON sees them, so a hostile body costs neither stack nor memory.
- */
-static bool json_depth_ok(const char *s, size_t len, unsigned max) {
-        unsigned depth = 0;
-        bool in_string = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = s[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"')
-                        in_string = true;
-                else if (c == '[' || c == '{') {
-                        if (++depth > max)
-                                return false;
-                } else if ((c == ']' || c == '}') && depth > 0)
-                        depth--;
-        }
-        return true;
-}
 
 /* ---- state ---------------------------------------------------------------------------------- */
 
@@ -300,12 +77,8 @@ static void appstore_destroy(void *state) {
         if (!a)
                 return;
         free(a->base);
-        for (size_t i = 0; i < a->n_apps; i++)
-                free(a->apps[i]);
-        free(a->apps);
-        for (size_t i = 0; i < a->n_countries; i++)
-                free(a->countries[i]);
-        free(a->countries);
+        strv_free_n(a->apps, a->n_apps);
+        strv_free_n(a->countries, a->n_countries);
         for (size_t i = 0; i < a->n_feeds; i++)
                 free(a->feeds[i].name);
         free(a->feeds);
@@ -316,26 +89,11 @@ static inline void appstore_destroyp(AppStore **a) {
         appstore_destroy(*a);
 }
 
-static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
-        const struct earshot_value *v = earshot_value_get(vals, name);
-        return v && v->set && v->list && v->n_list > 0 ? v : NULL;
-}
-
-/* Add a string to a list unless it is there already; takes ownership of s. */
-static void list_add_unique(char **list, size_t *n, char *s) {
-        for (size_t j = 0; j < *n; j++)
-                if (strcmp(list[j], s) == 0) {
-                        free(s);
-                        return;
-                }
-        list[(*n)++] = s;
-}
-
 static int appstore_create(const struct earshot_host *host, const struct earshot_values *vals,
                            char *err, size_t err_len, void **ret_state) {
         _cleanup_(appstore_destroyp) AppStore *a = NULL;
         const struct earshot_value *apps, *countries;
-        const char *error = NULL, *base;
+        const char *base;
         int r;
 
         apps = list_value(vals, "apps");
@@ -355,9 +113,8 @@ static int appstore_create(const struct earshot_host *host, const struct earshot
                 return -ENOMEM;
 
         base = earshot_value_str(vals, "base_url");
-        r = base_url_parse(base ? base : "https://itunes.apple.com", &a->base, &error);
-        if (r == -EINVAL)
-                return set_error(err, err_len, "base_url: '%s' %s", base, error);
+        r = option_base_url("base_url", base ? base : "https://itunes.apple.com", &a->base, NULL,
+                            err, err_len);
         if (r < 0)
                 return r;
 
@@ -541,13 +298,7 @@ static int appstore_build_request(void *state, uint32_t i, const char *cursor, c
                         "/id=", a->apps[f->app], "/sortby=mostrecent/json");
         if (!url)
                 return -ENOMEM;
-        r = h->request_method(req, "GET");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, url);
-        if (r < 0)
-                return r;
-        return h->request_header(req, "Accept", "application/json");
+        return request_get(h, req, url, "application/json");
 }
 
 /* ---- parsing -------------------------------------------------------------------------------- */
@@ -560,13 +311,10 @@ static const char *label(const cJSON *obj, const char *key) {
 /* A label holding a small non-negative number ("0".."999999999"); -1 otherwise. */
 static int64_t label_count(const cJSON *obj, const char *key) {
         const char *s = label(obj, key);
-        int64_t v = 0;
-        size_t n = s ? strlen(s) : 0;
+        int64_t v;
 
-        if (!s || !is_digits(s, n) || n > 9)
+        if (!s || parse_digits(s, strlen(s), 9, &v) < 0)
                 return -1;
-        for (size_t i = 0; i < n; i++)
-                v = v * 10 + (s[i] - '0');
         return v;
 }
 
@@ -672,41 +420,6 @@ static int review_emit(AppStore *a, const Feed *f, const Item *it, struct earsho
         return h->emit_post(sink, &post);
 }
 
-static int body_parse(AppStore *a, const Feed *f, const struct earshot_response *resp,
-                      cJSON **ret) {
-        const struct earshot_host *h = a->host;
-        const char *body = resp->body ? resp->body : "", *end = NULL;
-        size_t len = resp->body ? resp->body_len : 0;
-        cJSON *root;
-
-        if (memchr(body, 0, len)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", f->name);
-                return -EBADMSG;
-        }
-        if (!json_depth_ok(body, len, MAX_JSON_DEPTH)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response nests deeper than %d levels", f->name,
-                       MAX_JSON_DEPTH);
-                return -EBADMSG;
-        }
-        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!root) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", f->name,
-                       len);
-                return -EBADMSG;
-        }
-        while (end && end < body + len &&
-               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-                end++;
-        if (!end || end != body + len) {
-                cJSON_Delete(root);
-                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value",
-                       f->name);
-                return -EBADMSG;
-        }
-        *ret = root;
-        return 0;
-}
-
 static int appstore_parse_response(void *state, uint32_t i, const char *cursor, const char *page,
                                    const struct earshot_response *resp, struct earshot_sink *sink) {
         AppStore *a = state;
@@ -728,7 +441,7 @@ static int appstore_parse_response(void *state, uint32_t i, const char *cursor, 
         }
         have_cursor = cursor_parse(a, cursor, &cur);
 
-        r = body_parse(a, f, resp, &root);
+        r = json_parse_response(h, f->name, resp, &root);
         if (r < 0)
                 return r;
         const cJSON *feed = json_get(root, "feed");
@@ -783,8 +496,7 @@ static int appstore_parse_response(void *state, uint32_t i, const char *cursor, 
         }
 
         /* newest first on the wire; emit oldest first, and only what is after the cursor */
-        size_t skipped = 0, first_skipped = 0;
-        const char *first_why = NULL;
+        Skipped skipped = {0};
         for (size_t k = n; k > 0; k--) {
                 const Item *it = &items[k - 1];
                 const char *why = NULL;
@@ -799,16 +511,10 @@ static int appstore_parse_response(void *state, uint32_t i, const char *cursor, 
                 if (r == 1) {
                         h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping entry %zu: %s", f->name, k - 1,
                                why);
-                        if (skipped++ == 0) {
-                                first_skipped = k - 1;
-                                first_why = why;
-                        }
+                        skipped_add(&skipped, k - 1, why);
                 }
         }
-        if (skipped > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: skipped %zu of %zu entries that are not valid reviews (entry %zu: %s)",
-                       f->name, skipped, n, first_skipped, first_why ? first_why : "malformed");
+        skipped_log(&skipped, h, f->name, n, "entries that are not valid reviews", "entry");
 
         /* Where the walk stands. */
         const char *gap = NULL;

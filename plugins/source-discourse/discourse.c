@@ -39,7 +39,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,272 +47,13 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
+#include "plugin-json.h"
+#include "plugin-util.h"
 
 #define MAX_PAGES_MAX 50
 #define MAX_POSTS_PER_PAGE 1000 /* Discourse sends 50 */
-#define MAX_JSON_DEPTH 64
 #define MAX_QUERY_LEN 500
 #define MAX_ID INT64_C(9007199254740991) /* 2^53 - 1: exact in a JSON number */
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
-
-/* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
-static char *url_encode(const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
-        char *out = malloc(3 * strlen(s) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
-                        *o++ = (char)*p;
-                else {
-                        *o++ = '%';
-                        *o++ = hex[*p >> 4];
-                        *o++ = hex[*p & 15];
-                }
-        *o = 0;
-        return out;
-}
-
-/* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
-static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-static char *strjoin_internal(const char *first, ...) {
-        size_t len = 0;
-        char *out, *o;
-        va_list ap;
-
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                len += strlen(s);
-        va_end(ap);
-        out = o = malloc(len + 1);
-        if (!out)
-                return NULL;
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                o = stpcpy(o, s);
-        va_end(ap);
-        return out;
-}
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
-static bool is_digits(const char *s, size_t n) {
-        if (n == 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-        return true;
-}
-
-/* http:// is tolerated for these only: nothing crosses a network in clear. */
-static bool host_is_loopback(const char *host, size_t n) {
-        static const char suffix[] = ".localhost";
-        const size_t ls = sizeof(suffix) - 1;
-        unsigned dots = 0;
-
-        if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-            (n > ls && strncasecmp(host + n - ls, suffix, ls) == 0) ||
-            (n == 5 && strncmp(host, "[::1]", 5) == 0))
-                return true;
-        /* 127.0.0.0/8 as a dotted quad */
-        if (n < 9 || strncmp(host, "127.", 4) != 0)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (host[i] == '.') {
-                        if (i + 1 == n || host[i + 1] == '.')
-                                return false;
-                        dots++;
-                } else if (host[i] < '0' || host[i] > '9')
-                        return false;
-        }
-        return dots == 3;
-}
-
-/*
- * Validate a base URL and normalise it: scheme and host lowercased, trailing '/' stripped, a
- * path prefix kept (a forum may live below one, e.g. https://example.com/forum). A query, a
- * fragment, user credentials, blanks or a bad port are refused; http:// only for loopback.
- */
-static int base_url_parse(const char *url, char **ret, const char **ret_error) {
-        const char *scheme, *p;
-        bool https;
-
-        if (strncasecmp(url, "https://", 8) == 0) {
-                https = true;
-                scheme = "https://";
-                p = url + 8;
-        } else if (strncasecmp(url, "http://", 7) == 0) {
-                https = false;
-                scheme = "http://";
-                p = url + 7;
-        } else {
-                *ret_error = "is not an http:// or https:// URL";
-                return -EINVAL;
-        }
-        for (const char *c = p; *c; c++)
-                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-                        *ret_error = "contains blanks or control characters";
-                        return -EINVAL;
-                } else if (*c == '?' || *c == '#') {
-                        *ret_error = "may not have a query or a fragment";
-                        return -EINVAL;
-                }
-
-        size_t alen = strcspn(p, "/"), hlen;
-        const char *path = p + alen;
-        size_t plen = strlen(path);
-        while (plen > 0 && path[plen - 1] == '/')
-                plen--;
-        if (alen == 0) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (memchr(p, '@', alen)) {
-                *ret_error = "may not contain user credentials";
-                return -EINVAL;
-        }
-        if (p[0] == '[') {
-                const char *close = memchr(p, ']', alen);
-                if (!close) {
-                        *ret_error = "has a bad IPv6 address";
-                        return -EINVAL;
-                }
-                hlen = (size_t)(close - p) + 1;
-                for (size_t i = 1; i + 1 < hlen; i++)
-                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
-                                *ret_error = "has a bad IPv6 address";
-                                return -EINVAL;
-                        }
-        } else {
-                const char *colon = memchr(p, ':', alen);
-                hlen = colon ? (size_t)(colon - p) : alen;
-                for (size_t i = 0; i < hlen; i++) {
-                        char c = p[i];
-                        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
-                                *ret_error = "has a bad host name (IDNs must be in punycode)";
-                                return -EINVAL;
-                        }
-                }
-        }
-        if (hlen == 0 || (p[0] != '[' && (p[0] == '.' || p[0] == '-'))) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (hlen < alen) {
-                const char *port = p + hlen + 1;
-                size_t portlen = alen - hlen - 1;
-                unsigned long n = 0;
-                if (p[hlen] != ':' || portlen > 5 || !is_digits(port, portlen)) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < portlen; i++)
-                        n = n * 10 + (unsigned long)(port[i] - '0');
-                if (n == 0 || n > 65535) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-        }
-        if (!https && !host_is_loopback(p, hlen)) {
-                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
-                return -EINVAL;
-        }
-
-        _cleanup_free_ char *authority = strndup(p, alen), *rest = strndup(path, plen);
-        if (!authority || !rest)
-                return -ENOMEM;
-        for (char *c = authority; *c; c++)
-                if (*c >= 'A' && *c <= 'Z')
-                        *c = (char)(*c - 'A' + 'a');
-        *ret = strjoin(scheme, authority, rest);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* ---- JSON helpers --------------------------------------------------------------------------- */
-
-static const cJSON *json_get(const cJSON *obj, const char *key) {
-        return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-}
-
-static const char *json_str(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        return cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
-}
-
-/* A non-empty string, or NULL. */
-static const char *json_nstr(const cJSON *obj, const char *key) {
-        const char *s = json_str(obj, key);
-        return s && *s ? s : NULL;
-}
-
-/* A non-negative integer count; -1 when missing, of the wrong type or out of range. */
-static int64_t json_count(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble < 9.0e18))
-                return -1;
-        return (int64_t)j->valuedouble;
-}
-
-/* A positive integral id up to 2^53 - 1; 0 when missing or anything else. */
-static int64_t json_id(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 1 && j->valuedouble <= (double)MAX_ID) ||
-            j->valuedouble != (double)(int64_t)j->valuedouble)
-                return 0;
-        return (int64_t)j->valuedouble;
-}
-
-/*
- * Whether the JSON text nests arrays and objects at most `max` deep. Counted on the bytes
- * before cJSON sees them, so a hostile body costs neither stack nor memory.
- */
-static bool json_depth_ok(const char *s, size_t len, unsigned max) {
-        unsigned depth = 0;
-        bool in_string = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = s[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"')
-                        in_string = true;
-                else if (c == '[' || c == '{') {
-                        if (++depth > max)
-                                return false;
-                } else if ((c == ']' || c == '}') && depth > 0)
-                        depth--;
-        }
-        return true;
-}
 
 /* ---- state ---------------------------------------------------------------------------------- */
 
@@ -339,12 +79,8 @@ static void discourse_destroy(void *state) {
 
         if (!d)
                 return;
-        for (size_t i = 0; i < d->n_forums; i++)
-                free(d->forums[i]);
-        free(d->forums);
-        for (size_t i = 0; i < d->n_queries; i++)
-                free(d->queries[i]);
-        free(d->queries);
+        strv_free_n(d->forums, d->n_forums);
+        strv_free_n(d->queries, d->n_queries);
         for (size_t i = 0; i < d->n_feeds; i++)
                 free(d->feeds[i].name);
         free(d->feeds);
@@ -355,39 +91,23 @@ static inline void discourse_destroyp(Discourse **d) {
         discourse_destroy(*d);
 }
 
-static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
-        const struct earshot_value *v = earshot_value_get(vals, name);
-        return v && v->set && v->list && v->n_list > 0 ? v : NULL;
-}
-
 /* A search query as written, blanks trimmed. Discourse's own syntax is passed through. */
 static int query_parse(const char *s, char **ret, const char **ret_error) {
-        while (*s == ' ' || *s == '\t')
-                s++;
-        size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                n--;
-        if (n == 0) {
-                *ret_error = "is empty";
-                return -EINVAL;
-        }
-        if (n > MAX_QUERY_LEN) {
-                *ret_error = "is too long";
-                return -EINVAL;
-        }
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)s[i] < ' ' || s[i] == 0x7f) {
-                        *ret_error = "contains control characters";
-                        return -EINVAL;
-                }
+        _cleanup_free_ char *q = NULL;
+        int r;
+
+        r = query_trim(s, MAX_QUERY_LEN, &q, ret_error);
+        if (r < 0)
+                return r;
         /* the feed's order is ours to set: newest first is what the cursor relies on */
-        for (size_t i = 0; i + 6 <= n; i++)
-                if (strncasecmp(s + i, "order:", 6) == 0 && (i == 0 || s[i - 1] == ' ')) {
+        for (size_t i = 0; q[i]; i++)
+                if (strncasecmp(q + i, "order:", 6) == 0 && (i == 0 || q[i - 1] == ' ')) {
                         *ret_error = "may not set order: (the source adds order:latest)";
                         return -EINVAL;
                 }
-        *ret = strndup(s, n);
-        return *ret ? 0 : -ENOMEM;
+        *ret = q;
+        q = NULL;
+        return 0;
 }
 
 static int discourse_create(const struct earshot_host *host, const struct earshot_values *vals,
@@ -413,19 +133,11 @@ static int discourse_create(const struct earshot_host *host, const struct earsho
 
         for (size_t i = 0; i < forums->n_list && forums->list[i]; i++) {
                 char *base = NULL;
-                bool dup = false;
 
-                r = base_url_parse(forums->list[i], &base, &error);
-                if (r == -EINVAL)
-                        return set_error(err, err_len, "forums: '%s' %s", forums->list[i], error);
+                r = option_base_url("forums", forums->list[i], &base, NULL, err, err_len);
                 if (r < 0)
                         return r;
-                for (size_t j = 0; j < d->n_forums && !dup; j++)
-                        dup = strcmp(d->forums[j], base) == 0;
-                if (dup)
-                        free(base);
-                else
-                        d->forums[d->n_forums++] = base;
+                list_add_unique(d->forums, &d->n_forums, base);
         }
         for (size_t i = 0; queries && i < queries->n_list && queries->list[i]; i++) {
                 char *q = NULL;
@@ -447,10 +159,9 @@ static int discourse_create(const struct earshot_host *host, const struct earsho
         if (d->n_forums == 0)
                 return set_error(err, err_len, "forums: the list is empty");
 
-        d->max_pages = earshot_value_num(vals, "max_pages", 5);
-        if (d->max_pages < 1 || d->max_pages > MAX_PAGES_MAX)
-                return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
-                                 d->max_pages, MAX_PAGES_MAX);
+        r = option_int(vals, "max_pages", 5, 1, MAX_PAGES_MAX, &d->max_pages, err, err_len);
+        if (r < 0)
+                return r;
 
         size_t per_forum = d->n_queries > 0 ? d->n_queries : 1;
         d->feeds = calloc(d->n_forums * per_forum, sizeof(Feed));
@@ -483,13 +194,9 @@ static const char *discourse_feed(void *state, uint32_t i) {
 
 /* Parse "123" into *ret; the whole of s[0..n) must be digits and the value 1..MAX_ID. */
 static int parse_id(const char *s, size_t n, int64_t *ret) {
-        int64_t v = 0;
+        int64_t v;
 
-        if (!is_digits(s, n) || n > 16)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                v = v * 10 + (s[i] - '0');
-        if (v < 1 || v > MAX_ID)
+        if (parse_digits(s, n, 16, &v) < 0 || v < 1 || v > MAX_ID)
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -607,13 +314,7 @@ static int discourse_build_request(void *state, uint32_t i, const char *cursor, 
         if (!url)
                 return -ENOMEM;
 
-        r = h->request_method(req, "GET");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, url);
-        if (r < 0)
-                return r;
-        return h->request_header(req, "Accept", "application/json");
+        return request_get(h, req, url, "application/json");
 }
 
 /* ---- parsing -------------------------------------------------------------------------------- */
@@ -771,50 +472,22 @@ static int post_emit(Discourse *d, const Feed *f, const Item *it, const Topic *t
         return h->emit_post(sink, &post);
 }
 
+/* A response body as JSON; a forum behind a login answers with its HTML page instead. */
 static int body_parse(Discourse *d, const Feed *f, const struct earshot_response *resp,
                       cJSON **ret) {
         const struct earshot_host *h = d->host;
-        const char *body = resp->body ? resp->body : "", *end = NULL;
         size_t len = resp->body ? resp->body_len : 0, skip = 0;
-        cJSON *root;
 
-        while (skip < len && (body[skip] == ' ' || body[skip] == '\t' || body[skip] == '\r' ||
-                              body[skip] == '\n'))
+        while (skip < len && char_is_blank(resp->body[skip]))
                 skip++;
-        if (skip < len && body[skip] == '<') {
+        if (skip < len && resp->body[skip] == '<') {
                 h->log(h, EARSHOT_LOG_ERR,
                        "%s: the forum answered with an HTML page, not JSON (does it require a "
                        "login?)",
                        f->name);
                 return -EBADMSG;
         }
-        /* JSON has no raw NUL bytes, and cJSON would take them for the end */
-        if (memchr(body, 0, len)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", f->name);
-                return -EBADMSG;
-        }
-        if (!json_depth_ok(body, len, MAX_JSON_DEPTH)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response nests deeper than %d levels", f->name,
-                       MAX_JSON_DEPTH);
-                return -EBADMSG;
-        }
-        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!root) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", f->name,
-                       len);
-                return -EBADMSG;
-        }
-        while (end && end < body + len &&
-               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-                end++;
-        if (!end || end != body + len) {
-                cJSON_Delete(root);
-                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value",
-                       f->name);
-                return -EBADMSG;
-        }
-        *ret = root;
-        return 0;
+        return json_parse_response(h, f->name, resp, ret);
 }
 
 /* Discourse's error bodies: {"errors": ["..."], "error_type": "..."}. */
@@ -945,8 +618,7 @@ static int discourse_parse_response(void *state, uint32_t i, const char *cursor,
         }
 
         /* newest first on the wire; emit oldest first, and only what is above the cursor */
-        size_t skipped = 0, first_skipped = 0;
-        const char *first_why = NULL;
+        Skipped skipped = {0};
         for (size_t k = n; k > 0; k--) {
                 const Item *it = &items[k - 1];
                 const char *why = NULL;
@@ -959,16 +631,10 @@ static int discourse_parse_response(void *state, uint32_t i, const char *cursor,
                 if (r == 1) {
                         h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping element %zu: %s", f->name, k - 1,
                                why);
-                        if (skipped++ == 0) {
-                                first_skipped = k - 1;
-                                first_why = why;
-                        }
+                        skipped_add(&skipped, k - 1, why);
                 }
         }
-        if (skipped > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: skipped %zu of %zu elements that are not valid posts (element %zu: %s)",
-                       f->name, skipped, n, first_skipped, first_why ? first_why : "malformed");
+        skipped_log(&skipped, h, f->name, n, "elements that are not valid posts", "element");
 
         /* Where the walk stands. */
         bool done, gap = false;

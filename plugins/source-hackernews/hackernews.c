@@ -48,7 +48,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,221 +56,17 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
+#include "plugin-json.h"
+#include "plugin-util.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-
-#define HITS_PER_PAGE_MAX 1000 /* Algolia's hitsPerPage cap, and its 1,000-hit window */
-#define MAX_PAGES_MAX 50       /* the core follows at most 50 pages of one poll */
-#define HITS_MAX 1000          /* hits looked at in one response */
-#define CURSOR_IDS_MAX 16      /* objectIDs kept for the cursor's second */
-#define ITEM_ID_MAX 20         /* digits of an objectID (uint64) */
-#define JSON_DEPTH_MAX 64
+#define HITS_PER_PAGE_MAX 1000         /* Algolia's hitsPerPage cap, and its 1,000-hit window */
+#define MAX_PAGES_MAX 50               /* the core follows at most 50 pages of one poll */
+#define HITS_MAX 1000                  /* hits looked at in one response */
+#define CURSOR_IDS_MAX 16              /* objectIDs kept for the cursor's second */
+#define ITEM_ID_MAX 20                 /* digits of an objectID (uint64) */
 #define TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 #define QUERY_MAX 512
 #define USEC_PER_SEC INT64_C(1000000)
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
-
-/* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
-static char *url_encode(const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
-        char *out = malloc(3 * strlen(s) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-                        *o++ = (char)*p;
-                        continue;
-                }
-                *o++ = '%';
-                *o++ = hex[*p >> 4];
-                *o++ = hex[*p & 15];
-        }
-        *o = 0;
-        return out;
-}
-
-/* The strings up to the NULL, concatenated into a new malloc()ed string; NULL on OOM. */
-static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-static char *strjoin_internal(const char *first, ...) {
-        size_t len = 0;
-        char *out, *o;
-        va_list ap;
-
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                len += strlen(s);
-        va_end(ap);
-        out = o = malloc(len + 1);
-        if (!out)
-                return NULL;
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                o = stpcpy(o, s);
-        va_end(ap);
-        return out;
-}
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
-static bool is_blank(char c) {
-        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static bool is_alnum(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* ---- the base URL ---------------------------------------------------------------------------- */
-
-/* http:// is tolerated for these only: what we ask for never crosses a network in clear. */
-static bool host_is_loopback(const char *host, size_t n) {
-        static const char suffix[] = ".localhost";
-        const size_t ls = sizeof(suffix) - 1;
-        unsigned dots = 0;
-
-        if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-            (n > ls && strncasecmp(host + n - ls, suffix, ls) == 0) ||
-            (n == 5 && strncmp(host, "[::1]", 5) == 0))
-                return true;
-        /* 127.0.0.0/8 as a dotted quad */
-        if (n < 9 || strncmp(host, "127.", 4) != 0)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (host[i] == '.') {
-                        if (i + 1 == n || host[i + 1] == '.')
-                                return false;
-                        dots++;
-                } else if (host[i] < '0' || host[i] > '9')
-                        return false;
-        }
-        return dots == 3;
-}
-
-/*
- * Validate a base URL and normalise it (scheme and host lowercased, trailing '/' dropped, a
- * path prefix kept). Refused: other schemes, user credentials, a query or fragment, blanks,
- * bad hosts or ports, and http:// to anything but loopback.
- */
-static int base_url_parse(const char *url, char **ret, const char **ret_error) {
-        const char *scheme, *p;
-        size_t alen, hlen, plen;
-        bool https;
-
-        if (strncasecmp(url, "https://", 8) == 0) {
-                https = true;
-                scheme = "https://";
-                p = url + 8;
-        } else if (strncasecmp(url, "http://", 7) == 0) {
-                https = false;
-                scheme = "http://";
-                p = url + 7;
-        } else {
-                *ret_error = "is not an http:// or https:// URL";
-                return -EINVAL;
-        }
-        for (const char *c = p; *c; c++) {
-                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-                        *ret_error = "contains blanks or control characters";
-                        return -EINVAL;
-                }
-                if (*c == '?' || *c == '#') {
-                        *ret_error = "may not have a query or a fragment";
-                        return -EINVAL;
-                }
-        }
-        alen = strcspn(p, "/");
-        plen = strlen(p + alen);
-        while (plen > 0 && p[alen + plen - 1] == '/')
-                plen--;
-        if (alen == 0) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (memchr(p, '@', alen)) {
-                *ret_error = "may not contain user credentials";
-                return -EINVAL;
-        }
-        if (p[0] == '[') {
-                const char *close = memchr(p, ']', alen);
-                if (!close || close == p + 1) {
-                        *ret_error = "has a bad IPv6 address";
-                        return -EINVAL;
-                }
-                hlen = (size_t)(close - p) + 1;
-                for (size_t i = 1; i + 1 < hlen; i++)
-                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
-                                *ret_error = "has a bad IPv6 address";
-                                return -EINVAL;
-                        }
-        } else {
-                const char *colon = memchr(p, ':', alen);
-                hlen = colon ? (size_t)(colon - p) : alen;
-                if (hlen == 0 || p[0] == '.' || p[0] == '-') {
-                        *ret_error = "has no host";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < hlen; i++)
-                        if (!is_alnum(p[i]) && p[i] != '-' && p[i] != '.' && p[i] != '_') {
-                                *ret_error = "has a bad host name (IDNs must be in punycode)";
-                                return -EINVAL;
-                        }
-        }
-        if (hlen < alen) {
-                size_t portlen = alen - hlen - 1;
-                unsigned long port = 0;
-                if (p[hlen] != ':' || portlen == 0 || portlen > 5) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < portlen; i++) {
-                        char c = p[hlen + 1 + i];
-                        if (c < '0' || c > '9') {
-                                *ret_error = "has a bad port";
-                                return -EINVAL;
-                        }
-                        port = port * 10 + (unsigned long)(c - '0');
-                }
-                if (port == 0 || port > 65535) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-        }
-        if (!https && !host_is_loopback(p, hlen)) {
-                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
-                return -EINVAL;
-        }
-
-        _cleanup_free_ char *authority = strndup(p, alen), *path = strndup(p + alen, plen);
-        if (!authority || !path)
-                return -ENOMEM;
-        for (char *c = authority; *c; c++)
-                if (*c >= 'A' && *c <= 'Z')
-                        *c = (char)(*c - 'A' + 'a');
-        *ret = strjoin(scheme, authority, path);
-        return *ret ? 0 : -ENOMEM;
-}
 
 /* ---- state ----------------------------------------------------------------------------------- */
 
@@ -292,12 +87,8 @@ static void hackernews_destroy(void *state) {
 
         if (!hn)
                 return;
-        for (size_t i = 0; i < hn->n_queries; i++) {
-                free(hn->queries[i]);
-                free(hn->feeds[i]);
-        }
-        free(hn->queries);
-        free(hn->feeds);
+        strv_free_n(hn->queries, hn->n_queries);
+        strv_free_n(hn->feeds, hn->n_queries);
         free(hn->base);
         free(hn->tags);
         free(hn);
@@ -305,26 +96,6 @@ static void hackernews_destroy(void *state) {
 
 static inline void hackernews_destroyp(HackerNews **hn) {
         hackernews_destroy(*hn);
-}
-
-/* "  Acme   Corp " -> "Acme Corp"; NULL on OOM. */
-static char *query_normalize(const char *s) {
-        char *out = malloc(strlen(s) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (; *s; s++) {
-                if (is_blank(*s)) {
-                        if (o > out && o[-1] != ' ')
-                                *o++ = ' ';
-                        continue;
-                }
-                *o++ = *s;
-        }
-        if (o > out && o[-1] == ' ')
-                o--;
-        *o = 0;
-        return out;
 }
 
 /* Appends the tags of one list element ("story, comment" or "story") to *tags. */
@@ -335,7 +106,7 @@ static int tags_add(const char *element, char **tags, size_t *n_tags, const char
                 const char *start, *end;
                 size_t len;
 
-                while (*p == ',' || is_blank(*p))
+                while (*p == ',' || char_is_blank(*p))
                         p++;
                 if (!*p)
                         break;
@@ -343,11 +114,11 @@ static int tags_add(const char *element, char **tags, size_t *n_tags, const char
                 while (*p && *p != ',')
                         p++;
                 end = p;
-                while (end > start && is_blank(end[-1]))
+                while (end > start && char_is_blank(end[-1]))
                         end--;
                 len = (size_t)(end - start);
                 for (size_t i = 0; i < len; i++)
-                        if (!is_alnum(start[i]) && start[i] != '_' && start[i] != '-') {
+                        if (!char_is_alnum(start[i]) && start[i] != '_' && start[i] != '-') {
                                 *ret_bad = element;
                                 return -EINVAL;
                         }
@@ -383,7 +154,7 @@ static int hackernews_create(const struct earshot_host *host, const struct earsh
                              char *err, size_t err_len, void **ret_state) {
         _cleanup_(hackernews_destroyp) HackerNews *hn = NULL;
         const struct earshot_value *queries, *tags;
-        const char *error = NULL, *base;
+        const char *base;
         int r;
 
         queries = earshot_value_get(vals, "queries");
@@ -396,9 +167,8 @@ static int hackernews_create(const struct earshot_host *host, const struct earsh
         hn->host = host;
 
         base = earshot_value_str(vals, "base_url");
-        r = base_url_parse(base ? base : "https://hn.algolia.com", &hn->base, &error);
-        if (r == -EINVAL)
-                return set_error(err, err_len, "base_url: '%s' %s", base ? base : "", error);
+        r = option_base_url("base_url", base ? base : "https://hn.algolia.com", &hn->base, NULL,
+                            err, err_len);
         if (r < 0)
                 return r;
 
@@ -461,14 +231,13 @@ static int hackernews_create(const struct earshot_host *host, const struct earsh
                         return -ENOMEM;
         }
 
-        hn->hits_per_page = earshot_value_num(vals, "hits_per_page", 100);
-        if (hn->hits_per_page < 1 || hn->hits_per_page > HITS_PER_PAGE_MAX)
-                return set_error(err, err_len, "hits_per_page: %" PRId64 " is out of range 1..%d",
-                                 hn->hits_per_page, HITS_PER_PAGE_MAX);
-        hn->max_pages = earshot_value_num(vals, "max_pages", 10);
-        if (hn->max_pages < 1 || hn->max_pages > MAX_PAGES_MAX)
-                return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
-                                 hn->max_pages, MAX_PAGES_MAX);
+        r = option_int(vals, "hits_per_page", 100, 1, HITS_PER_PAGE_MAX, &hn->hits_per_page, err,
+                       err_len);
+        if (r < 0)
+                return r;
+        r = option_int(vals, "max_pages", 10, 1, MAX_PAGES_MAX, &hn->max_pages, err, err_len);
+        if (r < 0)
+                return r;
         int64_t overlap = earshot_value_num(vals, "overlap", 5 * 60 * USEC_PER_SEC);
         if (overlap < 0 || overlap > 7 * 24 * 3600 * USEC_PER_SEC)
                 return set_error(err, err_len, "overlap: more than a week (7d) makes no sense");
@@ -493,23 +262,6 @@ typedef struct Cursor {
 } Cursor;
 
 #define CURSOR_NULL ((Cursor){.t = -1})
-
-/* A decimal number 0..max from *p, which is advanced; -EINVAL if there is none. */
-static int parse_num(const char **p, int64_t max, int64_t *ret) {
-        const char *s = *p;
-        int64_t n = 0;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        while (*s >= '0' && *s <= '9') {
-                n = n * 10 + (*s++ - '0');
-                if (n > max)
-                        return -EINVAL;
-        }
-        *p = s;
-        *ret = n;
-        return 0;
-}
 
 static bool cursor_has_id(const Cursor *c, const char *id) {
         for (size_t i = 0; i < c->n_ids; i++)
@@ -651,103 +403,10 @@ static int hackernews_build_request(void *state, uint32_t i, const char *cursor,
         if (!url)
                 return -ENOMEM;
 
-        r = h->request_method(req, "GET");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, url);
-        if (r < 0)
-                return r;
-        return h->request_header(req, "Accept", "application/json");
+        return request_get(h, req, url, "application/json");
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
-
-/* Whether arrays and objects nest at most `max` deep (strings are skipped). Linear. */
-static bool json_depth_ok(const char *s, size_t n, unsigned max) {
-        unsigned depth = 0;
-        bool in_string = false;
-
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"')
-                        in_string = true;
-                else if (c == '[' || c == '{') {
-                        if (++depth > max)
-                                return false;
-                } else if ((c == ']' || c == '}') && depth > 0)
-                        depth--;
-        }
-        return true;
-}
-
-/*
- * Parse a response body as one JSON value. Returns 0 and *ret, or -EBADMSG after one error
- * log line naming the feed.
- */
-static int json_parse_body(const struct earshot_host *h, const char *feed,
-                           const struct earshot_response *resp, cJSON **ret) {
-        const char *body = resp->body ? resp->body : "", *end = NULL;
-        size_t len = resp->body ? resp->body_len : 0;
-        cJSON *root;
-
-        /* JSON has no raw NUL bytes, and cJSON would take them for the end */
-        if (memchr(body, 0, len)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", feed);
-                return -EBADMSG;
-        }
-        if (!json_depth_ok(body, len, JSON_DEPTH_MAX)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response nests deeper than %d levels", feed,
-                       JSON_DEPTH_MAX);
-                return -EBADMSG;
-        }
-        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!root) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", feed, len);
-                return -EBADMSG;
-        }
-        while (end && end < body + len && is_blank(*end))
-                end++;
-        if (!end || end != body + len) {
-                cJSON_Delete(root);
-                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value", feed);
-                return -EBADMSG;
-        }
-        *ret = root;
-        return 0;
-}
-
-static const cJSON *json_get(const cJSON *obj, const char *key) {
-        return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-}
-
-/* A non-empty string, or NULL. */
-static const char *json_nstr(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        return cJSON_IsString(j) && j->valuestring && *j->valuestring ? j->valuestring : NULL;
-}
-
-/* An integral number in 0..max; -1 when missing, of the wrong type or out of range. */
-static int64_t json_int(const cJSON *obj, const char *key, int64_t max) {
-        const cJSON *j = json_get(obj, key);
-        double d;
-
-        if (!cJSON_IsNumber(j))
-                return -1;
-        d = j->valuedouble;
-        if (!(d >= 0 && d <= (double)max) || d != (double)(int64_t)d)
-                return -1;
-        return (int64_t)d;
-}
-
-/* A count (points, num_comments); -1 when unknown. */
-static int64_t json_count(const cJSON *obj, const char *key) {
-        return json_int(obj, key, INT64_C(1) << 53);
-}
 
 /*
  * An item id, given as a string of digits (objectID) or an integral number (parent_id), into
@@ -758,15 +417,12 @@ static bool json_item_id(const cJSON *obj, const char *key, char buf[static ITEM
 
         if (cJSON_IsString(j) && j->valuestring) {
                 size_t len = strlen(j->valuestring);
-                if (len == 0 || len > ITEM_ID_MAX)
+                if (len > ITEM_ID_MAX || !is_digits(j->valuestring, len))
                         return false;
-                for (size_t i = 0; i < len; i++)
-                        if (j->valuestring[i] < '0' || j->valuestring[i] > '9')
-                                return false;
                 memcpy(buf, j->valuestring, len + 1);
                 return true;
         }
-        int64_t n = json_int(obj, key, INT64_C(1) << 53);
+        int64_t n = json_int(obj, key, JSON_INT_MAX);
         if (n < 0)
                 return false;
         (void)snprintf(buf, ITEM_ID_MAX + 1, "%" PRId64, n);
@@ -881,9 +537,9 @@ static int hit_emit(HackerNews *hn, const cJSON *hit, const char *id, int64_t t,
                 .author_followers = -1,
                 .lang = NULL,
                 .created_usec = t >= 0 ? t * USEC_PER_SEC : 0,
-                .replies = json_count(hit, "num_comments"),
+                .replies = json_int(hit, "num_comments", JSON_INT_MAX),
                 .reposts = -1,
-                .likes = json_count(hit, "points"),
+                .likes = json_int(hit, "points", JSON_INT_MAX),
                 .title = title,
                 .reply_to = reply_to,
                 .rating = 0,
@@ -959,7 +615,7 @@ static int hackernews_parse_response(void *state, uint32_t i, const char *cursor
                         w.from = old.t;
         }
 
-        r = json_parse_body(h, feed, resp, &root);
+        r = json_parse_response(h, feed, resp, &root);
         if (r < 0)
                 return r;
         hits = json_get(root, "hits");
@@ -973,7 +629,7 @@ static int hackernews_parse_response(void *state, uint32_t i, const char *cursor
                 return -EBADMSG;
         }
         int64_t nb_pages = json_int(root, "nbPages", INT64_C(1) << 40);
-        int64_t nb_hits = json_int(root, "nbHits", INT64_C(1) << 53);
+        int64_t nb_hits = json_int(root, "nbHits", JSON_INT_MAX);
 
         size_t n = 0;
         const cJSON *items[HITS_MAX];
@@ -989,8 +645,7 @@ static int hackernews_parse_response(void *state, uint32_t i, const char *cursor
 
         /* newest first on the wire; emit oldest first */
         int64_t oldest = -1;
-        size_t skipped = 0, first_skipped = 0;
-        const char *first_why = NULL;
+        Skipped skipped = {0};
         for (size_t k = n; k > 0; k--) {
                 const cJSON *hit = items[k - 1];
                 char id[ITEM_ID_MAX + 1];
@@ -1002,10 +657,7 @@ static int hackernews_parse_response(void *state, uint32_t i, const char *cursor
                 else if (!json_item_id(hit, "objectID", id))
                         why = "no objectID of digits";
                 if (why) {
-                        if (skipped++ == 0) {
-                                first_skipped = k - 1;
-                                first_why = why;
-                        }
+                        skipped_add(&skipped, k - 1, why);
                         continue;
                 }
                 t = hit_time(hn, hit);
@@ -1020,16 +672,10 @@ static int hackernews_parse_response(void *state, uint32_t i, const char *cursor
                 r = hit_emit(hn, hit, id, t, sink, &why);
                 if (r < 0)
                         return r;
-                if (r > 0 && skipped++ == 0) {
-                        first_skipped = k - 1;
-                        first_why = why;
-                }
+                if (r > 0)
+                        skipped_add(&skipped, k - 1, why);
         }
-        /* one warning a page, not one per hit */
-        if (skipped > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: skipped %zu of %zu hits that are not valid items (hit %zu: %s)", feed,
-                       skipped, n, first_skipped, first_why ? first_why : "malformed");
+        skipped_log(&skipped, h, feed, n, "hits that are not valid items", "hit");
 
         /* The first poll of a feed takes the newest page only: no history digging. */
         if (!have_cursor && !page) {

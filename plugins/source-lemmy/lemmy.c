@@ -49,7 +49,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,96 +58,16 @@
 
 #include "earshot-plugin.h"
 #include "markdown.h"
+#include "plugin-json.h"
+#include "plugin-util.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-
-#define LIMIT_MAX 50     /* Lemmy refuses limit > 50 */
-#define MAX_PAGES_MAX 50 /* the core follows at most 50 pages of one poll */
-#define ITEMS_MAX 1000   /* elements looked at in one response */
-#define JSON_DEPTH_MAX 64
-#define ID_MAX (INT64_C(1) << 53)      /* exact in a JSON number */
+#define LIMIT_MAX 50                   /* Lemmy refuses limit > 50 */
+#define MAX_PAGES_MAX 50               /* the core follows at most 50 pages of one poll */
+#define ITEMS_MAX 1000                 /* elements looked at in one response */
+#define ID_MAX JSON_INT_MAX            /* exact in a JSON number */
 #define TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 #define QUERY_MAX 512
 #define USEC_PER_SEC INT64_C(1000000)
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
-
-/* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
-static char *url_encode(const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
-        char *out = malloc(3 * strlen(s) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-                        *o++ = (char)*p;
-                        continue;
-                }
-                *o++ = '%';
-                *o++ = hex[*p >> 4];
-                *o++ = hex[*p & 15];
-        }
-        *o = 0;
-        return out;
-}
-
-/* The strings up to the NULL, concatenated into a new malloc()ed string; NULL on OOM. */
-static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-static char *strjoin_internal(const char *first, ...) {
-        size_t len = 0;
-        char *out, *o;
-        va_list ap;
-
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                len += strlen(s);
-        va_end(ap);
-        out = o = malloc(len + 1);
-        if (!out)
-                return NULL;
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                o = stpcpy(o, s);
-        va_end(ap);
-        return out;
-}
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
-static bool is_blank(char c) {
-        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static bool is_alnum(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static void ascii_lower(char *s) {
-        for (; *s; s++)
-                if (*s >= 'A' && *s <= 'Z')
-                        *s = (char)(*s - 'A' + 'a');
-}
 
 /* ---- instances ------------------------------------------------------------------------------- */
 
@@ -156,136 +75,6 @@ typedef struct Instance {
         char *base; /* owned: "https://lemmy.world", no trailing '/' */
         char *host; /* owned: "lemmy.world" or "127.0.0.1:8536", for handles of local users */
 } Instance;
-
-/* http:// is tolerated for these only: what we ask for never crosses a network in clear. */
-static bool host_is_loopback(const char *host, size_t n) {
-        static const char suffix[] = ".localhost";
-        const size_t ls = sizeof(suffix) - 1;
-        unsigned dots = 0;
-
-        if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-            (n > ls && strncasecmp(host + n - ls, suffix, ls) == 0) ||
-            (n == 5 && strncmp(host, "[::1]", 5) == 0))
-                return true;
-        /* 127.0.0.0/8 as a dotted quad */
-        if (n < 9 || strncmp(host, "127.", 4) != 0)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (host[i] == '.') {
-                        if (i + 1 == n || host[i + 1] == '.')
-                                return false;
-                        dots++;
-                } else if (host[i] < '0' || host[i] > '9')
-                        return false;
-        }
-        return dots == 3;
-}
-
-/*
- * Validate an instance URL and normalise it (scheme and host lowercased, trailing '/'
- * dropped, a path prefix kept). Refused: other schemes, user credentials, a query or
- * fragment, blanks, bad hosts or ports, and http:// to anything but loopback.
- */
-static int instance_parse(const char *url, Instance *ret, const char **ret_error) {
-        const char *scheme, *p;
-        size_t alen, hlen, plen;
-        bool https;
-
-        if (strncasecmp(url, "https://", 8) == 0) {
-                https = true;
-                scheme = "https://";
-                p = url + 8;
-        } else if (strncasecmp(url, "http://", 7) == 0) {
-                https = false;
-                scheme = "http://";
-                p = url + 7;
-        } else {
-                *ret_error = "is not an http:// or https:// URL";
-                return -EINVAL;
-        }
-        for (const char *c = p; *c; c++) {
-                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-                        *ret_error = "contains blanks or control characters";
-                        return -EINVAL;
-                }
-                if (*c == '?' || *c == '#') {
-                        *ret_error = "may not have a query or a fragment";
-                        return -EINVAL;
-                }
-        }
-        alen = strcspn(p, "/");
-        plen = strlen(p + alen);
-        while (plen > 0 && p[alen + plen - 1] == '/')
-                plen--;
-        if (alen == 0) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (memchr(p, '@', alen)) {
-                *ret_error = "may not contain user credentials";
-                return -EINVAL;
-        }
-        if (p[0] == '[') {
-                const char *close = memchr(p, ']', alen);
-                if (!close || close == p + 1) {
-                        *ret_error = "has a bad IPv6 address";
-                        return -EINVAL;
-                }
-                hlen = (size_t)(close - p) + 1;
-                for (size_t i = 1; i + 1 < hlen; i++)
-                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
-                                *ret_error = "has a bad IPv6 address";
-                                return -EINVAL;
-                        }
-        } else {
-                const char *colon = memchr(p, ':', alen);
-                hlen = colon ? (size_t)(colon - p) : alen;
-                if (hlen == 0 || p[0] == '.' || p[0] == '-') {
-                        *ret_error = "has no host";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < hlen; i++)
-                        if (!is_alnum(p[i]) && p[i] != '-' && p[i] != '.' && p[i] != '_') {
-                                *ret_error = "has a bad host name (IDNs must be in punycode)";
-                                return -EINVAL;
-                        }
-        }
-        if (hlen < alen) {
-                size_t portlen = alen - hlen - 1;
-                unsigned long port = 0;
-                if (p[hlen] != ':' || portlen == 0 || portlen > 5) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < portlen; i++) {
-                        char c = p[hlen + 1 + i];
-                        if (c < '0' || c > '9') {
-                                *ret_error = "has a bad port";
-                                return -EINVAL;
-                        }
-                        port = port * 10 + (unsigned long)(c - '0');
-                }
-                if (port == 0 || port > 65535) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-        }
-        if (!https && !host_is_loopback(p, hlen)) {
-                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
-                return -EINVAL;
-        }
-
-        _cleanup_free_ char *host = strndup(p, alen), *path = strndup(p + alen, plen);
-        if (!host || !path)
-                return -ENOMEM;
-        ascii_lower(host);
-        ret->base = strjoin(scheme, host, path);
-        if (!ret->base)
-                return -ENOMEM;
-        ret->host = host;
-        host = NULL;
-        return 0;
-}
 
 /* ---- state ----------------------------------------------------------------------------------- */
 
@@ -328,12 +117,8 @@ static void lemmy_destroy(void *state) {
                 free(l->instances[i].host);
         }
         free(l->instances);
-        for (size_t i = 0; i < l->n_queries; i++)
-                free(l->queries[i]);
-        free(l->queries);
-        for (size_t i = 0; i < l->n_communities; i++)
-                free(l->communities[i]);
-        free(l->communities);
+        strv_free_n(l->queries, l->n_queries);
+        strv_free_n(l->communities, l->n_communities);
         for (size_t i = 0; i < l->n_feeds; i++)
                 free(l->feeds[i].name);
         free(l->feeds);
@@ -344,26 +129,6 @@ static inline void lemmy_destroyp(Lemmy **l) {
         lemmy_destroy(*l);
 }
 
-/* "  Acme   Corp " -> "Acme Corp"; NULL on OOM. */
-static char *query_normalize(const char *s) {
-        char *out = malloc(strlen(s) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (; *s; s++) {
-                if (is_blank(*s)) {
-                        if (o > out && o[-1] != ' ')
-                                *o++ = ' ';
-                        continue;
-                }
-                *o++ = *s;
-        }
-        if (o > out && o[-1] == ' ')
-                o--;
-        *o = 0;
-        return out;
-}
-
 /*
  * "!Acme@Lemmy.World" -> "acme@lemmy.world". Lemmy community names are lowercase letters,
  * digits and '_'; a remote community carries "@host".
@@ -372,14 +137,14 @@ static int community_parse(const char *s, char **ret, const char **ret_error) {
         const char *at;
         size_t nlen;
 
-        while (is_blank(*s))
+        while (char_is_blank(*s))
                 s++;
         if (*s == '!')
                 s++;
         _cleanup_free_ char *c = strdup(s);
         if (!c)
                 return -ENOMEM;
-        for (size_t n = strlen(c); n > 0 && is_blank(c[n - 1]); n--)
+        for (size_t n = strlen(c); n > 0 && char_is_blank(c[n - 1]); n--)
                 c[n - 1] = 0;
         ascii_lower(c);
         at = strchr(c, '@');
@@ -389,7 +154,7 @@ static int community_parse(const char *s, char **ret, const char **ret_error) {
                 return -EINVAL;
         }
         for (size_t i = 0; i < nlen; i++)
-                if (!is_alnum(c[i]) && c[i] != '_') {
+                if (!char_is_alnum(c[i]) && c[i] != '_') {
                         *ret_error = "is not a community name (letters, digits and '_', "
                                      "optionally @instance)";
                         return -EINVAL;
@@ -400,7 +165,7 @@ static int community_parse(const char *s, char **ret, const char **ret_error) {
                         return -EINVAL;
                 }
                 for (const char *h = at + 1; *h; h++)
-                        if (!is_alnum(*h) && *h != '-' && *h != '.' && *h != '_' && *h != ':') {
+                        if (!char_is_host(*h) && *h != ':') {
                                 *ret_error = "has a bad instance name after '@'";
                                 return -EINVAL;
                         }
@@ -408,11 +173,6 @@ static int community_parse(const char *s, char **ret, const char **ret_error) {
         *ret = c;
         c = NULL;
         return 0;
-}
-
-static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
-        const struct earshot_value *v = earshot_value_get(vals, name);
-        return v && v->set && v->list && v->n_list > 0 ? v : NULL;
 }
 
 static int feed_add(Lemmy *l, FeedKind kind, size_t instance, const char *term) {
@@ -464,10 +224,8 @@ static int lemmy_create(const struct earshot_host *host, const struct earshot_va
                 Instance inst = {0};
                 bool dup = false;
 
-                r = instance_parse(instances->list[i], &inst, &error);
-                if (r == -EINVAL)
-                        return set_error(err, err_len, "instances: '%s' %s", instances->list[i],
-                                         error);
+                r = option_base_url("instances", instances->list[i], &inst.base, &inst.host, err,
+                                    err_len);
                 if (r < 0)
                         return r;
                 /* the same instance twice would make two feeds with one name */
@@ -536,14 +294,12 @@ static int lemmy_create(const struct earshot_host *host, const struct earshot_va
                                  "search_type: '%s' is not one of posts, comments, all", type);
         l->community_comments = earshot_value_num(vals, "community_comments", 1) != 0;
 
-        l->limit = earshot_value_num(vals, "limit", LIMIT_MAX);
-        if (l->limit < 1 || l->limit > LIMIT_MAX)
-                return set_error(err, err_len, "limit: %" PRId64 " is out of range 1..%d", l->limit,
-                                 LIMIT_MAX);
-        l->max_pages = earshot_value_num(vals, "max_pages", 5);
-        if (l->max_pages < 1 || l->max_pages > MAX_PAGES_MAX)
-                return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
-                                 l->max_pages, MAX_PAGES_MAX);
+        r = option_int(vals, "limit", LIMIT_MAX, 1, LIMIT_MAX, &l->limit, err, err_len);
+        if (r < 0)
+                return r;
+        r = option_int(vals, "max_pages", 5, 1, MAX_PAGES_MAX, &l->max_pages, err, err_len);
+        if (r < 0)
+                return r;
         if (l->n_instances == 0 || (l->n_queries == 0 && l->n_communities == 0))
                 return set_error(err, err_len, "instances, queries, communities: a list is empty");
 
@@ -591,22 +347,6 @@ typedef struct Mark {
 } Mark;
 
 #define MARK_NULL ((Mark){.id = -1, .t = -1})
-
-static int parse_num(const char **p, int64_t max, int64_t *ret) {
-        const char *s = *p;
-        int64_t n = 0;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        while (*s >= '0' && *s <= '9') {
-                n = n * 10 + (*s++ - '0');
-                if (n > max)
-                        return -EINVAL;
-        }
-        *p = s;
-        *ret = n;
-        return 0;
-}
 
 /* "ID" or "ID:T"; the whole string must be used. */
 static int cursor_parse(const char *s, Mark *ret) {
@@ -707,102 +447,10 @@ static int lemmy_build_request(void *state, uint32_t i, const char *cursor, cons
         if (!url)
                 return -ENOMEM;
 
-        r = h->request_method(req, "GET");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, url);
-        if (r < 0)
-                return r;
-        return h->request_header(req, "Accept", "application/json");
+        return request_get(h, req, url, "application/json");
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
-
-/* Whether arrays and objects nest at most `max` deep (strings are skipped). Linear. */
-static bool json_depth_ok(const char *s, size_t n, unsigned max) {
-        unsigned depth = 0;
-        bool in_string = false;
-
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"')
-                        in_string = true;
-                else if (c == '[' || c == '{') {
-                        if (++depth > max)
-                                return false;
-                } else if ((c == ']' || c == '}') && depth > 0)
-                        depth--;
-        }
-        return true;
-}
-
-/*
- * Parse a response body as one JSON value. Returns 0 and *ret, or -EBADMSG after one error
- * log line naming the feed.
- */
-static int json_parse_body(const struct earshot_host *h, const char *feed,
-                           const struct earshot_response *resp, cJSON **ret) {
-        const char *body = resp->body ? resp->body : "", *end = NULL;
-        size_t len = resp->body ? resp->body_len : 0;
-        cJSON *root;
-
-        if (memchr(body, 0, len)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", feed);
-                return -EBADMSG;
-        }
-        if (!json_depth_ok(body, len, JSON_DEPTH_MAX)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response nests deeper than %d levels", feed,
-                       JSON_DEPTH_MAX);
-                return -EBADMSG;
-        }
-        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!root) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", feed, len);
-                return -EBADMSG;
-        }
-        while (end && end < body + len && is_blank(*end))
-                end++;
-        if (!end || end != body + len) {
-                cJSON_Delete(root);
-                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value", feed);
-                return -EBADMSG;
-        }
-        *ret = root;
-        return 0;
-}
-
-static const cJSON *json_get(const cJSON *obj, const char *key) {
-        return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-}
-
-static const cJSON *json_obj(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        return cJSON_IsObject(j) ? j : NULL;
-}
-
-/* A non-empty string, or NULL. */
-static const char *json_nstr(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        return cJSON_IsString(j) && j->valuestring && *j->valuestring ? j->valuestring : NULL;
-}
-
-/* An integral number in 0..max; -1 when missing, of the wrong type or out of range. */
-static int64_t json_int(const cJSON *obj, const char *key, int64_t max) {
-        const cJSON *j = json_get(obj, key);
-        double d;
-
-        if (!cJSON_IsNumber(j))
-                return -1;
-        d = j->valuedouble;
-        if (!(d >= 0 && d <= (double)max) || d != (double)(int64_t)d)
-                return -1;
-        return (int64_t)d;
-}
 
 static bool json_true(const cJSON *obj, const char *key) {
         return cJSON_IsTrue(json_get(obj, key));
@@ -811,9 +459,7 @@ static bool json_true(const cJSON *obj, const char *key) {
 /* An http(s) URL string, or NULL. */
 static const char *json_url(const cJSON *obj, const char *key) {
         const char *s = json_nstr(obj, key);
-        return s && (strncasecmp(s, "https://", 8) == 0 || strncasecmp(s, "http://", 7) == 0)
-                       ? s
-                       : NULL;
+        return s && url_skip_http(s) ? s : NULL;
 }
 
 /* ---- items ----------------------------------------------------------------------------------- */
@@ -837,7 +483,7 @@ static char *author_handle(const Instance *inst, const cJSON *creator, bool *oom
         if (!name)
                 return NULL;
         if (actor) {
-                const char *host = strstr(actor, "://") + 3;
+                const char *host = url_skip_http(actor);
                 size_t hlen = strcspn(host, "/?#");
                 const char *at = memchr(host, '@', hlen);
                 if (at) { /* user info has no place in a handle */
@@ -1047,7 +693,7 @@ static int lemmy_parse_response(void *state, uint32_t i, const char *cursor, con
                 w = (Walk){.n = 1, .from = old, .top = old};
         bool first = !page && !have_cursor;
 
-        r = json_parse_body(h, f->name, resp, &root);
+        r = json_parse_response(h, f->name, resp, &root);
         if (r < 0)
                 return r;
         list = json_get(root, key);
@@ -1076,8 +722,7 @@ static int lemmy_parse_response(void *state, uint32_t i, const char *cursor, con
         /* newest first on the wire; emit oldest first */
         int64_t oldest = -1;
         bool reached = false;
-        size_t skipped = 0, first_skipped = 0;
-        const char *first_why = NULL;
+        Skipped skipped = {0};
         for (size_t k = n; k > 0; k--) {
                 const cJSON *item = items[k - 1];
                 const cJSON *self = json_obj(item, feed_is_comments(f) ? "comment" : "post");
@@ -1111,16 +756,11 @@ static int lemmy_parse_response(void *state, uint32_t i, const char *cursor, con
                         if (r == 0 || !malformed)
                                 continue;
                 }
-                if (skipped++ == 0) {
-                        first_skipped = k - 1;
-                        first_why = why;
-                }
+                skipped_add(&skipped, k - 1, why);
         }
-        if (skipped > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: skipped %zu of %zu elements that are not valid %s (element %zu: %s)",
-                       f->name, skipped, n, key, first_skipped,
-                       first_why ? first_why : "malformed");
+        char what[64];
+        (void)snprintf(what, sizeof(what), "elements that are not valid %s", key);
+        skipped_log(&skipped, h, f->name, n, what, "element");
 
         /* The first poll of a feed takes the newest page only: no history digging. */
         if (first)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "markdown.h"
+#include "plugin-util.h"
 
 typedef struct Out {
         char *buf;
@@ -33,21 +34,11 @@ static void out_space(Out *o) {
 }
 
 static void out_utf8(Out *o, uint32_t cp) {
-        if (cp < 0x80)
-                out_put(o, (char)cp);
-        else if (cp < 0x800) {
-                out_put(o, (char)(0xc0 | (cp >> 6)));
-                out_put(o, (char)(0x80 | (cp & 0x3f)));
-        } else if (cp < 0x10000) {
-                out_put(o, (char)(0xe0 | (cp >> 12)));
-                out_put(o, (char)(0x80 | ((cp >> 6) & 0x3f)));
-                out_put(o, (char)(0x80 | (cp & 0x3f)));
-        } else {
-                out_put(o, (char)(0xf0 | (cp >> 18)));
-                out_put(o, (char)(0x80 | ((cp >> 12) & 0x3f)));
-                out_put(o, (char)(0x80 | ((cp >> 6) & 0x3f)));
-                out_put(o, (char)(0x80 | (cp & 0x3f)));
-        }
+        char buf[4];
+        size_t n = utf8_encode(cp, buf);
+
+        for (size_t i = 0; i < n; i++)
+                out_put(o, buf[i]);
 }
 
 /* Ends the current output line: trailing blanks dropped, empty lines collapsed. */

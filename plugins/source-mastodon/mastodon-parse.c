@@ -31,87 +31,7 @@
 
 #include "mastodon.h"
 
-/* ---- JSON ----------------------------------------------------------------------------------- */
-
-/* Whether no array or object nests deeper than `max`; counts brackets outside strings. */
-static bool json_depth_ok(const char *s, size_t len, unsigned max) {
-        unsigned depth = 0;
-        bool in_string = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = s[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"')
-                        in_string = true;
-                else if (c == '[' || c == '{') {
-                        if (++depth > max)
-                                return false;
-                } else if ((c == ']' || c == '}') && depth > 0)
-                        depth--;
-        }
-        return true;
-}
-
-/* Parses the whole body as one JSON value. 0, or -EBADMSG with the reason in *ret_why. */
-static int json_load(const struct earshot_response *resp, cJSON **ret, const char **ret_why) {
-        const char *body = resp->body ? resp->body : "", *end = NULL;
-        size_t len = resp->body ? resp->body_len : 0;
-        cJSON *root;
-
-        /* JSON has no raw NUL bytes, and cJSON would take them for blanks */
-        if (memchr(body, 0, len)) {
-                *ret_why = "contains NUL bytes, not JSON";
-                return -EBADMSG;
-        }
-        if (!json_depth_ok(body, len, JSON_DEPTH_MAX)) {
-                *ret_why = "nests deeper than 64 levels, not a Mastodon response";
-                return -EBADMSG;
-        }
-        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!root) {
-                *ret_why = "is not valid JSON";
-                return -EBADMSG;
-        }
-        /* anything but blanks after the value is garbage, e.g. two bodies glued together */
-        while (end && end < body + len &&
-               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-                end++;
-        if (!end || end != body + len) {
-                cJSON_Delete(root);
-                *ret_why = "has garbage after the JSON value";
-                return -EBADMSG;
-        }
-        *ret = root;
-        return 0;
-}
-
-static const char *json_str(const cJSON *obj, const char *key) {
-        const cJSON *j = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-        return j && cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
-}
-
-/* A non-empty string, or NULL. */
-static const char *json_nstr(const cJSON *obj, const char *key) {
-        const char *s = json_str(obj, key);
-        return s && *s ? s : NULL;
-}
-
-static const cJSON *json_obj(const cJSON *obj, const char *key) {
-        const cJSON *j = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-        return cJSON_IsObject(j) ? j : NULL;
-}
-
-/* A non-negative count; -1 when missing, of the wrong type or out of range. */
-static int64_t json_count(const cJSON *obj, const char *key) {
-        const cJSON *j = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-        if (!j || !cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble < 9.0e18))
-                return -1;
-        return (int64_t)j->valuedouble;
-}
+/* ---- log lines ------------------------------------------------------------------------------ */
 
 /* A server's string, fit for a log line: at most 200 bytes, control characters as blanks. */
 static const char *loggable(const char *s, char buf[static 201]) {
@@ -263,25 +183,18 @@ int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *re
         }
 
         /* newest first on the wire; emit oldest first */
-        size_t skipped = 0, first_skipped = 0;
-        const char *first_why = NULL;
+        Skipped skipped = {0};
         for (size_t k = n; k > 0; k--) {
                 const char *reason = NULL;
                 r = status_emit(m, f, k - 1, items[k - 1], sink, &reason);
                 if (r < 0)
                         return r;
-                if (r > 0 && skipped++ == 0) {
-                        first_skipped = k - 1;
-                        first_why = reason;
-                }
+                if (r > 0)
+                        skipped_add(&skipped, k - 1, reason);
         }
         /* One warning a page: a server sending malformed statuses is worth knowing
          * about, but not once per element. */
-        if (skipped > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: skipped %zu of %zu elements that are not valid statuses "
-                       "(element %zu: %s)",
-                       f->name, skipped, n, first_skipped, first_why ? first_why : "malformed");
+        skipped_log(&skipped, h, f->name, n, "elements that are not valid statuses", "element");
 
         *ret_newest = newest ? strdup(newest) : NULL;
         if (newest && !*ret_newest)

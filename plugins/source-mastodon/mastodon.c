@@ -41,53 +41,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mastodon.h"
-
-/* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
-char *url_encode(const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
-        char *out = malloc(3 * strlen(s) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
-                        *o++ = (char)*p;
-                else {
-                        *o++ = '%';
-                        *o++ = hex[*p >> 4];
-                        *o++ = hex[*p & 15];
-                }
-        *o = 0;
-        return out;
-}
-
-/* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
-char *strjoin_internal(const char *first, ...) {
-        size_t len = 0;
-        char *out, *o;
-        va_list ap;
-
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                len += strlen(s);
-        va_end(ap);
-        out = o = malloc(len + 1);
-        if (!out)
-                return NULL;
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                o = stpcpy(o, s);
-        va_end(ap);
-        return out;
-}
 
 /* Timeline ids are opaque strings that sort by length, then bytewise: "99" < "100". */
 int id_compare(const char *a, const char *b) {
@@ -100,11 +59,6 @@ int id_compare(const char *a, const char *b) {
         return c < 0 ? -1 : c > 0;
 }
 
-static bool is_unreserved(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 /*
  * Whether an id may go into a cursor field and a URL path as it is: 1..ID_MAX RFC 3986
  * unreserved characters. Mastodon's ids are digits, Pleroma's base62, GoToSocial's ULIDs.
@@ -115,7 +69,7 @@ bool id_is_safe(const char *s) {
         if (!s)
                 return false;
         for (; s[n]; n++)
-                if (n >= ID_MAX || !is_unreserved(s[n]))
+                if (n >= ID_MAX || !char_is_unreserved(s[n]))
                         return false;
         return n > 0;
 }
@@ -130,9 +84,7 @@ static void mastodon_destroy(void *state) {
                 free(m->instances[i].host);
         }
         free(m->instances);
-        for (size_t i = 0; i < m->n_tags; i++)
-                free(m->tags[i]);
-        free(m->tags);
+        strv_free_n(m->tags, m->n_tags);
         for (size_t i = 0; i < m->n_accounts; i++) {
                 free(m->accounts[i].acct);
                 free(m->accounts[i].id);
@@ -152,169 +104,6 @@ static void mastodon_destroy(void *state) {
 
 static inline void mastodon_destroyp(Mastodon **m) {
         mastodon_destroy(*m);
-}
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
-static char ascii_tolower(char c) {
-        return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool is_digits(const char *s, size_t n) {
-        if (n == 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-        return true;
-}
-
-/* http:// is tolerated for these only: a token or a post never crosses a network in clear. */
-static bool host_is_loopback(const char *host, size_t n) {
-        static const char suffix[] = ".localhost";
-        const size_t ls = sizeof(suffix) - 1;
-
-        if ((n == 9 && strncmp(host, "localhost", 9) == 0) ||
-            (n > ls && strncmp(host + n - ls, suffix, ls) == 0) ||
-            (n == 5 && strncmp(host, "[::1]", 5) == 0))
-                return true;
-
-        /* 127.0.0.0/8 written as a dotted quad */
-        if (n < 9 || strncmp(host, "127.", 4) != 0)
-                return false;
-        unsigned dots = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (host[i] == '.') {
-                        if (i + 1 == n || host[i + 1] == '.')
-                                return false;
-                        dots++;
-                } else if (host[i] < '0' || host[i] > '9')
-                        return false;
-        }
-        return dots == 3;
-}
-
-static bool is_host_char(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '-' || c == '.' || c == '_';
-}
-
-/* "443" -> true; a port is 1..65535, written with at most 5 digits. */
-static bool port_is_valid(const char *port, size_t n) {
-        unsigned long v = 0;
-
-        if (n > 5 || !is_digits(port, n))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                v = v * 10 + (unsigned long)(port[i] - '0');
-        return v >= 1 && v <= 65535;
-}
-
-/*
- * Validate an instance base URL and normalise it: scheme and host lowercased, trailing '/'
- * stripped. A path prefix is kept (an instance may live below one); a query, a fragment, user
- * credentials or blanks are refused.
- */
-static int instance_parse(const char *url, Instance *ret, const char **ret_error) {
-        const char *scheme, *p;
-        bool https;
-
-        if (strncasecmp(url, "https://", 8) == 0) {
-                https = true;
-                scheme = "https://";
-                p = url + 8;
-        } else if (strncasecmp(url, "http://", 7) == 0) {
-                https = false;
-                scheme = "http://";
-                p = url + 7;
-        } else {
-                *ret_error = "is not an http:// or https:// URL";
-                return -EINVAL;
-        }
-
-        for (const char *c = p; *c; c++)
-                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-                        *ret_error = "contains blanks or control characters";
-                        return -EINVAL;
-                } else if (*c == '?' || *c == '#') {
-                        *ret_error = "may not have a query or a fragment";
-                        return -EINVAL;
-                }
-
-        size_t alen = strcspn(p, "/");
-        const char *path = p + alen;
-        size_t plen = strlen(path);
-        while (plen > 0 && path[plen - 1] == '/')
-                plen--;
-
-        if (alen == 0) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (memchr(p, '@', alen)) {
-                *ret_error = "may not contain user credentials";
-                return -EINVAL;
-        }
-
-        /* host, then an optional :port */
-        size_t hlen;
-        if (p[0] == '[') {
-                const char *close = memchr(p, ']', alen);
-                if (!close) {
-                        *ret_error = "has a bad IPv6 address";
-                        return -EINVAL;
-                }
-                hlen = (size_t)(close - p) + 1;
-                for (size_t i = 1; i + 1 < hlen; i++)
-                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
-                                *ret_error = "has a bad IPv6 address";
-                                return -EINVAL;
-                        }
-        } else {
-                const char *colon = memchr(p, ':', alen);
-                hlen = colon ? (size_t)(colon - p) : alen;
-                for (size_t i = 0; i < hlen; i++)
-                        if (!is_host_char(p[i])) {
-                                *ret_error = "has a bad host name (IDNs must be in punycode)";
-                                return -EINVAL;
-                        }
-        }
-        if (hlen == 0 || (p[0] != '[' && (p[0] == '.' || p[0] == '-'))) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (hlen < alen && (p[hlen] != ':' || !port_is_valid(p + hlen + 1, alen - hlen - 1))) {
-                *ret_error = "has a bad port";
-                return -EINVAL;
-        }
-        if (!https && !host_is_loopback(p, hlen)) {
-                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
-                return -EINVAL;
-        }
-
-        _cleanup_free_ char *host = strndup(p, alen), *rest = strndup(path, plen);
-        if (!host || !rest)
-                return -ENOMEM;
-        for (char *c = host; *c; c++)
-                *c = ascii_tolower(*c);
-
-        ret->base = strjoin(scheme, host, rest);
-        if (!ret->base)
-                return -ENOMEM;
-        ret->host = host;
-        host = NULL;
-        return 0;
 }
 
 /*
@@ -338,9 +127,7 @@ static int tag_parse(const char *s, char **ret, const char **ret_error) {
         char *t = strdup(s);
         if (!t)
                 return -ENOMEM;
-        for (char *c = t; *c; c++)
-                *c = ascii_tolower(*c);
-        *ret = t;
+        *ret = ascii_lower(t);
         return 0;
 }
 
@@ -373,7 +160,7 @@ static int account_parse(const char *s, Account *ret, const char **ret_error) {
         if (n > HANDLE_MAX || ul == 0)
                 return -EINVAL;
         for (size_t i = 0; i < ul; i++)
-                if (!is_host_char(s[i]))
+                if (!char_is_host(s[i]))
                         return -EINVAL;
         if (s[ul] == '@') {
                 const char *d = s + ul + 1;
@@ -381,23 +168,14 @@ static int account_parse(const char *s, Account *ret, const char **ret_error) {
                 if (hl == 0 || d[0] == '.' || d[0] == '-')
                         return -EINVAL;
                 for (size_t i = 0; i < hl; i++)
-                        if (!is_host_char(d[i]))
+                        if (!char_is_host(d[i]))
                                 return -EINVAL;
                 if (hl < dl && !port_is_valid(d + hl + 1, dl - hl - 1))
                         return -EINVAL;
         }
 
-        ret->acct = strdup(s);
-        if (!ret->acct)
-                return -ENOMEM;
-        for (char *c = ret->acct; *c; c++)
-                *c = ascii_tolower(*c);
-        return 0;
-}
-
-static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
-        const struct earshot_value *v = earshot_value_get(vals, name);
-        return v && v->set && v->list && v->n_list > 0 ? v : NULL;
+        ret->acct = ascii_lower(strdup(s));
+        return ret->acct ? 0 : -ENOMEM;
 }
 
 /* Adds the feed unless this instance already has one of that name. Takes `name` and `acct`. */
@@ -454,19 +232,13 @@ static int token_setup(Mastodon *m, const struct earshot_values *vals, char *err
                         return set_error(err, err_len, "access_token: contains control characters");
 
         if (owner && *owner) {
-                Instance o = {0};
-                const char *error = NULL;
-                int r = instance_parse(owner, &o, &error);
-                if (r == -EINVAL)
-                        return set_error(err, err_len, "access_token_instance: '%s' %s", owner,
-                                         error);
+                _cleanup_free_ char *base = NULL;
+                int r = option_base_url("access_token_instance", owner, &base, NULL, err, err_len);
                 if (r < 0)
                         return r;
                 for (which = 0; which < m->n_instances; which++)
-                        if (strcmp(m->instances[which].base, o.base) == 0)
+                        if (strcmp(m->instances[which].base, base) == 0)
                                 break;
-                free(o.base);
-                free(o.host);
                 if (which == m->n_instances)
                         return set_error(err, err_len,
                                          "access_token_instance: '%s' is not one of the "
@@ -518,10 +290,8 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                 Instance inst = {0};
                 bool dup = false;
 
-                r = instance_parse(instances->list[i], &inst, &error);
-                if (r == -EINVAL)
-                        return set_error(err, err_len, "instances: '%s' %s", instances->list[i],
-                                         error);
+                r = option_base_url("instances", instances->list[i], &inst.base, &inst.host, err,
+                                    err_len);
                 if (r < 0)
                         return r;
                 /* the same instance twice would make two feeds with one name */
@@ -580,14 +350,12 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
         if (m->n_tags == 0 && m->n_accounts == 0)
                 return set_error(err, err_len, "tags, accounts: the lists are empty");
 
-        m->limit = earshot_value_num(vals, "limit", LIMIT_MAX);
-        if (m->limit < 1 || m->limit > LIMIT_MAX)
-                return set_error(err, err_len, "limit: %" PRId64 " is out of range 1..%d", m->limit,
-                                 LIMIT_MAX);
-        m->max_pages = earshot_value_num(vals, "max_pages", 10);
-        if (m->max_pages < 1 || m->max_pages > MAX_PAGES_MAX)
-                return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
-                                 m->max_pages, MAX_PAGES_MAX);
+        r = option_int(vals, "limit", LIMIT_MAX, 1, LIMIT_MAX, &m->limit, err, err_len);
+        if (r < 0)
+                return r;
+        r = option_int(vals, "max_pages", 10, 1, MAX_PAGES_MAX, &m->max_pages, err, err_len);
+        if (r < 0)
+                return r;
         m->local = earshot_value_num(vals, "local", 0) != 0;
         m->account_replies = earshot_value_num(vals, "account_replies", 1) != 0;
         m->check_instance = earshot_value_num(vals, "check_instance", 1) != 0;
@@ -642,7 +410,7 @@ static int cursor_set_id(char **field, const char *v, size_t n) {
         if (n == 0 || n > ID_MAX)
                 return 0; /* malformed: ignored */
         for (size_t i = 0; i < n; i++)
-                if (!is_unreserved(v[i]))
+                if (!char_is_unreserved(v[i]))
                         return 0;
         char *s = strndup(v, n);
         if (!s)
@@ -860,13 +628,7 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
         if (!url)
                 return -ENOMEM;
 
-        r = h->request_method(req, "GET");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, url);
-        if (r < 0)
-                return r;
-        r = h->request_header(req, "Accept", "application/json");
+        r = request_get(h, req, url, "application/json");
         if (r < 0)
                 return r;
         /* the token only to its own instance, and only where it can matter */

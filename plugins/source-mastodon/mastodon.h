@@ -13,23 +13,13 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
+#include "plugin-json.h"
+#include "plugin-util.h"
 
 #define LIMIT_MAX 40 /* Mastodon's own cap for timelines */
 #define MAX_PAGES_MAX 1000
-#define ID_MAX 128        /* longest status or account id put in a cursor or URL */
-#define HANDLE_MAX 255    /* longest "user@domain" accepted in `accounts` */
-#define JSON_DEPTH_MAX 64 /* a status nests about 8 deep; anything past 64 is not Mastodon */
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
+#define ID_MAX 128     /* longest status or account id put in a cursor or URL */
+#define HANDLE_MAX 255 /* longest "user@domain" accepted in `accounts` */
 
 typedef struct Instance {
         char *base; /* owned: "https://mastodon.social", no trailing '/' */
@@ -116,9 +106,6 @@ int parse_lookup(Mastodon *m, const Feed *f, const struct earshot_response *resp
 int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *resp,
                    struct earshot_sink *sink, size_t *ret_n, char **ret_newest);
 
-/* shared helpers (mastodon.c) */
-char *url_encode(const char *s);
-char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
+/* ids (mastodon.c) */
 int id_compare(const char *a, const char *b);
 bool id_is_safe(const char *s);

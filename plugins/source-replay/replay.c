@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,14 +31,10 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#include "plugin-json.h"
+#include "plugin-util.h"
 
 #define BATCH_MAX 100000
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
 
 typedef struct Replay {
         const struct earshot_host *host; /* borrowed, valid until destroy */
@@ -66,19 +61,6 @@ static inline void replay_destroyp(Replay **r) {
         replay_destroy(*r);
 }
 
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
 /* file:// + the path with everything but unreserved characters and '/' percent-encoded. */
 static char *file_url(const char *path) {
         static const char hex[] = "0123456789ABCDEF";
@@ -88,8 +70,7 @@ static char *file_url(const char *path) {
                 return NULL;
         o = stpcpy(url, "file://");
         for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
+                if (char_is_unreserved((char)*p) || *p == '/')
                         *o++ = (char)*p;
                 else {
                         *o++ = '%';
@@ -144,14 +125,10 @@ static const char *replay_feed(void *state, uint32_t i) {
 static int replay_build_request(void *state, uint32_t i, const char *cursor, const char *page,
                                 struct earshot_request *req) {
         Replay *r = state;
-        int k;
 
         if (i != 0)
                 return -EINVAL;
-        k = r->host->request_method(req, "GET");
-        if (k < 0)
-                return k;
-        return r->host->request_url(req, r->url);
+        return request_get(r->host, req, r->url, NULL);
 }
 
 /* A field that must be a string when present; null counts as absent. */

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "plugin-util.h"
 #include "rss-internal.h"
 
 #define LABEL_MAX 40
@@ -147,29 +148,6 @@ static uint32_t cp1252(uint8_t b) {
         if (b >= 0x80 && b < 0xA0)
                 return c1[b - 0x80];
         return b;
-}
-
-static size_t utf8_encode(uint32_t cp, char out[4]) {
-        if (cp < 0x80) {
-                out[0] = (char)cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                out[0] = (char)(0xC0 | (cp >> 6));
-                out[1] = (char)(0x80 | (cp & 0x3F));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                out[0] = (char)(0xE0 | (cp >> 12));
-                out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                out[2] = (char)(0x80 | (cp & 0x3F));
-                return 3;
-        }
-        out[0] = (char)(0xF0 | (cp >> 18));
-        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (char)(0x80 | (cp & 0x3F));
-        return 4;
 }
 
 /* UTF-8 with stray bytes: valid sequences kept, each other byte read as Windows-1252. */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "plugin-util.h"
 #include "rss-internal.h"
 
 /* Decode one UTF-8 sequence at s; returns its length (1 for an invalid byte, read as U+FFFD). */
@@ -47,29 +48,6 @@ static size_t utf8_decode(const uint8_t *s, uint32_t *ret) {
         }
         *ret = 0xFFFD;
         return 1;
-}
-
-static size_t utf8_put(uint32_t cp, char *out) {
-        if (cp < 0x80) {
-                out[0] = (char)cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                out[0] = (char)(0xC0 | (cp >> 6));
-                out[1] = (char)(0x80 | (cp & 0x3F));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                out[0] = (char)(0xE0 | (cp >> 12));
-                out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                out[2] = (char)(0x80 | (cp & 0x3F));
-                return 3;
-        }
-        out[0] = (char)(0xF0 | (cp >> 18));
-        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (char)(0x80 | (cp & 0x3F));
-        return 4;
 }
 
 /* Windows-1252's characters for 0x80..0x9F (0: undefined there). */
@@ -149,7 +127,7 @@ char *rss_text_fix(const char *s) {
                         cp = '\n';
                 } else if ((cp < 0x20 && cp != '\n' && cp != '\t') || cp == 0x7F)
                         cp = ' ';
-                o += utf8_put(cp, o);
+                o += utf8_encode(cp, o);
         }
         *o = 0;
         return out;
@@ -244,13 +222,7 @@ bool rss_has_scheme(const char *s) {
 bool rss_is_http_url(const char *s) {
         const char *h;
 
-        if (!s)
-                return false;
-        if (strncasecmp(s, "https://", 8) == 0)
-                h = s + 8;
-        else if (strncasecmp(s, "http://", 7) == 0)
-                h = s + 7;
-        else
+        if (!s || !(h = url_skip_http(s)))
                 return false;
         if (*h == 0 || *h == '/' || *h == '?' || *h == '#')
                 return false;
@@ -273,11 +245,7 @@ static int hexval(char c) {
 char *rss_unwrap_google_redirect(const char *url) {
         const char *p, *q;
 
-        if (strncasecmp(url, "https://", 8) == 0)
-                p = url + 8;
-        else if (strncasecmp(url, "http://", 7) == 0)
-                p = url + 7;
-        else
+        if (!(p = url_skip_http(url)))
                 return NULL;
         if (strncasecmp(p, "www.", 4) == 0)
                 p += 4;

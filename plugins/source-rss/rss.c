@@ -62,7 +62,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,10 +77,8 @@
 #include <libxml/xmlversion.h>
 
 #include "earshot-plugin.h"
+#include "plugin-util.h"
 #include "rss-internal.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
 
 #define MAX_ITEMS_MAX 2000     /* the core takes at most 2000 posts from one response */
 #define FIELD_MAX (1u << 20)   /* bytes of one field taken from the document */
@@ -122,36 +119,10 @@ static const char *const rss_namespaces[] = {
         NULL,
 };
 
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
 static inline void xmlFreeDocp(xmlDoc **d) {
         if (*d)
                 xmlFreeDoc(*d);
 }
-
-/* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
-static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-static char *strjoin_internal(const char *first, ...) {
-        size_t len = 0;
-        char *out, *o;
-        va_list ap;
-
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                len += strlen(s);
-        va_end(ap);
-        out = o = malloc(len + 1);
-        if (!out)
-                return NULL;
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                o = stpcpy(o, s);
-        va_end(ap);
-        return out;
-}
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
 
 /* ---- state ---------------------------------------------------------------------------------- */
 
@@ -171,9 +142,7 @@ static void rss_destroy(void *state) {
 
         if (!r)
                 return;
-        for (size_t i = 0; i < r->n_urls; i++)
-                free(r->urls[i]);
-        free(r->urls);
+        strv_free_n(r->urls, r->n_urls);
         free(r->network);
         free(r->language);
         free(r);
@@ -181,19 +150,6 @@ static void rss_destroy(void *state) {
 
 static inline void rss_destroyp(Rss **r) {
         rss_destroy(*r);
-}
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
 }
 
 /*
@@ -248,12 +204,9 @@ static int url_normalise(const char *url, char **ret, const char **ret_error) {
                 return -EINVAL;
         }
 
-        _cleanup_free_ char *host = strndup(p, alen);
+        _cleanup_free_ char *host = ascii_lower(strndup(p, alen));
         if (!host)
                 return -ENOMEM;
-        for (char *c = host; *c; c++)
-                if (*c >= 'A' && *c <= 'Z')
-                        *c = (char)(*c - 'A' + 'a');
         /* "https://example.com" and "https://example.com/" are one feed */
         const char *rest = p[alen] ? p + alen : "/";
         *ret = strjoin(scheme, host, rest[0] == '?' ? "/" : "", rest);
@@ -382,21 +335,13 @@ static const char *rss_feed(void *state, uint32_t i) {
 static int rss_build_request(void *state, uint32_t i, const char *cursor, const char *page,
                              struct earshot_request *req) {
         Rss *r = state;
-        const struct earshot_host *h = r->host;
-        int k;
 
         if (i >= r->n_urls)
                 return -EINVAL;
-        k = h->request_method(req, "GET");
-        if (k < 0)
-                return k;
-        k = h->request_url(req, r->urls[i]);
-        if (k < 0)
-                return k;
-        return h->request_header(req, "Accept",
-                                 "application/atom+xml, application/rss+xml, "
-                                 "application/rdf+xml;q=0.9, application/xml;q=0.8, "
-                                 "text/xml;q=0.8, */*;q=0.5");
+        return request_get(r->host, req, r->urls[i],
+                           "application/atom+xml, application/rss+xml, "
+                           "application/rdf+xml;q=0.9, application/xml;q=0.8, "
+                           "text/xml;q=0.8, */*;q=0.5");
 }
 
 /* ---- growing buffers -------------------------------------------------------------------------- */
@@ -1431,11 +1376,7 @@ static void entry_done(Entry *e) {
 static char *mastodon_acct(const char *url, char **ret_profile) {
         const char *p;
 
-        if (strncasecmp(url, "https://", 8) == 0)
-                p = url + 8;
-        else if (strncasecmp(url, "http://", 7) == 0)
-                p = url + 7;
-        else
+        if (!(p = url_skip_http(url)))
                 return NULL;
         size_t hl = strcspn(p, "/?#");
         if (hl == 0 || p[hl] != '/' || p[hl + 1] != '@')

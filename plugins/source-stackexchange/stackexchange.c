@@ -49,7 +49,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,278 +57,18 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
+#include "plugin-json.h"
+#include "plugin-util.h"
 
 #define MAX_PAGES_MAX 25        /* 2,500 questions a poll */
 #define MAX_ITEMS_PER_PAGE 1000 /* the API sends at most 100 */
-#define MAX_JSON_DEPTH 64
 #define MAX_QUERY_LEN 500
-#define MAX_ID INT64_C(9007199254740991) /* 2^53 - 1: exact in a JSON number */
 #define PAGE_SIZE 100
 #define QUOTA_LOW 10
 #define USEC_PER_SEC INT64_C(1000000)
 #define USEC_PER_DAY (INT64_C(86400) * USEC_PER_SEC)
 #define MAX_EPOCH INT64_C(32503680000) /* year 3000: anything later is not a date */
 #define REREAD_MAX INT64_C(86400)      /* seconds: the overlap re-reads questions this young only */
-
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
-
-static inline void cJSON_Deletep(cJSON **j) {
-        cJSON_Delete(*j);
-}
-
-/* s with everything but RFC 3986 unreserved characters percent-encoded; NULL on OOM. */
-static char *url_encode(const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
-        char *out = malloc(3 * strlen(s) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
-                        *o++ = (char)*p;
-                else {
-                        *o++ = '%';
-                        *o++ = hex[*p >> 4];
-                        *o++ = hex[*p & 15];
-                }
-        *o = 0;
-        return out;
-}
-
-/* Concatenate the strings up to the NULL into a new malloc()ed string; NULL on OOM. */
-static char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
-static char *strjoin_internal(const char *first, ...) {
-        size_t len = 0;
-        char *out, *o;
-        va_list ap;
-
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                len += strlen(s);
-        va_end(ap);
-        out = o = malloc(len + 1);
-        if (!out)
-                return NULL;
-        va_start(ap, first);
-        for (const char *s = first; s; s = va_arg(ap, const char *))
-                o = stpcpy(o, s);
-        va_end(ap);
-        return out;
-}
-#define strjoin(...) strjoin_internal(__VA_ARGS__, (const char *)NULL)
-
-static int set_error(char *err, size_t err_len, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_len, const char *format, ...) {
-        va_list ap;
-
-        if (err && err_len > 0) {
-                va_start(ap, format);
-                (void)vsnprintf(err, err_len, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
-static bool is_digits(const char *s, size_t n) {
-        if (n == 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-        return true;
-}
-
-/* http:// is tolerated for these only: nothing crosses a network in clear. */
-static bool host_is_loopback(const char *host, size_t n) {
-        static const char suffix[] = ".localhost";
-        const size_t ls = sizeof(suffix) - 1;
-        unsigned dots = 0;
-
-        if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-            (n > ls && strncasecmp(host + n - ls, suffix, ls) == 0) ||
-            (n == 5 && strncmp(host, "[::1]", 5) == 0))
-                return true;
-        /* 127.0.0.0/8 as a dotted quad */
-        if (n < 9 || strncmp(host, "127.", 4) != 0)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (host[i] == '.') {
-                        if (i + 1 == n || host[i + 1] == '.')
-                                return false;
-                        dots++;
-                } else if (host[i] < '0' || host[i] > '9')
-                        return false;
-        }
-        return dots == 3;
-}
-
-/*
- * Validate a base URL and normalise it: scheme and host lowercased, trailing '/' stripped, a
- * path prefix kept (a proxy may serve the API below one). A query, a
- * fragment, user credentials, blanks or a bad port are refused; http:// only for loopback.
- */
-static int base_url_parse(const char *url, char **ret, const char **ret_error) {
-        const char *scheme, *p;
-        bool https;
-
-        if (strncasecmp(url, "https://", 8) == 0) {
-                https = true;
-                scheme = "https://";
-                p = url + 8;
-        } else if (strncasecmp(url, "http://", 7) == 0) {
-                https = false;
-                scheme = "http://";
-                p = url + 7;
-        } else {
-                *ret_error = "is not an http:// or https:// URL";
-                return -EINVAL;
-        }
-        for (const char *c = p; *c; c++)
-                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-                        *ret_error = "contains blanks or control characters";
-                        return -EINVAL;
-                } else if (*c == '?' || *c == '#') {
-                        *ret_error = "may not have a query or a fragment";
-                        return -EINVAL;
-                }
-
-        size_t alen = strcspn(p, "/"), hlen;
-        const char *path = p + alen;
-        size_t plen = strlen(path);
-        while (plen > 0 && path[plen - 1] == '/')
-                plen--;
-        if (alen == 0) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (memchr(p, '@', alen)) {
-                *ret_error = "may not contain user credentials";
-                return -EINVAL;
-        }
-        if (p[0] == '[') {
-                const char *close = memchr(p, ']', alen);
-                if (!close) {
-                        *ret_error = "has a bad IPv6 address";
-                        return -EINVAL;
-                }
-                hlen = (size_t)(close - p) + 1;
-                for (size_t i = 1; i + 1 < hlen; i++)
-                        if (!strchr("0123456789abcdefABCDEF:.", p[i])) {
-                                *ret_error = "has a bad IPv6 address";
-                                return -EINVAL;
-                        }
-        } else {
-                const char *colon = memchr(p, ':', alen);
-                hlen = colon ? (size_t)(colon - p) : alen;
-                for (size_t i = 0; i < hlen; i++) {
-                        char c = p[i];
-                        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
-                                *ret_error = "has a bad host name (IDNs must be in punycode)";
-                                return -EINVAL;
-                        }
-                }
-        }
-        if (hlen == 0 || (p[0] != '[' && (p[0] == '.' || p[0] == '-'))) {
-                *ret_error = "has no host";
-                return -EINVAL;
-        }
-        if (hlen < alen) {
-                const char *port = p + hlen + 1;
-                size_t portlen = alen - hlen - 1;
-                unsigned long n = 0;
-                if (p[hlen] != ':' || portlen > 5 || !is_digits(port, portlen)) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < portlen; i++)
-                        n = n * 10 + (unsigned long)(port[i] - '0');
-                if (n == 0 || n > 65535) {
-                        *ret_error = "has a bad port";
-                        return -EINVAL;
-                }
-        }
-        if (!https && !host_is_loopback(p, hlen)) {
-                *ret_error = "must use https:// (http:// is allowed for loopback hosts only)";
-                return -EINVAL;
-        }
-
-        _cleanup_free_ char *authority = strndup(p, alen), *rest = strndup(path, plen);
-        if (!authority || !rest)
-                return -ENOMEM;
-        for (char *c = authority; *c; c++)
-                if (*c >= 'A' && *c <= 'Z')
-                        *c = (char)(*c - 'A' + 'a');
-        *ret = strjoin(scheme, authority, rest);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* ---- JSON helpers --------------------------------------------------------------------------- */
-
-static const cJSON *json_get(const cJSON *obj, const char *key) {
-        return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-}
-
-static const char *json_str(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        return cJSON_IsString(j) && j->valuestring ? j->valuestring : NULL;
-}
-
-/* A non-empty string, or NULL. */
-static const char *json_nstr(const cJSON *obj, const char *key) {
-        const char *s = json_str(obj, key);
-        return s && *s ? s : NULL;
-}
-
-/* A non-negative integer count; -1 when missing, of the wrong type or out of range. */
-static int64_t json_count(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble < 9.0e18))
-                return -1;
-        return (int64_t)j->valuedouble;
-}
-
-/* A positive integral id up to 2^53 - 1; 0 when missing or anything else. */
-static int64_t json_id(const cJSON *obj, const char *key) {
-        const cJSON *j = json_get(obj, key);
-        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 1 && j->valuedouble <= (double)MAX_ID) ||
-            j->valuedouble != (double)(int64_t)j->valuedouble)
-                return 0;
-        return (int64_t)j->valuedouble;
-}
-
-/*
- * Whether the JSON text nests arrays and objects at most `max` deep. Counted on the bytes
- * before cJSON sees them, so a hostile body costs neither stack nor memory.
- */
-static bool json_depth_ok(const char *s, size_t len, unsigned max) {
-        unsigned depth = 0;
-        bool in_string = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = s[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"')
-                        in_string = true;
-                else if (c == '[' || c == '{') {
-                        if (++depth > max)
-                                return false;
-                } else if ((c == ']' || c == '}') && depth > 0)
-                        depth--;
-        }
-        return true;
-}
 
 /* ---- state ---------------------------------------------------------------------------------- */
 
@@ -362,12 +101,8 @@ static void stackexchange_destroy(void *state) {
         if (!s)
                 return;
         free(s->base);
-        for (size_t i = 0; i < s->n_sites; i++)
-                free(s->sites[i]);
-        free(s->sites);
-        for (size_t i = 0; i < s->n_queries; i++)
-                free(s->queries[i]);
-        free(s->queries);
+        strv_free_n(s->sites, s->n_sites);
+        strv_free_n(s->queries, s->n_queries);
         free(s->tagged);
         free(s->filter);
         if (s->authorization) {
@@ -384,11 +119,6 @@ static inline void stackexchange_destroyp(StackExchange **s) {
         stackexchange_destroy(*s);
 }
 
-static const struct earshot_value *list_value(const struct earshot_values *vals, const char *name) {
-        const struct earshot_value *v = earshot_value_get(vals, name);
-        return v && v->set && v->list && v->n_list > 0 ? v : NULL;
-}
-
 /* Whether every byte of s is in the set (plus ASCII letters and digits); s must be non-empty. */
 static bool chars_ok(const char *s, const char *extra) {
         if (!*s)
@@ -398,47 +128,6 @@ static bool chars_ok(const char *s, const char *extra) {
                       (*s >= '0' && *s <= '9') || (*s && strchr(extra, *s))))
                         return false;
         return true;
-}
-
-static char *ascii_lowercase(char *s) {
-        for (char *c = s; c && *c; c++)
-                if (*c >= 'A' && *c <= 'Z')
-                        *c = (char)(*c - 'A' + 'a');
-        return s;
-}
-
-/* Add a string to a list unless it is there already; takes ownership of s. */
-static void list_add_unique(char **list, size_t *n, char *s) {
-        for (size_t j = 0; j < *n; j++)
-                if (strcmp(list[j], s) == 0) {
-                        free(s);
-                        return;
-                }
-        list[(*n)++] = s;
-}
-
-/* A free-text query as written, blanks trimmed. */
-static int query_parse(const char *s, char **ret, const char **ret_error) {
-        while (*s == ' ' || *s == '\t')
-                s++;
-        size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                n--;
-        if (n == 0) {
-                *ret_error = "is empty";
-                return -EINVAL;
-        }
-        if (n > MAX_QUERY_LEN) {
-                *ret_error = "is too long";
-                return -EINVAL;
-        }
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)s[i] < ' ' || s[i] == 0x7f) {
-                        *ret_error = "contains control characters";
-                        return -EINVAL;
-                }
-        *ret = strndup(s, n);
-        return *ret ? 0 : -ENOMEM;
 }
 
 static int stackexchange_create(const struct earshot_host *host, const struct earshot_values *vals,
@@ -466,9 +155,8 @@ static int stackexchange_create(const struct earshot_host *host, const struct ea
                 return -ENOMEM;
 
         base = earshot_value_str(vals, "base_url");
-        r = base_url_parse(base ? base : "https://api.stackexchange.com", &s->base, &error);
-        if (r == -EINVAL)
-                return set_error(err, err_len, "base_url: '%s' %s", base, error);
+        r = option_base_url("base_url", base ? base : "https://api.stackexchange.com", &s->base,
+                            NULL, err, err_len);
         if (r < 0)
                 return r;
 
@@ -483,11 +171,11 @@ static int stackexchange_create(const struct earshot_host *host, const struct ea
                 char *c = strdup(site);
                 if (!c)
                         return -ENOMEM;
-                list_add_unique(s->sites, &s->n_sites, ascii_lowercase(c));
+                list_add_unique(s->sites, &s->n_sites, ascii_lower(c));
         }
         for (size_t i = 0; queries && i < queries->n_list && queries->list[i]; i++) {
                 char *q = NULL;
-                r = query_parse(queries->list[i], &q, &error);
+                r = query_trim(queries->list[i], MAX_QUERY_LEN, &q, &error);
                 if (r == -EINVAL)
                         return set_error(err, err_len, "queries: '%.80s' %s", queries->list[i],
                                          error);
@@ -510,7 +198,7 @@ static int stackexchange_create(const struct earshot_host *host, const struct ea
                 if (!joined)
                         return -ENOMEM;
                 free(s->tagged);
-                s->tagged = ascii_lowercase(joined);
+                s->tagged = ascii_lower(joined);
         }
         if (tagged && tagged->n_list > 5)
                 return set_error(err, err_len, "tagged: the API takes 5 tags at most, not %zu",
@@ -537,10 +225,9 @@ static int stackexchange_create(const struct earshot_host *host, const struct ea
                         return -ENOMEM;
         }
 
-        s->max_pages = earshot_value_num(vals, "max_pages", 5);
-        if (s->max_pages < 1 || s->max_pages > MAX_PAGES_MAX)
-                return set_error(err, err_len, "max_pages: %" PRId64 " is out of range 1..%d",
-                                 s->max_pages, MAX_PAGES_MAX);
+        r = option_int(vals, "max_pages", 5, 1, MAX_PAGES_MAX, &s->max_pages, err, err_len);
+        if (r < 0)
+                return r;
         int64_t overlap = earshot_value_num(vals, "overlap", 120 * USEC_PER_SEC);
         if (overlap < 0 || overlap > USEC_PER_DAY)
                 return set_error(err, err_len, "overlap: must be between 0s and 1d");
@@ -577,13 +264,9 @@ static const char *stackexchange_feed(void *state, uint32_t i) {
 
 /* Parse a decimal epoch second count 0..MAX_EPOCH; -EINVAL for anything else. */
 static int parse_epoch(const char *s, size_t n, int64_t *ret) {
-        int64_t v = 0;
+        int64_t v;
 
-        if (!is_digits(s, n) || n > 12)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                v = v * 10 + (s[i] - '0');
-        if (v > MAX_EPOCH)
+        if (parse_digits(s, n, 12, &v) < 0 || v > MAX_EPOCH)
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -668,13 +351,7 @@ static int stackexchange_build_request(void *state, uint32_t i, const char *curs
         if (!url)
                 return -ENOMEM;
 
-        r = h->request_method(req, "GET");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, url);
-        if (r < 0)
-                return r;
-        r = h->request_header(req, "Accept", "application/json");
+        r = request_get(h, req, url, "application/json");
         if (r < 0)
                 return r;
         /*
@@ -714,7 +391,7 @@ static int64_t json_epoch(const cJSON *obj, const char *key) {
 }
 
 /* A signed integer such as a score; *ok false when missing or out of range. */
-static int64_t json_int(const cJSON *obj, const char *key, bool *ok) {
+static int64_t json_signed(const cJSON *obj, const char *key, bool *ok) {
         const cJSON *j = json_get(obj, key);
         *ok = cJSON_IsNumber(j) && j->valuedouble > -9.0e18 && j->valuedouble < 9.0e18;
         return *ok ? (int64_t)j->valuedouble : 0;
@@ -794,7 +471,7 @@ static int item_emit(StackExchange *s, const Feed *f, const cJSON *it, struct ea
         int64_t replies = answers >= 0 && comments >= 0 ? answers + comments
                           : answers >= 0                ? answers
                                                         : comments;
-        int64_t score = json_int(it, "score", &ok);
+        int64_t score = json_signed(it, "score", &ok);
         int64_t edited = json_epoch(it, "last_edit_date");
 
         struct earshot_post post = {
@@ -817,41 +494,6 @@ static int item_emit(StackExchange *s, const Feed *f, const cJSON *it, struct ea
                 .edited_usec = edited > 0 ? edited * USEC_PER_SEC : 0,
         };
         return h->emit_post(sink, &post);
-}
-
-static int body_parse(StackExchange *s, const Feed *f, const struct earshot_response *resp,
-                      cJSON **ret) {
-        const struct earshot_host *h = s->host;
-        const char *body = resp->body ? resp->body : "", *end = NULL;
-        size_t len = resp->body ? resp->body_len : 0;
-        cJSON *root;
-
-        if (memchr(body, 0, len)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response contains NUL bytes, not JSON", f->name);
-                return -EBADMSG;
-        }
-        if (!json_depth_ok(body, len, MAX_JSON_DEPTH)) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response nests deeper than %d levels", f->name,
-                       MAX_JSON_DEPTH);
-                return -EBADMSG;
-        }
-        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!root) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response is not valid JSON (%zu bytes)", f->name,
-                       len);
-                return -EBADMSG;
-        }
-        while (end && end < body + len &&
-               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-                end++;
-        if (!end || end != body + len) {
-                cJSON_Delete(root);
-                h->log(h, EARSHOT_LOG_ERR, "%s: response has garbage after the JSON value",
-                       f->name);
-                return -EBADMSG;
-        }
-        *ret = root;
-        return 0;
 }
 
 static int backoff(const StackExchange *s, struct earshot_sink *sink, int64_t usec) {
@@ -924,7 +566,7 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
         if (r < 0)
                 return r;
 
-        r = body_parse(s, f, resp, &root);
+        r = json_parse_response(h, f->name, resp, &root);
         if (r < 0)
                 return r;
         if (!cJSON_IsObject(root)) {
@@ -999,8 +641,8 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
                 items[n++] = it;
 
         /* Emit oldest first: the first poll reads newest first, every other one oldest first. */
-        size_t skipped = 0, first_skipped = 0, no_body = 0, too_old = 0;
-        const char *first_why = NULL;
+        size_t no_body = 0, too_old = 0;
+        Skipped skipped = {0};
         int64_t newest = cur;
         for (size_t k = 0; k < n; k++) {
                 size_t idx = w.first ? n - 1 - k : k;
@@ -1027,20 +669,14 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
                 if (r == 1) {
                         h->log(h, EARSHOT_LOG_DEBUG, "%s: skipping item %zu: %s", f->name, idx,
                                why);
-                        if (skipped++ == 0) {
-                                first_skipped = idx;
-                                first_why = why;
-                        }
+                        skipped_add(&skipped, idx, why);
                         continue;
                 }
                 no_body += nb;
                 if (created > newest)
                         newest = created;
         }
-        if (skipped > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: skipped %zu of %zu items that are not valid questions (item %zu: %s)",
-                       f->name, skipped, n, first_skipped, first_why ? first_why : "malformed");
+        skipped_log(&skipped, h, f->name, n, "items that are not valid questions", "item");
         if (no_body > 0)
                 h->log(h, EARSHOT_LOG_WARNING,
                        "%s: filter '%s' leaves out the body of %zu question%s; only titles can "

@@ -360,6 +360,28 @@ void mock_values_build(MockValues *mv, const struct earshot_option *options,
         mv->vals = (struct earshot_values){.n = n, .v = mv->v};
 }
 
+void mock_plugin_destroy(const struct earshot_plugin *p, void **state) {
+        if (!*state)
+                return;
+        if (p->source)
+                p->source->destroy(*state);
+        else
+                p->notifier->destroy(*state);
+        *state = NULL;
+}
+
+int mock_plugin_create(MockHost *m, const struct earshot_plugin *p, const char *const *settings,
+                       void **state, char *err, size_t err_len) {
+        MockValues mv;
+
+        mock_plugin_destroy(p, state);
+        err[0] = 0;
+        mock_values_build(&mv, p->options, settings);
+        if (p->source)
+                return p->source->create(&m->host, &mv.vals, err, err_len, state);
+        return p->notifier->create(&m->host, &mv.vals, err, err_len, state);
+}
+
 struct earshot_response mock_response(int32_t status, const char *body, size_t len) {
         static const char *const no_headers[] = {NULL};
         return (struct earshot_response){

@@ -80,6 +80,16 @@ typedef struct MockValues {
 void mock_values_build(MockValues *mv, const struct earshot_option *options,
                        const char *const *settings);
 
+/*
+ * Replace *state, an instance of plugin p (a source or a notifier) or NULL, with one created
+ * against the mock host from `settings` as mock_values_build() takes them. Returns create()'s
+ * result; its error message is in err.
+ */
+int mock_plugin_create(MockHost *m, const struct earshot_plugin *p, const char *const *settings,
+                       void **state, char *err, size_t err_len);
+/* Destroy *state, an instance of plugin p, if there is one; *state becomes NULL. */
+void mock_plugin_destroy(const struct earshot_plugin *p, void **state);
+
 /* A response with the given status and body (borrowed), and no headers. */
 struct earshot_response mock_response(int32_t status, const char *body, size_t len);
 

@@ -73,8 +73,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         T *t = *state;
-        if (t->state)
-                P->notifier->destroy(t->state);
+        mock_plugin_destroy(P, &t->state);
         cJSON_Delete(t->body);
         mock_request_done(&t->req);
         mock_host_done(&t->mh);
@@ -83,15 +82,7 @@ static int teardown(void **state) {
 }
 
 static int create(T *t, const char *const *settings) {
-        MockValues mv;
-
-        if (t->state) {
-                P->notifier->destroy(t->state);
-                t->state = NULL;
-        }
-        t->err[0] = 0;
-        mock_values_build(&mv, P->options, settings);
-        return P->notifier->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
+        return mock_plugin_create(&t->mh, P, settings, &t->state, t->err, sizeof(t->err));
 }
 
 static void create_ok(T *t, const char *const *settings) {

@@ -19,11 +19,8 @@
 
 #include "earshot-plugin.h"
 #include "mock-host.h"
+#include "source-test.h"
 
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define LATEST SETTINGS("forums=http://localhost:4200")
 #define SEARCH SETTINGS("forums=http://localhost:4200", "queries=acme")
 #define BASE "http://localhost:4200"
@@ -35,123 +32,10 @@ extern const struct earshot_plugin earshot_plugin_descriptor;
 #define T2 INT64_C(1579908365551000)  /* 2020-01-24T23:26:05.551Z */
 #define T16 INT64_C(1477750460516000) /* 2016-10-29T14:14:20.516Z, search-query.json */
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        struct earshot_sink sink;
-        void *state;
-        char err[256];
-} T;
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        mock_sink_init(&t->sink);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        if (t->state)
-                P->source->destroy(t->state);
-        mock_request_done(&t->req);
-        mock_sink_done(&t->sink);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        MockValues mv;
-
-        if (t->state) {
-                P->source->destroy(t->state);
-                t->state = NULL;
-        }
-        t->err[0] = 0;
-        mock_values_build(&mv, P->options, settings);
-        return P->source->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-        assert_non_null(t->state);
-}
-
-static void build(T *t, uint32_t feed, const char *cursor, const char *page) {
-        mock_request_done(&t->req);
-        mock_request_init(&t->req);
-        assert_int_equal(P->source->build_request(t->state, feed, cursor, page, &t->req), 0);
-        assert_non_null(t->req.url);
-}
-
-static int parse_len(T *t, const char *cursor, const char *page, const char *body, size_t len) {
-        struct earshot_response resp = mock_response(200, body, len);
-
-        mock_sink_done(&t->sink);
-        mock_sink_init(&t->sink);
-        return P->source->parse_response(t->state, 0, cursor, page, &resp, &t->sink);
-}
-
-static int parse(T *t, const char *cursor, const char *page, const char *body) {
-        return parse_len(t, cursor, page, body, strlen(body));
-}
-
-static int parse_fixture(T *t, const char *cursor, const char *page, const char *name) {
-        size_t len;
-        char *body = mock_read_fixture(name, &len);
-        int r = parse_len(t, cursor, page, body, len);
-        free(body);
-        return r;
-}
-
-static cJSON *load_json(const char *name) {
-        char *body = mock_read_fixture(name, NULL);
-        cJSON *j = cJSON_Parse(body);
-        free(body);
-        assert_non_null(j);
-        return j;
-}
-
-static int parse_json(T *t, const char *cursor, const char *page, const cJSON *doc) {
-        char *body = cJSON_PrintUnformatted(doc);
-        assert_non_null(body);
-        int r = parse(t, cursor, page, body);
-        free(body);
-        return r;
-}
-
-static const struct earshot_post *find_post(const T *t, const char *id) {
-        for (size_t i = 0; i < t->sink.n_posts; i++)
-                if (strcmp(t->sink.posts[i].id, id) == 0)
-                        return &t->sink.posts[i];
-        fail_msg("no post %s", id);
-        return NULL;
-}
-
-static void expect_rejected(T *t, const char *const *settings, const char *in_err) {
-        int r = create(t, settings);
-        if (r != -EINVAL)
-                fail_msg("expected -EINVAL, got %d", r);
-        assert_null(t->state);
-        if (!strstr(t->err, in_err))
-                fail_msg("error \"%s\" does not mention \"%s\"", t->err, in_err);
-}
+typedef SourceTest T;
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_SOURCE);
-        assert_string_equal(P->name, "discourse");
-        assert_non_null(P->description);
-        assert_non_null(P->source);
-        assert_null(P->notifier);
-        assert_int_equal(P->source->size, sizeof(struct earshot_source_ops));
+        expect_source_descriptor("discourse");
 
         size_t n = 0;
         for (const struct earshot_option *o = P->options; o->name; o++, n++) {
@@ -533,12 +417,7 @@ static void test_search_paging(void **state) {
 }
 
 static void expect_bad(T *t, const char *body, size_t len) {
-        int r = parse_len(t, "1", NULL, body, len);
-        if (r != -EBADMSG)
-                fail_msg("expected -EBADMSG, got %d for \"%.40s\"", r, body);
-        assert_int_equal(t->sink.n_posts, 0);
-        assert_int_equal(t->sink.n_cursor, 0);
-        assert_int_equal(t->sink.n_page, 0);
+        expect_bad_feed(t, 0, "1", body, len);
 }
 
 /* {"latest_posts":[[[...]]]} nested `depth` levels deep in all; malloc()ed */

@@ -22,99 +22,13 @@
 
 #include "earshot-plugin.h"
 #include "mock-host.h"
+#include "source-test.h"
 
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define SEC INT64_C(1000000)
 /* mock-host.c's clock: 2026-08-01T14:00:00Z */
 #define NOW INT64_C(1785592800)
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        struct earshot_sink sink;
-        void *state;
-        char err[256];
-} T;
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        mock_sink_init(&t->sink);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        if (t->state)
-                P->source->destroy(t->state);
-        mock_request_done(&t->req);
-        mock_sink_done(&t->sink);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        MockValues mv;
-
-        if (t->state) {
-                P->source->destroy(t->state);
-                t->state = NULL;
-        }
-        t->err[0] = 0;
-        mock_values_build(&mv, P->options, settings);
-        return P->source->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-        assert_non_null(t->state);
-}
-
-static void build(T *t, uint32_t feed, const char *cursor, const char *page) {
-        mock_request_done(&t->req);
-        mock_request_init(&t->req);
-        int r = P->source->build_request(t->state, feed, cursor, page, &t->req);
-        if (r != 0)
-                fail_msg("build_request: %d", r);
-        assert_non_null(t->req.url);
-}
-
-static int parse_len(T *t, const char *cursor, const char *page, const char *body, size_t len) {
-        struct earshot_response resp = mock_response(200, body, len);
-
-        mock_sink_done(&t->sink);
-        mock_sink_init(&t->sink);
-        return P->source->parse_response(t->state, 0, cursor, page, &resp, &t->sink);
-}
-
-static int parse(T *t, const char *cursor, const char *page, const char *body) {
-        return parse_len(t, cursor, page, body, strlen(body));
-}
-
-static int parse_fixture(T *t, const char *cursor, const char *page, const char *name) {
-        size_t len;
-        char *body = mock_read_fixture(name, &len);
-        int r = parse_len(t, cursor, page, body, len);
-        free(body);
-        return r;
-}
-
-static int parse_json(T *t, const char *cursor, const char *page, const cJSON *doc) {
-        char *body = cJSON_PrintUnformatted(doc);
-        assert_non_null(body);
-        int r = parse(t, cursor, page, body);
-        free(body);
-        return r;
-}
+typedef SourceTest T;
 
 /* A minimal comment hit as Algolia sends it. */
 static cJSON *hit(const char *id, int64_t created_at_i) {
@@ -159,41 +73,15 @@ static int parse_page(T *t, const char *cursor, const char *page, cJSON *doc) {
         return r;
 }
 
-static const struct earshot_post *find_post(const T *t, const char *id) {
-        for (size_t i = 0; i < t->sink.n_posts; i++)
-                if (strcmp(t->sink.posts[i].id, id) == 0)
-                        return &t->sink.posts[i];
-        fail_msg("no post %s", id);
-        return NULL;
-}
-
 static bool starts_with(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static void expect_ids(const T *t, size_t n, ...) {
-        va_list ap;
-
-        if (t->sink.n_posts != n)
-                fail_msg("%zu posts, expected %zu", t->sink.n_posts, n);
-        va_start(ap, n);
-        for (size_t i = 0; i < n; i++)
-                assert_string_equal(t->sink.posts[i].id, va_arg(ap, const char *));
-        va_end(ap);
 }
 
 /* ---- options and feeds ------------------------------------------------------------------------
  */
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_SOURCE);
-        assert_string_equal(P->name, "hackernews");
-        assert_non_null(P->description);
-        assert_non_null(P->source);
-        assert_null(P->notifier);
-        assert_int_equal(P->source->size, sizeof(struct earshot_source_ops));
+        expect_source_descriptor("hackernews");
 
         size_t n = 0;
         for (const struct earshot_option *o = P->options; o->name; o++, n++) {
@@ -225,15 +113,6 @@ static void test_feeds(void **state) {
         assert_string_equal(P->source->feed(t->state, 0), "http://localhost/hn#acme");
         create_ok(t, SETTINGS("queries=acme", "base_url=http://[::1]:9"));
         assert_string_equal(P->source->feed(t->state, 0), "http://[::1]:9#acme");
-}
-
-static void expect_rejected(T *t, const char *const *settings, const char *in_err) {
-        int r = create(t, settings);
-        if (r != -EINVAL)
-                fail_msg("expected -EINVAL, got %d", r);
-        assert_null(t->state);
-        if (!strstr(t->err, in_err))
-                fail_msg("error \"%s\" does not mention \"%s\"", t->err, in_err);
 }
 
 static void test_create_rejects(void **state) {
@@ -765,13 +644,7 @@ static void test_gap_without_report_gap(void **state) {
 /* ---- failure modes --------------------------------------------------------------------------- */
 
 static void expect_bad(T *t, const char *body, size_t len) {
-        int r = parse_len(t, "1", NULL, body, len);
-        if (r != -EBADMSG)
-                fail_msg("expected -EBADMSG, got %d for \"%.40s\"", r, body);
-        assert_int_equal(t->sink.n_posts, 0);
-        assert_int_equal(t->sink.n_cursor, 0);
-        assert_int_equal(t->sink.n_page, 0);
-        assert_int_equal(t->sink.n_gaps, 0);
+        expect_bad_feed(t, 0, "1", body, len);
 }
 
 static void test_garbage(void **state) {

@@ -24,145 +24,22 @@
 
 #include "earshot-plugin.h"
 #include "mock-host.h"
+#include "source-test.h"
 #include "source-lemmy/markdown.h"
 
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define SEC INT64_C(1000000)
 
 /* feeds of WORLD: 0 q:acme/posts, 1 q:acme/comments, 2 !acme/posts, 3 !acme/comments */
 #define WORLD SETTINGS("instances=https://lemmy.world", "queries=acme", "communities=acme")
 enum { SEARCH_POSTS, SEARCH_COMMENTS, COMMUNITY_POSTS, COMMUNITY_COMMENTS };
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        struct earshot_sink sink;
-        void *state;
-        char err[256];
-} T;
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        mock_sink_init(&t->sink);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        if (t->state)
-                P->source->destroy(t->state);
-        mock_request_done(&t->req);
-        mock_sink_done(&t->sink);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        MockValues mv;
-
-        if (t->state) {
-                P->source->destroy(t->state);
-                t->state = NULL;
-        }
-        t->err[0] = 0;
-        mock_values_build(&mv, P->options, settings);
-        return P->source->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-        assert_non_null(t->state);
-}
-
-static void build(T *t, uint32_t feed, const char *cursor, const char *page) {
-        mock_request_done(&t->req);
-        mock_request_init(&t->req);
-        int r = P->source->build_request(t->state, feed, cursor, page, &t->req);
-        if (r != 0)
-                fail_msg("build_request: %d", r);
-        assert_non_null(t->req.url);
-}
-
-static int parse_len(T *t, uint32_t feed, const char *cursor, const char *page, const char *body,
-                     size_t len) {
-        struct earshot_response resp = mock_response(200, body, len);
-
-        mock_sink_done(&t->sink);
-        mock_sink_init(&t->sink);
-        return P->source->parse_response(t->state, feed, cursor, page, &resp, &t->sink);
-}
-
-static int parse(T *t, uint32_t feed, const char *cursor, const char *page, const char *body) {
-        return parse_len(t, feed, cursor, page, body, strlen(body));
-}
-
-static int parse_fixture(T *t, uint32_t feed, const char *cursor, const char *page,
-                         const char *name) {
-        size_t len;
-        char *body = mock_read_fixture(name, &len);
-        int r = parse_len(t, feed, cursor, page, body, len);
-        free(body);
-        return r;
-}
-
-static cJSON *load_json(const char *name) {
-        char *body = mock_read_fixture(name, NULL);
-        cJSON *j = cJSON_Parse(body);
-        free(body);
-        assert_non_null(j);
-        return j;
-}
-
-static int parse_json(T *t, uint32_t feed, const char *cursor, const char *page, cJSON *doc) {
-        char *body = cJSON_PrintUnformatted(doc);
-        assert_non_null(body);
-        int r = parse(t, feed, cursor, page, body);
-        free(body);
-        cJSON_Delete(doc);
-        return r;
-}
-
-static const struct earshot_post *find_post(const T *t, const char *id) {
-        for (size_t i = 0; i < t->sink.n_posts; i++)
-                if (strcmp(t->sink.posts[i].id, id) == 0)
-                        return &t->sink.posts[i];
-        fail_msg("no post %s", id);
-        return NULL;
-}
-
-static void expect_ids(const T *t, size_t n, ...) {
-        va_list ap;
-
-        if (t->sink.n_posts != n)
-                fail_msg("%zu posts, expected %zu", t->sink.n_posts, n);
-        va_start(ap, n);
-        for (size_t i = 0; i < n; i++)
-                assert_string_equal(t->sink.posts[i].id, va_arg(ap, const char *));
-        va_end(ap);
-}
+typedef SourceTest T;
 
 /* ---- options and feeds ------------------------------------------------------------------------
  */
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_SOURCE);
-        assert_string_equal(P->name, "lemmy");
-        assert_non_null(P->description);
-        assert_non_null(P->source);
-        assert_null(P->notifier);
-        assert_int_equal(P->source->size, sizeof(struct earshot_source_ops));
+        expect_source_descriptor("lemmy");
 
         size_t n = 0;
         for (const struct earshot_option *o = P->options; o->name; o++, n++) {
@@ -217,15 +94,6 @@ static void test_feeds(void **state) {
         assert_string_equal(P->source->feed(t->state, 0), "https://lemmy.world#!acme/posts");
         assert_string_equal(P->source->feed(t->state, 1), "https://lemmy.world#!acme/comments");
         assert_null(P->source->feed(t->state, 2));
-}
-
-static void expect_rejected(T *t, const char *const *settings, const char *in_err) {
-        int r = create(t, settings);
-        if (r != -EINVAL)
-                fail_msg("expected -EINVAL, got %d", r);
-        assert_null(t->state);
-        if (!strstr(t->err, in_err))
-                fail_msg("error \"%s\" does not mention \"%s\"", t->err, in_err);
 }
 
 static void test_create_rejects(void **state) {
@@ -322,7 +190,8 @@ static void test_parse_post_list(void **state) {
 
         create_ok(t, WORLD);
         /* the first poll ever: newest page, cursor starts there, no paging */
-        assert_int_equal(parse_fixture(t, COMMUNITY_POSTS, NULL, NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, COMMUNITY_POSTS, NULL, NULL, "lemmy/post-list.json"),
+                         0);
         /* oldest first; 14205 is deleted */
         expect_ids(t, 3, "https://lemmy.world/post/14203", "https://lemmy.world/post/14207",
                    "https://lemmy.ml/post/99871");
@@ -394,17 +263,17 @@ static void test_parse_post_list(void **state) {
         assert_int_equal(p->likes, 13);
 
         /* the same page again: all known, the cursor stays */
-        assert_int_equal(
-                parse_fixture(t, COMMUNITY_POSTS, "14210:1785590411", NULL, "lemmy/post-list.json"),
-                0);
+        assert_int_equal(parse_feed_fixture(t, COMMUNITY_POSTS, "14210:1785590411", NULL,
+                                            "lemmy/post-list.json"),
+                         0);
         assert_int_equal(t->sink.n_posts, 0);
         assert_int_equal(t->sink.n_cursor, 0);
         assert_int_equal(t->sink.n_page, 0);
 
         /* the search feed reads the same PostViews */
-        assert_int_equal(
-                parse_fixture(t, SEARCH_POSTS, "14100:1785500000", NULL, "lemmy/search-posts.json"),
-                0);
+        assert_int_equal(parse_feed_fixture(t, SEARCH_POSTS, "14100:1785500000", NULL,
+                                            "lemmy/search-posts.json"),
+                         0);
         expect_ids(t, 2, "https://lemmy.world/post/14207", "https://lemmy.ml/post/99871");
         assert_string_equal(t->sink.cursor, "14210:1785590411");
 }
@@ -414,7 +283,8 @@ static void test_parse_comments(void **state) {
 
         create_ok(t, WORLD);
         assert_int_equal(
-                parse_fixture(t, SEARCH_COMMENTS, NULL, NULL, "lemmy/search-comments.json"), 0);
+                parse_feed_fixture(t, SEARCH_COMMENTS, NULL, NULL, "lemmy/search-comments.json"),
+                0);
         /* oldest first; 88071 is removed */
         expect_ids(t, 2, "https://beehaw.org/comment/5512", "https://lemmy.world/comment/88102");
         assert_string_equal(t->sink.cursor, "88102:1785592202");
@@ -449,8 +319,8 @@ static void test_parse_comments(void **state) {
         assert_int_equal(p->likes, 3);
 
         /* a community's comments: the same CommentViews, after a cursor */
-        assert_int_equal(parse_fixture(t, COMMUNITY_COMMENTS, "88095:1785591950", NULL,
-                                       "lemmy/comment-list.json"),
+        assert_int_equal(parse_feed_fixture(t, COMMUNITY_COMMENTS, "88095:1785591950", NULL,
+                                            "lemmy/comment-list.json"),
                          0);
         expect_ids(t, 1, "https://lemmy.world/comment/88102");
         assert_string_equal(t->sink.cursor, "88102:1785592202");
@@ -458,8 +328,9 @@ static void test_parse_comments(void **state) {
 
         /* the wrong list for the feed is not a response to it */
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_fixture(t, COMMUNITY_POSTS, NULL, NULL, "lemmy/comment-list.json"),
-                         -EBADMSG);
+        assert_int_equal(
+                parse_feed_fixture(t, COMMUNITY_POSTS, NULL, NULL, "lemmy/comment-list.json"),
+                -EBADMSG);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR,
                                               "https://lemmy.world#!acme/posts: expected an object "
                                               "with a \"posts\" array"),
@@ -474,31 +345,33 @@ static void test_cursor(void **state) {
 
         create_ok(t, SETTINGS("instances=https://lemmy.world", "communities=acme", "limit=4"));
         /* stop at the last seen id: 14203 is known, only newer ids are emitted, no paging */
-        assert_int_equal(parse_fixture(t, 0, "14205:1785582120", NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, 0, "14205:1785582120", NULL, "lemmy/post-list.json"),
+                         0);
         expect_ids(t, 2, "https://lemmy.world/post/14207", "https://lemmy.ml/post/99871");
         assert_string_equal(t->sink.cursor, "14210:1785590411");
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(t->sink.n_gaps, 0);
 
         /* never backwards */
-        assert_int_equal(parse_fixture(t, 0, "20000:1785592000", NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, 0, "20000:1785592000", NULL, "lemmy/post-list.json"),
+                         0);
         assert_int_equal(t->sink.n_posts, 0);
         assert_int_equal(t->sink.n_cursor, 0);
 
         /* an empty page keeps the cursor; an empty first page sets none */
-        assert_int_equal(parse(t, 0, "14210:1785590411", NULL, "{\"posts\":[]}"), 0);
+        assert_int_equal(parse_feed(t, 0, "14210:1785590411", NULL, "{\"posts\":[]}"), 0);
         assert_int_equal(t->sink.n_cursor, 0);
-        assert_int_equal(parse(t, 0, NULL, NULL, "{\"posts\":[],\"next_page\":null}"), 0);
+        assert_int_equal(parse_feed(t, 0, NULL, NULL, "{\"posts\":[],\"next_page\":null}"), 0);
         assert_int_equal(t->sink.n_cursor, 0);
 
         /* a cursor without a time (hand-written) works, and gains one */
-        assert_int_equal(parse_fixture(t, 0, "14206", NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, 0, "14206", NULL, "lemmy/post-list.json"), 0);
         expect_ids(t, 2, "https://lemmy.world/post/14207", "https://lemmy.ml/post/99871");
         assert_string_equal(t->sink.cursor, "14210:1785590411");
 
         /* an unreadable cursor: said once, the feed starts afresh with the newest page */
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_fixture(t, 0, "p=14206", NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, 0, "p=14206", NULL, "lemmy/post-list.json"), 0);
         assert_int_equal(t->sink.n_posts, 3);
         assert_int_equal(t->sink.n_page, 0);
         assert_string_equal(t->sink.cursor, "14210:1785590411");
@@ -511,7 +384,7 @@ static void test_paging(void **state) {
 
         create_ok(t, SETTINGS("instances=https://lemmy.world", "communities=acme", "limit=4"));
         /* a full page, all newer than the cursor: ask page 2, the cursor waits */
-        assert_int_equal(parse_fixture(t, 0, "14100:1785500000", NULL, "lemmy/post-list.json"),
+        assert_int_equal(parse_feed_fixture(t, 0, "14100:1785500000", NULL, "lemmy/post-list.json"),
                          EARSHOT_MORE);
         assert_int_equal(t->sink.n_posts, 3);
         assert_int_equal(t->sink.n_cursor, 0);
@@ -531,17 +404,18 @@ static void test_paging(void **state) {
                 cJSON_SetValuestring(cJSON_GetObjectItem(post, "ap_id"), ap);
         }
         /* ids 14100 (known), 14099, 14098, 14097 */
-        assert_int_equal(
-                parse_json(t, 0, "14100:1785500000", "2:14100:1785500000:14210:1785590411", doc),
-                0);
+        assert_int_equal(parse_feed_json(t, 0, "14100:1785500000",
+                                         "2:14100:1785500000:14210:1785590411", doc),
+                         0);
+        cJSON_Delete(doc);
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(t->sink.n_posts, 0); /* every id is at or below the cursor */
         assert_string_equal(t->sink.cursor, "14210:1785590411");
 
         /* a short page ends the walk too */
-        assert_int_equal(parse_fixture(t, 0, "14100:1785500000",
-                                       "3:14100:1785500000:14300:1785590999",
-                                       "lemmy/search-posts.json"),
+        assert_int_equal(parse_feed_fixture(t, 0, "14100:1785500000",
+                                            "3:14100:1785500000:14300:1785590999",
+                                            "lemmy/search-posts.json"),
                          0);
         assert_int_equal(t->sink.n_posts, 2);
         assert_string_equal(t->sink.cursor, "14300:1785590999");
@@ -550,9 +424,9 @@ static void test_paging(void **state) {
         create_ok(t, SETTINGS("instances=https://lemmy.world", "communities=acme", "limit=4",
                               "max_pages=3"));
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_fixture(t, 0, "14100:1785500000",
-                                       "3:14100:1785500000:14300:1785590999",
-                                       "lemmy/post-list.json"),
+        assert_int_equal(parse_feed_fixture(t, 0, "14100:1785500000",
+                                            "3:14100:1785500000:14300:1785590999",
+                                            "lemmy/post-list.json"),
                          0);
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(t->sink.n_gaps, 1);
@@ -566,20 +440,21 @@ static void test_paging(void **state) {
         /* max_pages=1 after a cursor without time: a gap from the epoch is still a gap */
         create_ok(t, SETTINGS("instances=https://lemmy.world", "communities=acme", "limit=4",
                               "max_pages=1"));
-        assert_int_equal(parse_fixture(t, 0, "14100", NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, 0, "14100", NULL, "lemmy/post-list.json"), 0);
         assert_int_equal(t->sink.n_gaps, 1);
         assert_int_equal(t->sink.gap_from_usec, 0);
         assert_string_equal(t->sink.cursor, "14210:1785590411");
 
         /* the first poll never pages, however full */
-        assert_int_equal(parse_fixture(t, 0, NULL, NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, 0, NULL, NULL, "lemmy/post-list.json"), 0);
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(t->sink.n_gaps, 0);
 
         /* a core from before report_gap: the gap is logged, never silent */
         t->mh.host.size = offsetof(struct earshot_host, set_backoff);
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_fixture(t, 0, "14100:1785500000", NULL, "lemmy/post-list.json"), 0);
+        assert_int_equal(parse_feed_fixture(t, 0, "14100:1785500000", NULL, "lemmy/post-list.json"),
+                         0);
         assert_int_equal(t->sink.n_gaps, 0);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
                                               "coverage gap (max_pages): items published between "
@@ -667,13 +542,7 @@ static void test_markdown_linear(void **state) {
 /* ---- failure modes --------------------------------------------------------------------------- */
 
 static void expect_bad(T *t, uint32_t feed, const char *body, size_t len) {
-        int r = parse_len(t, feed, "1", NULL, body, len);
-        if (r != -EBADMSG)
-                fail_msg("expected -EBADMSG, got %d for \"%.40s\"", r, body);
-        assert_int_equal(t->sink.n_posts, 0);
-        assert_int_equal(t->sink.n_cursor, 0);
-        assert_int_equal(t->sink.n_page, 0);
-        assert_int_equal(t->sink.n_gaps, 0);
+        expect_bad_feed(t, feed, "1", body, len);
 }
 
 static void test_garbage(void **state) {
@@ -730,7 +599,7 @@ static void test_garbage(void **state) {
                 ok[n++] = '}';
         ok[n] = 0;
         assert_true((size_t)n < sizeof(ok));
-        assert_int_equal(parse(t, SEARCH_POSTS, "1", NULL, ok), 0);
+        assert_int_equal(parse_feed(t, SEARCH_POSTS, "1", NULL, ok), 0);
 }
 
 static void test_wrong_types(void **state) {
@@ -754,7 +623,7 @@ static void test_wrong_types(void **state) {
 
         create_ok(t, WORLD);
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse(t, SEARCH_POSTS, "1", NULL, posts), 0);
+        assert_int_equal(parse_feed(t, SEARCH_POSTS, "1", NULL, posts), 0);
         expect_ids(t, 3, "https://lemmy.world/post/11", "https://lemmy.world/post/9",
                    "https://lemmy.world/post/8");
 
@@ -801,7 +670,7 @@ static void test_wrong_types(void **state) {
                 "{\"post\":{\"id\":13,\"name\":\"a post\"}}"
                 "]}";
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse(t, SEARCH_COMMENTS, "1", NULL, comments), 0);
+        assert_int_equal(parse_feed(t, SEARCH_COMMENTS, "1", NULL, comments), 0);
         expect_ids(t, 5, "https://lemmy.ml/comment/77", "https://lemmy.world/comment/8",
                    "https://lemmy.world/comment/7", "https://lemmy.world/comment/6",
                    "https://lemmy.world/comment/5");

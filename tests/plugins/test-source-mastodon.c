@@ -19,163 +19,29 @@
 
 #include "earshot-plugin.h"
 #include "mock-host.h"
-
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#include "source-test.h"
 
 /* instance and tag used unless a test says otherwise */
 #define LOCAL_SETTINGS SETTINGS("instances=http://localhost:3000", "tags=hoot")
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        struct earshot_sink sink;
-        void *state;
-        char err[256];
-} T;
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        mock_sink_init(&t->sink);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        if (t->state)
-                P->source->destroy(t->state);
-        mock_request_done(&t->req);
-        mock_sink_done(&t->sink);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create_with(T *t, const char *const *settings) {
-        MockValues mv;
-
-        if (t->state) {
-                P->source->destroy(t->state);
-                t->state = NULL;
-        }
-        t->err[0] = 0;
-        mock_values_build(&mv, P->options, settings);
-        return P->source->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
-}
+typedef SourceTest T;
 
 /*
  * Most tests are about timelines, so they switch the instance check off (it would take the
  * first request of a new feed and end some polls); the tests of the check use create_default()
  * (the plugin's defaults) or say check_instance=true, which wins over this.
  */
-static int create(T *t, const char *const *settings) {
-        const char *all[MOCK_VALUES_MAX * MOCK_LIST_MAX + 2] = {"check_instance=false"};
-        size_t n = 1;
-
-        for (const char *const *s = settings; s && *s; s++) {
-                assert_true(n + 1 < sizeof(all) / sizeof(all[0]));
-                all[n++] = *s;
-        }
-        all[n] = NULL;
-        return create_with(t, all);
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-        assert_non_null(t->state);
-}
+static const char *const no_instance_check[] = {"check_instance=false", NULL};
 
 static void create_default(T *t, const char *const *settings) {
-        int r = create_with(t, settings);
+        int r = create_with(t, NULL, settings);
         if (r != 0)
                 fail_msg("create: %d (%s)", r, t->err);
         assert_non_null(t->state);
-}
-
-static void build(T *t, uint32_t feed, const char *cursor, const char *page) {
-        mock_request_done(&t->req);
-        mock_request_init(&t->req);
-        assert_int_equal(P->source->build_request(t->state, feed, cursor, page, &t->req), 0);
-        assert_non_null(t->req.url);
-}
-
-static int parse_feed_len(T *t, uint32_t feed, const char *cursor, const char *page,
-                          const char *body, size_t len) {
-        struct earshot_response resp = mock_response(200, body, len);
-
-        mock_sink_done(&t->sink);
-        mock_sink_init(&t->sink);
-        return P->source->parse_response(t->state, feed, cursor, page, &resp, &t->sink);
-}
-
-static int parse_len(T *t, const char *cursor, const char *page, const char *body, size_t len) {
-        return parse_feed_len(t, 0, cursor, page, body, len);
-}
-
-static int parse(T *t, const char *cursor, const char *page, const char *body) {
-        return parse_len(t, cursor, page, body, strlen(body));
-}
-
-static int parse_feed_fixture(T *t, uint32_t feed, const char *cursor, const char *page,
-                              const char *name) {
-        size_t len;
-        char *body = mock_read_fixture(name, &len);
-        int r = parse_feed_len(t, feed, cursor, page, body, len);
-        free(body);
-        return r;
-}
-
-static int parse_fixture(T *t, const char *cursor, const char *page, const char *name) {
-        return parse_feed_fixture(t, 0, cursor, page, name);
-}
-
-static cJSON *load_json(const char *name) {
-        char *body = mock_read_fixture(name, NULL);
-        cJSON *j = cJSON_Parse(body);
-        free(body);
-        assert_non_null(j);
-        return j;
-}
-
-/* Parse a cJSON document as a response body. */
-static int parse_feed_json(T *t, uint32_t feed, const char *cursor, const char *page,
-                           const cJSON *doc) {
-        char *body = cJSON_PrintUnformatted(doc);
-        assert_non_null(body);
-        int r = parse_feed_len(t, feed, cursor, page, body, strlen(body));
-        free(body);
-        return r;
-}
-
-static int parse_json(T *t, const char *cursor, const char *page, const cJSON *doc) {
-        return parse_feed_json(t, 0, cursor, page, doc);
-}
-
-static const struct earshot_post *find_post(const T *t, const char *id) {
-        for (size_t i = 0; i < t->sink.n_posts; i++)
-                if (strcmp(t->sink.posts[i].id, id) == 0)
-                        return &t->sink.posts[i];
-        fail_msg("no post %s", id);
-        return NULL;
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_SOURCE);
-        assert_string_equal(P->name, "mastodon");
-        assert_non_null(P->description);
-        assert_non_null(P->source);
-        assert_null(P->notifier);
-        assert_int_equal(P->source->size, sizeof(struct earshot_source_ops));
+        expect_source_descriptor("mastodon");
 
         bool secret = false;
         size_t n = 0;
@@ -222,15 +88,6 @@ static void test_create_accepts_loopback_http(void **state) {
         assert_string_equal(P->source->feed(t->state, 0), "http://127.0.0.1:8080#acme");
         assert_string_equal(P->source->feed(t->state, 1), "http://[::1]:3000#acme");
         assert_string_equal(P->source->feed(t->state, 4), "https://example.org/mastodon#acme");
-}
-
-static void expect_rejected(T *t, const char *const *settings, const char *in_err) {
-        int r = create(t, settings);
-        if (r != -EINVAL)
-                fail_msg("expected -EINVAL, got %d", r);
-        assert_null(t->state);
-        if (!strstr(t->err, in_err))
-                fail_msg("error \"%s\" does not mention \"%s\"", t->err, in_err);
 }
 
 static void test_create_rejects(void **state) {
@@ -641,12 +498,7 @@ static void test_max_pages(void **state) {
 }
 
 static void expect_bad(T *t, const char *body, size_t len) {
-        int r = parse_len(t, "1", NULL, body, len);
-        if (r != -EBADMSG)
-                fail_msg("expected -EBADMSG, got %d for \"%.40s\"", r, body);
-        assert_int_equal(t->sink.n_posts, 0);
-        assert_int_equal(t->sink.n_cursor, 0);
-        assert_int_equal(t->sink.n_page, 0);
+        expect_bad_feed(t, 0, "1", body, len);
 }
 
 static void test_garbage(void **state) {
@@ -1557,5 +1409,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_edits_and_replies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_json_depth, setup, teardown),
         };
+        source_test_defaults = no_instance_check;
         return cmocka_run_group_tests_name("source-mastodon", tests, NULL, NULL);
 }

@@ -15,19 +15,9 @@
 
 #include "earshot-plugin.h"
 #include "mock-host.h"
+#include "source-test.h"
 
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        struct earshot_sink sink;
-        void *state;
-        char err[256];
-} T;
+typedef SourceTest T;
 
 /* 7 lines, 4 valid posts (lines 2, 4, 6, 7); line 5 is broken */
 static const char demo[] =
@@ -44,51 +34,8 @@ static const char demo[] =
         "null}\r\n"
         "{\"id\": \"p5\", \"text\": \"last line, no newline\"}";
 
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        mock_sink_init(&t->sink);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        if (t->state)
-                P->source->destroy(t->state);
-        mock_request_done(&t->req);
-        mock_sink_done(&t->sink);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        MockValues mv;
-
-        if (t->state) {
-                P->source->destroy(t->state);
-                t->state = NULL;
-        }
-        t->err[0] = 0;
-        mock_values_build(&mv, P->options, settings);
-        return P->source->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-}
-
 static int poll_body(T *t, const char *cursor, const char *body, size_t len) {
-        struct earshot_response resp = mock_response(200, body, len);
-
-        mock_sink_done(&t->sink);
-        mock_sink_init(&t->sink);
-        return P->source->parse_response(t->state, 0, cursor, NULL, &resp, &t->sink);
+        return parse_len(t, cursor, NULL, body, len);
 }
 
 static int poll(T *t, const char *cursor) {
@@ -96,12 +43,7 @@ static int poll(T *t, const char *cursor) {
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_SOURCE);
-        assert_string_equal(P->name, "replay");
-        assert_non_null(P->source);
-        assert_null(P->notifier);
+        expect_source_descriptor("replay");
         assert_string_equal(P->options[0].name, "path");
         assert_int_equal(P->options[0].type, EARSHOT_OPT_PATH);
         assert_true(P->options[0].flags & EARSHOT_OPT_REQUIRED);

@@ -27,60 +27,11 @@
 #include "mock-host.h"
 #include "normalize.h"
 #include "source-rss/rss-internal.h"
+#include "source-test.h"
 
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define USEC(s) ((int64_t)(s) * 1000000)
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        struct earshot_sink sink;
-        void *state;
-        char err[256];
-} T;
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        mock_sink_init(&t->sink);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        if (t->state)
-                P->source->destroy(t->state);
-        mock_request_done(&t->req);
-        mock_sink_done(&t->sink);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        MockValues mv;
-
-        if (t->state) {
-                P->source->destroy(t->state);
-                t->state = NULL;
-        }
-        t->err[0] = 0;
-        mock_values_build(&mv, P->options, settings);
-        return P->source->create(&t->mh.host, &mv.vals, t->err, sizeof(t->err), &t->state);
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-        assert_non_null(t->state);
-}
+typedef SourceTest T;
 
 /* Parse body as feed 0's response, with optional header lines (NULL-terminated). */
 static int parse_full(T *t, const char *cursor, const char *const *headers, const char *body,
@@ -89,29 +40,19 @@ static int parse_full(T *t, const char *cursor, const char *const *headers, cons
         if (headers)
                 resp.headers = headers;
         resp.url = P->source->feed(t->state, 0);
-        mock_sink_done(&t->sink);
-        mock_sink_init(&t->sink);
-        return P->source->parse_response(t->state, 0, cursor, NULL, &resp, &t->sink);
+        return parse_response_as(t, 0, cursor, NULL, &resp);
 }
 
-static int parse(T *t, const char *body) {
+static int parse_xml(T *t, const char *body) {
         return parse_full(t, NULL, NULL, body, strlen(body));
 }
 
-static int parse_fixture(T *t, const char *name, const char *const *headers) {
+static int parse_xml_fixture(T *t, const char *name, const char *const *headers) {
         size_t len;
         char *body = mock_read_fixture(name, &len);
         int r = parse_full(t, NULL, headers, body, len);
         free(body);
         return r;
-}
-
-static const struct earshot_post *find_post(const T *t, const char *id) {
-        for (size_t i = 0; i < t->sink.n_posts; i++)
-                if (strcmp(t->sink.posts[i].id, id) == 0)
-                        return &t->sink.posts[i];
-        fail_msg("no post %s", id);
-        return NULL;
 }
 
 static void assert_str(const char *got, const char *want) {
@@ -141,14 +82,7 @@ static int64_t utc(int y, int mo, int d, int h, int mi, int s) {
 /* ---- options, feeds, requests ------------------------------------------------------------ */
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_SOURCE);
-        assert_string_equal(P->name, "rss");
-        assert_non_null(P->description);
-        assert_non_null(P->source);
-        assert_null(P->notifier);
-        assert_int_equal(P->source->size, sizeof(struct earshot_source_ops));
+        expect_source_descriptor("rss");
 
         static const struct {
                 const char *name;
@@ -190,15 +124,6 @@ static void test_feeds(void **state) {
         assert_string_equal(P->source->feed(t->state, 4), "https://example.com/?feed=rss2");
         assert_null(P->source->feed(t->state, 5));
         assert_null(P->source->feed(t->state, UINT32_MAX));
-}
-
-static void expect_rejected(T *t, const char *const *settings, const char *in_err) {
-        int r = create(t, settings);
-        if (r != -EINVAL)
-                fail_msg("expected -EINVAL, got %d", r);
-        assert_null(t->state);
-        if (!strstr(t->err, in_err))
-                fail_msg("error \"%s\" does not mention \"%s\"", t->err, in_err);
 }
 
 static void test_create_rejects(void **state) {
@@ -264,7 +189,7 @@ static void test_youtube(void **state) {
         create_ok(t, SETTINGS("urls=https://www.youtube.com/feeds/videos.xml?channel_id="
                               "UCBcRF18a7Qf58cCRy5xuWwQ",
                               "network=youtube", "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/rss-parser/atom-customfields.atom", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/rss-parser/atom-customfields.atom", NULL), 0);
         assert_int_equal(t->sink.n_posts, 15);
 
         const struct earshot_post *p = find_post(t, "yt:video:lR-w1h5ONOY");
@@ -295,7 +220,7 @@ static void test_reddit_atom(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS("urls=https://www.reddit.com/.rss", "network=reddit", "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/reddit/reddit-home.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/reddit/reddit-home.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 24);
 
         /* Reddit's ids are "t3_..." fullnames: unique within this feed only */
@@ -318,7 +243,7 @@ static void test_reddit_rss(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS("urls=https://www.reddit.com/.rss", "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/reddit/reddit.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/reddit/reddit.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 24);
         const char *id = "https://www.reddit.com/r/funny/comments/3skxqc/"
                          "the_water_is_too_deep_so_he_improvises/";
@@ -332,7 +257,7 @@ static void test_reddit_rss(void **state) {
         assert_null(p->author_handle);
 
         /* the variant with raw XHTML elements and HTML escaped twice inside <description> */
-        assert_int_equal(parse_fixture(t, "rss/reddit/reddit-atom.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/reddit/reddit-atom.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 24);
         p = find_post(t, "https://www.reddit.com/r/Jokes/comments/42aj2i/"
                          "what_do_you_call_5_black_people_having_sex/");
@@ -345,7 +270,7 @@ static void test_rdf(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS("urls=http://science.sciencemag.org/rss/twis.xml", "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/rss-parser/rss-1.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/rss-parser/rss-1.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 69);
         const char *id = "http://science.sciencemag.org/cgi/content/short/356/6343/1134-a?rss=1";
         const struct earshot_post *p = find_post(t, id);
@@ -361,7 +286,7 @@ static void test_feedburner(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS("urls=http://feeds.feedburner.com/blogspot/lQlzL", "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/rss-parser/feedburner.atom", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/rss-parser/feedburner.atom", NULL), 0);
         assert_int_equal(t->sink.n_posts, 25);
         const struct earshot_post *p =
                 find_post(t, "tag:blogger.com,1999:blog-7815614485808579332.post-8394866751819460570");
@@ -384,7 +309,7 @@ static void test_latin2_and_small_feeds(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS("urls=http://www.example.pl/rss", "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/rss-parser/latin2.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/rss-parser/latin2.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 1);
         const struct earshot_post *p = &t->sink.posts[0];
         assert_str(p->id, "http://www.example.pl/news/1");
@@ -396,7 +321,7 @@ static void test_latin2_and_small_feeds(void **state) {
 
         /* itunes:author holding an address is a handle, not a name */
         create_ok(t, SETTINGS("urls=https://www.narro.co/feed", "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/rss-parser/narro.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/rss-parser/narro.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 1);
         assert_str(t->sink.posts[0].author_handle, "foobar@gmail.com");
         assert_null(t->sink.posts[0].author_name);
@@ -404,7 +329,7 @@ static void test_latin2_and_small_feeds(void **state) {
 
         /* not a feed at all: one error naming the feed */
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_fixture(t, "rss/rss-parser/unrecognized.rss", NULL), -EBADMSG);
+        assert_int_equal(parse_xml_fixture(t, "rss/rss-parser/unrecognized.rss", NULL), -EBADMSG);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), 1);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR,
                                               "https://www.narro.co/feed: not an RSS, RDF or Atom "
@@ -420,7 +345,7 @@ static void test_mastodon_tag(void **state) {
 
         create_ok(t, SETTINGS("urls=https://mastodon.example/tags/acme.rss", "network=mastodon",
                               "max_age=0"));
-        assert_int_equal(parse_fixture(t, "rss/written/mastodon-tag.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/written/mastodon-tag.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 3);
 
         const struct earshot_post *p = find_post(t, "https://mastodon.example/@alice/114950000000000003");
@@ -448,7 +373,7 @@ static void test_mastodon_account(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS("urls=https://mastodon.example/@alice.rss", "network=mastodon"));
-        assert_int_equal(parse_fixture(t, "rss/written/mastodon-account.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/written/mastodon-account.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 2);
         const struct earshot_post *p = &t->sink.posts[0]; /* the older one */
         assert_str(p->id, "https://mastodon.example/@alice/114940000000000000");
@@ -466,7 +391,7 @@ static void test_google_alerts(void **state) {
         create_ok(t, SETTINGS("urls=https://www.google.com/alerts/feeds/06807031914929345698/"
                               "10604166159629661594",
                               "network=web"));
-        assert_int_equal(parse_fixture(t, "rss/written/google-alerts.atom", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/written/google-alerts.atom", NULL), 0);
         assert_int_equal(t->sink.n_posts, 2);
         const struct earshot_post *p =
                 find_post(t, "tag:google.com,2013:googlealerts/feed:10234981237489123001");
@@ -495,7 +420,7 @@ static void test_charsets_undeclared(void **state) {
                                "rss/written/cp1251-undeclared.rss"};
         for (size_t i = 0; i < 2; i++) {
                 mock_host_clear_logs(&t->mh);
-                assert_int_equal(parse_fixture(t, files[i], NULL), 0);
+                assert_int_equal(parse_xml_fixture(t, files[i], NULL), 0);
                 assert_int_equal(t->sink.n_posts, 1);
                 const struct earshot_post *p = &t->sink.posts[0];
                 assert_str(p->title, "Не работает доставка");
@@ -509,7 +434,7 @@ static void test_charsets_undeclared(void **state) {
         }
 
         /* Latin-1 (Windows-1252) without a declaration, like uolNoticias.rss */
-        assert_int_equal(parse_fixture(t, "rss/written/latin1-undeclared.rss", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/written/latin1-undeclared.rss", NULL), 0);
         assert_int_equal(t->sink.n_posts, 1);
         const struct earshot_post *p = &t->sink.posts[0];
         assert_str(p->title, "Reclamação: entrega atrasada");
@@ -529,7 +454,7 @@ static void test_charsets_declared(void **state) {
         create_ok(t, SETTINGS("urls=https://example.de/feed", "max_age=0"));
 
         /* UTF-16LE with a byte order mark (and a declaration saying utf-16) */
-        assert_int_equal(parse_fixture(t, "rss/written/utf16le-bom.atom", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/written/utf16le-bom.atom", NULL), 0);
         assert_int_equal(t->sink.n_posts, 1);
         const struct earshot_post *p = &t->sink.posts[0];
         assert_str(p->id, "urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6");
@@ -552,7 +477,7 @@ static void test_charsets_declared(void **state) {
         const char *lie = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><channel><item>"
                           "<guid>https://example.de/1</guid><title>Grüße aus Köln</title>"
                           "</item></channel></rss>";
-        assert_int_equal(parse(t, lie), 0);
+        assert_int_equal(parse_xml(t, lie), 0);
         assert_str(t->sink.posts[0].title, "Grüße aus Köln");
 
         /* declared UTF-8, mostly UTF-8, with one stray Latin-1 byte */
@@ -822,7 +747,7 @@ static void test_ids(void **state) {
                 "</channel></rss>";
 
         create_ok(t, SETTINGS("urls=https://shop.example/feed/", "max_age=0"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 7);
         const struct earshot_post *p = find_post(t, "https://shop.example/feed/#1234");
         assert_str(p->url, "https://shop.example/p/1");
@@ -840,7 +765,7 @@ static void test_ids(void **state) {
         assert_int_equal(strlen(h4), 31 + 16);
         assert_string_not_equal(h4, h5);
         char *keep4 = strdup(h4), *keep5 = strdup(h5);
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_string_equal(t->sink.posts[2].id, keep4);
         assert_string_equal(t->sink.posts[1].id, keep5);
         free(keep4);
@@ -853,7 +778,7 @@ static void test_ids(void **state) {
         assert_true(asprintf(&body, "<rss><channel><item><guid>%s</guid><title>t</title></item>"
                                     "</channel></rss>",
                              big) >= 0);
-        assert_int_equal(parse(t, body), 0);
+        assert_int_equal(parse_xml(t, body), 0);
         assert_int_equal(t->sink.n_posts, 1);
         assert_true(strncmp(t->sink.posts[0].id, "https://shop.example/feed/#sha:", 31) == 0);
         free(big);
@@ -884,7 +809,7 @@ static void test_text_choice(void **state) {
                 "</channel></rss>";
 
         create_ok(t, SETTINGS("urls=https://b.example/feed", "max_age=0"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 2);
         const struct earshot_post *p = find_post(t, "https://b.example/1");
         assert_str(p->title, "AT&T outage & you");
@@ -905,7 +830,7 @@ static void test_text_choice(void **state) {
         /* include_title=false, language= */
         create_ok(t, SETTINGS("urls=https://b.example/feed", "max_age=0", "include_title=false",
                               "language=pt-BR"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         p = find_post(t, "https://b.example/1");
         assert_null(p->title);
         assert_str(p->lang, "pt-BR");
@@ -946,7 +871,7 @@ static void test_atom_details(void **state) {
                 "</feed>";
 
         create_ok(t, SETTINGS("urls=https://a.example/feed.atom", "max_age=0"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 3);
         const struct earshot_post *p = find_post(t, "tag:a.example,2026:1");
         assert_str(p->title, "1 < 2");
@@ -986,7 +911,7 @@ static void test_cursor_and_max_age(void **state) {
 
         /* mock "now" is 2026-08-01T14:00:00Z; the default max_age is 14 days */
         create_ok(t, SETTINGS("urls=https://c.example/feed"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 2);
         find_post(t, "https://c.example/new");
         find_post(t, "https://c.example/undated");
@@ -1002,10 +927,10 @@ static void test_cursor_and_max_age(void **state) {
         assert_string_equal(t->sink.cursor, "2026-07-31T14:00:00.000Z");
 
         create_ok(t, SETTINGS("urls=https://c.example/feed", "max_age=60d"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 3);
         create_ok(t, SETTINGS("urls=https://c.example/feed", "max_age=1h"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 1);
         find_post(t, "https://c.example/undated");
 }
@@ -1024,7 +949,7 @@ static void test_max_items(void **state) {
 
         create_ok(t, SETTINGS("urls=https://m.example/feed", "max_items=100"));
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 100);
         /* the first 100 in document order, emitted last to first */
         assert_string_equal(t->sink.posts[0].id, "https://m.example/99");
@@ -1034,7 +959,7 @@ static void test_max_items(void **state) {
                          1);
 
         create_ok(t, SETTINGS("urls=https://m.example/feed", "max_items=2000"));
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_posts, 2000);
         free(doc);
 
@@ -1073,7 +998,7 @@ static void test_gap_and_pause(void **state) {
 
         create_ok(t, SETTINGS("urls=https://g.example/feed"));
         /* first poll: nothing to compare with; <ttl>90</ttl> asks for 90 minutes, 1 h given */
-        assert_int_equal(parse(t, doc), 0);
+        assert_int_equal(parse_xml(t, doc), 0);
         assert_int_equal(t->sink.n_gaps, 0);
         assert_int_equal(t->sink.backoff_usec, USEC(3600));
 
@@ -1108,7 +1033,7 @@ static void test_gap_and_pause(void **state) {
                          "<sy:updateFrequency>48</sy:updateFrequency></channel>"
                          "<item rdf:about=\"https://g.example/r\"><title>r</title></item>"
                          "</rdf:RDF>";
-        assert_int_equal(parse(t, sy), 0);
+        assert_int_equal(parse_xml(t, sy), 0);
         assert_int_equal(t->sink.n_posts, 1);
         assert_str(t->sink.posts[0].id, "https://g.example/r");
         assert_str(t->sink.posts[0].url, "https://g.example/r");
@@ -1161,7 +1086,7 @@ static void test_broken_but_readable(void **state) {
         /* cut off in the middle of the second item */
         const char *cut = "<rss><channel><item><guid>https://x.example/1</guid><title>one</title>"
                           "</item><item><guid>https://x.example/2</guid><title>tw";
-        assert_int_equal(parse(t, cut), 0);
+        assert_int_equal(parse_xml(t, cut), 0);
         assert_true(t->sink.n_posts >= 1);
         find_post(t, "https://x.example/1");
 
@@ -1176,7 +1101,7 @@ static void test_broken_but_readable(void **state) {
         const char *prefixed = "<x:feed xmlns:x=\"http://www.w3.org/2005/Atom\"><x:entry>"
                                "<x:id>tag:p,1:1</x:id><x:title>t</x:title></x:entry>"
                                "<entry><id>tag:p,1:2</id></entry></x:feed>";
-        assert_int_equal(parse(t, prefixed), 0);
+        assert_int_equal(parse_xml(t, prefixed), 0);
         assert_int_equal(t->sink.n_posts, 1);
         assert_str(t->sink.posts[0].id, "tag:p,1:1");
         assert_str(t->sink.posts[0].title, "t");
@@ -1205,13 +1130,13 @@ static void test_entities_bounded(void **state) {
         create_ok(t, SETTINGS("urls=https://x.example/feed", "max_age=0"));
         /* libxml2 stops a billion laughs itself; nothing is emitted, nothing explodes */
         create_ok(t, SETTINGS("urls=https://x.example/feed", "max_age=0", "max_items=1000"));
-        assert_int_equal(parse_fixture(t, "rss/written/billion-laughs.xml", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/written/billion-laughs.xml", NULL), 0);
         assert_true(t->sink.n_posts <= 2);
         for (size_t i = 0; i < t->sink.n_posts; i++)
                 assert_true(strlen(t->sink.posts[i].text) < 2u << 20);
 
         /* external entities are never loaded: no /etc/passwd, no network */
-        assert_int_equal(parse_fixture(t, "rss/written/xxe.xml", NULL), 0);
+        assert_int_equal(parse_xml_fixture(t, "rss/written/xxe.xml", NULL), 0);
         assert_int_equal(t->sink.n_posts, 1);
         assert_str(t->sink.posts[0].title, "beforeafter");
         assert_str(t->sink.posts[0].text, "xy");
