@@ -10,11 +10,13 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dispatch.h"
 #include "manager.h"
+#include "queue.h"
 #include "scheduler.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -104,6 +106,8 @@ static void delivery_free(Delivery *dl) {
         strv_free(dl->rules);
         free(dl->item.notifier);
         free(dl->item.event);
+        free(dl->item.stop_on);
+        free(dl->item.message);
         alert_done(&dl->item.alert);
         free(dl);
 }
@@ -243,13 +247,43 @@ static void build_alert(Delivery *dl) {
                 .due_usec = a->due_usec,
                 .respond_within_usec = a->respond_within_usec,
                 .event = dl->item.event,
+                .message = dl->item.message,
+                .state = a->state,
+                .late_usec = a->late_usec,
+                .posts = a->posts > 0 ? a->posts : 1,
+                .copies = a->copies > 0 ? a->copies : 1,
+                .priority = a->priority,
         };
+}
+
+/* An escalation step whose alert was answered (or acknowledged, for the steps that stop there)
+ * after the step was queued: it must not go out. */
+static bool step_obsolete(const OutboxItem *item) {
+        if (!item->stop_on)
+                return false;
+        EscalationStep step = {.stop_on = alert_state_from_string(item->stop_on)};
+        AlertState state = alert_state_from_string(item->alert.state);
+        if (step.stop_on < 0 || state < 0)
+                return false; /* unknown to this earshot: deliver rather than drop */
+        return !escalation_step_live(&step, state);
 }
 
 static void start(Dispatcher *d, OutboxItem *item) {
         Manager *m = d->m;
         Notifier *n = find_notifier(m, item->notifier);
         int r;
+
+        if (step_obsolete(item)) {
+                int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+                char why[64];
+                snprintf(why, sizeof(why), "cancelled: the alert is %s", item->alert.state);
+                log_info("alert %s: %s to %s not sent, the alert is %s meanwhile",
+                         item->alert.id, item->event, item->notifier, item->alert.state);
+                if (store_outbox_cancel(m->store, item->id, why, now) < 0)
+                        log_warning("cannot cancel outbox row %" PRId64 ": %s", item->id,
+                                    store_errmsg(m->store));
+                return;
+        }
 
         if (!n || !n->cfg->enabled) {
                 int64_t later = (int64_t)now_usec(CLOCK_REALTIME) + (int64_t)USEC_PER_HOUR;

@@ -398,6 +398,7 @@ int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void 
 
 static void feed_schedule(Feed *f, usec_t delay);
 static void feed_arm(Feed *f, usec_t delay);
+static void source_pause(Source *s, usec_t pause);
 static void feed_poll(Feed *f);
 static void feed_succeeded(Feed *f, size_t n_posts);
 
@@ -817,6 +818,8 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 /* a pause the body asked for counts like one the headers asked for */
                 if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > server)
                         server = (usec_t)sink.backoff_usec;
+                if (sink.backoff_usec > 0)
+                        source_pause(s, (usec_t)sink.backoff_usec);
                 if (!ok_status) {
                         /* the plugin's words when it has some, else the status and body */
                         feed_failed_status(f, resp, url, server, r < 0 ? NULL : sink.error,
@@ -838,6 +841,8 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                             s->prefix, f->key, MAX_POSTS_PER_RESPONSE);
 
         usec_t next = schedule_delay(s->cfg->interval, 0, MAX_BACKOFF, server);
+        if (sink.backoff_usec > 0)
+                source_pause(s, (usec_t)sink.backoff_usec);
         if (sink.backoff_usec > 0 && (usec_t)sink.backoff_usec > next) {
                 char d[32];
                 next = (usec_t)sink.backoff_usec;
@@ -980,6 +985,9 @@ static void feed_arm(Feed *f, usec_t delay) {
         usec_t when = now_usec(CLOCK_MONOTONIC) + delay;
         int r;
 
+        if (f->source->paused_until > when)
+                when = f->source->paused_until;
+
         if (f->timer) {
                 r = sd_event_source_set_time(f->timer, when);
                 if (r >= 0)
@@ -993,6 +1001,30 @@ static void feed_arm(Feed *f, usec_t delay) {
         if (r < 0)
                 log_error_errno(r, "%s feed %s: cannot arm the poll timer: %s", f->source->prefix,
                                 f->key, strerror(-r));
+}
+
+/*
+ * A pause the server asked for in a body (Stack Exchange's backoff: "before hitting the same
+ * method again") holds every feed of the source, not only the one that was told: the others
+ * ask the same API. Idle feeds due earlier are moved; feeds in flight wait when they re-arm.
+ */
+static void source_pause(Source *s, usec_t pause) {
+        usec_t now = now_usec(CLOCK_MONOTONIC), until = now + pause;
+        uint64_t when;
+
+        if (until <= s->paused_until)
+                return;
+        s->paused_until = until;
+        for (size_t i = 0; i < s->n_feeds; i++) {
+                Feed *g = &s->feeds[i];
+                if (g->call || !g->timer || sd_event_source_get_time(g->timer, &when) < 0 ||
+                    when >= until)
+                        continue;
+                int enabled = SD_EVENT_OFF;
+                if (sd_event_source_get_enabled(g->timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
+                        continue;
+                feed_arm(g, pause);
+        }
 }
 
 static void feed_schedule(Feed *f, usec_t delay) {

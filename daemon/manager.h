@@ -49,6 +49,8 @@ struct Source {
         Feed *feeds;                  /* owned */
         size_t n_feeds;
         char prefix[160];             /* "[source:mastodon:NAME]" */
+        usec_t paused_until;          /* CLOCK_MONOTONIC: a pause the server asked for in a body
+                                       * (set_backoff) holds every feed of the source */
 };
 
 typedef struct Notifier {

@@ -831,6 +831,8 @@ void outbox_items_free(OutboxItem *items, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(items[i].notifier);
                 free(items[i].event);
+                free(items[i].stop_on);
+                free(items[i].message);
                 alert_done(&items[i].alert);
         }
         free(items);
@@ -841,7 +843,8 @@ int store_outbox_due(Store *s, int64_t now, size_t max, OutboxItem **ret, size_t
         OutboxItem *items = NULL;
         size_t n = 0;
         int r = sql_prepare(s,
-                        "SELECT o.id, o.notifier, o.event, o.attempts, " ALERT_COLUMNS
+                        "SELECT o.id, o.notifier, o.event, o.attempts, o.stop_on, o.message, "
+                        ALERT_COLUMNS
                         " FROM outbox o JOIN alerts a ON a.id = o.alert_id "
                         "WHERE o.state = 'pending' AND o.next_attempt_usec <= ? "
                         "ORDER BY o.next_attempt_usec, o.id LIMIT ?",
@@ -860,7 +863,10 @@ int store_outbox_due(Store *s, int64_t now, size_t max, OutboxItem **ret, size_t
                 it->notifier = sql_column_dup(st, 1);
                 it->event = sql_column_dup(st, 2);
                 it->attempts = sqlite3_column_int64(st, 3);
-                if (!it->notifier || !it->event || store_read_alert(st, 4, &it->alert) < 0) {
+                bool oom = false;
+                it->stop_on = sql_column_dup_or_null(st, 4, &oom);
+                it->message = sql_column_dup_or_null(st, 5, &oom);
+                if (!it->notifier || !it->event || oom || store_read_alert(st, 6, &it->alert) < 0) {
                         outbox_items_free(items, n);
                         return -ENOMEM;
                 }

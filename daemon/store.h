@@ -55,6 +55,8 @@ typedef struct OutboxItem {
         int64_t id;
         char *notifier;
         char *event;
+        char *stop_on; /* escalation steps: the state name that cancels the row; else NULL */
+        char *message; /* escalation steps: what it says; else NULL */
         int64_t attempts;
         Alert alert;
 } OutboxItem;

@@ -208,8 +208,21 @@ struct earshot_alert {
         int64_t detected_usec;     /* when earshot detected the post */
         int64_t due_usec;          /* when an answer is due */
         int64_t respond_within_usec;
-        const char *event;         /* "new" for a first alert; later kinds are added as needed */
+        const char *event;         /* "new" for a first alert; "escalation-N" for the Nth
+                                    * reminder of an unanswered one; "thread" when the author
+                                    * posted again about it */
+        /* Since earshot 0.2 (check size: EARSHOT_ALERT_HAS()): */
+        const char *message;       /* what this event says, e.g. "overdue by 5m"; may be NULL */
+        const char *state;         /* "open", "acknowledged", ... at the time of sending */
+        int64_t late_usec;         /* how late the post already was when detected; 0 = in time */
+        int64_t posts;             /* posts in the alert's thread (1 = just this one) */
+        int64_t copies;            /* accounts that posted the same text (1 = just this one) */
+        double priority;           /* higher is more urgent (severity, reach, engagement) */
 };
+
+/* Whether an alert carries a member (cores from before it was added do not). */
+#define EARSHOT_ALERT_HAS(alert, member)                                                           \
+        ((alert)->size >= offsetof(struct earshot_alert, member) + sizeof((alert)->member))
 
 /* ---------------------------------------------------------------------------------------------
  * The host: everything a plugin may ask of the core. Passed to create(), valid until destroy().
@@ -264,8 +277,9 @@ struct earshot_host {
 
         /*
          * set_backoff - the server asked, in the body, for a pause (Stack Exchange's
-         * "backoff": seconds). The feed's next request waits at least `usec` from now,
-         * whatever its schedule. 0, or -EINVAL for a negative value.
+         * "backoff": seconds). The next request of every feed of this source waits at least
+         * `usec` from now, whatever its schedule (the feeds of a source ask the same API).
+         * 0, or -EINVAL for a negative value.
          */
         int (*set_backoff)(struct earshot_sink *sink, int64_t usec);
 
