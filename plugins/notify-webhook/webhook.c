@@ -5,23 +5,32 @@
  * The plugin only builds the request; the core sends it, and reads the answer with
  * earshot_http_outcome(): 2xx delivered; 408, 425, 429, 5xx and no answer retried later; any
  * other status rejected for good. Delivery is at least once: a retried alert carries the same
- * `id`, also sent as the `Idempotency-Key` header, so a receiver drops what it has already
- * seen. The body is always valid JSON in valid UTF-8 (bytes that are not UTF-8 become U+FFFD);
+ * `id`, and the `Idempotency-Key` header names the event ("ID" for the first alert,
+ * "ID/escalation-1", "ID/thread" for later events of the same alert), so a receiver drops what
+ * it has already seen and still gets every reminder. The body is always valid JSON in valid UTF-8 (bytes that are not UTF-8 become U+FFFD);
  * the bearer token only ever goes into the Authorization header.
  *
  * THE PAYLOAD (schema "earshot.alert.v1"; this comment is the receiver's reference)
  *
  *   POST <url>
  *   Content-Type: application/json
- *   Idempotency-Key: <id>
+ *   Idempotency-Key: <id>   (or <id>/<event> for events other than "new")
  *   Authorization: Bearer <bearer_token>          (only when configured)
  *
  *   {
  *     "schema": "earshot.alert.v1",   string; a new version string means an incompatible
  *                                     change; fields may be added within a version
- *     "event": "new",                 string; "new" is the first alert for a post, later
- *                                     kinds (reminders, escalations) use other values
- *     "id": "…",                      string; the alert id, stable across retries
+ *     "event": "new",                 string; "new" is the first alert for a post;
+ *                                     "escalation-N" the Nth reminder that it is still
+ *                                     unanswered; "thread" when its author posted again
+ *     "message": "overdue by 5m",     string or null; what this event says
+ *     "id": "…",                      string; the alert id, stable across retries and events
+ *     "state": "open",                string; "open", "acknowledged", ... when sent
+ *     "late": false,                  boolean; the post was already past its target when
+ *     "late_by": 0,                   earshot first saw it, by this many seconds
+ *     "posts": 1,                     integer; posts in the thread (the author posted again)
+ *     "copies": 1,                    integer; accounts that posted the same text
+ *     "priority": 42.5,               number; higher is more urgent
  *     "rules": ["refund", "angry"],   array of strings; the rules that matched
  *     "brand": "acme",                string or null
  *     "severity": "high",             string: "low", "normal", "high" or "critical"
@@ -232,6 +241,17 @@ static int payload_build(Webhook *w, const struct earshot_alert *a, char **ret) 
             !add(root, "event", json_string(event ? event : "new")) ||
             !add(root, "id", json_string(a->id)))
                 return -ENOMEM;
+        if (EARSHOT_ALERT_HAS(a, priority)) {
+                bool late = a->late_usec > 0;
+                if (!add(root, "message", json_string(a->message)) ||
+                    !add(root, "state", json_string(a->state ? a->state : "open")) ||
+                    !add(root, "late", cJSON_CreateBool(late)) ||
+                    !add(root, "late_by", json_integer(late ? a->late_usec / 1000000 : 0, false)) ||
+                    !add(root, "posts", json_integer(a->posts > 0 ? a->posts : 1, false)) ||
+                    !add(root, "copies", json_integer(a->copies > 0 ? a->copies : 1, false)) ||
+                    !add(root, "priority", cJSON_CreateNumber(a->priority)))
+                        return -ENOMEM;
+        }
         rules = cJSON_CreateArray();
         if (!add(root, "rules", rules))
                 return -ENOMEM;
@@ -293,7 +313,16 @@ static int webhook_deliver(void *state, const struct earshot_alert *alert,
         r = h->request_header(req, "Content-Type", "application/json");
         if (r < 0)
                 return r;
-        r = h->request_header(req, "Idempotency-Key", alert->id);
+        /* one key per event of the alert: a retry repeats it, a reminder does not */
+        const char *event = EARSHOT_ALERT_HAS(alert, event) ? alert->event : NULL;
+        _cleanup_free_ char *key = event && *event && strcmp(event, "new") != 0
+                                           ? strjoin(alert->id, "/", event)
+                                           : strdup(alert->id);
+        if (!key)
+                return -ENOMEM;
+        if (has_control(key))
+                return -EINVAL;
+        r = h->request_header(req, "Idempotency-Key", key);
         if (r < 0)
                 return r;
         if (w->authorization) {

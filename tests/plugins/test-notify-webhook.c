@@ -236,17 +236,61 @@ static void test_payload(void **state) {
         expect_int(t, "post.replies", 0);
         expect_int(t, "post.reposts", 2);
         expect_int(t, "post.likes", 5);
+        expect_null(t, "message");
+        expect_str(t, "state", "open");
+        assert_true(cJSON_IsFalse(get(t->body, "late")));
+        expect_int(t, "late_by", 0);
+        expect_int(t, "posts", 1);
+        expect_int(t, "copies", 1);
+        assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"), "al-0001");
 
         /* exactly these keys, in this order: the documented schema */
         static const char *const keys[] = {
-                "schema", "event",       "id",     "rules",          "brand", "severity", "network",
-                "source", "detected_at", "due_at", "respond_within", "post",  NULL};
+                "schema",  "event",    "id",          "message", "state",   "late",
+                "late_by", "posts",    "copies",      "priority", "rules",  "brand",
+                "severity", "network", "source",      "detected_at", "due_at",
+                "respond_within", "post", NULL};
         const cJSON *k = t->body->child;
         for (size_t i = 0; keys[i]; i++, k = k->next) {
                 assert_non_null(k);
                 assert_string_equal(k->string, keys[i]);
         }
         assert_null(k);
+}
+
+static void test_payload_escalation(void **state) {
+        T *t = *state;
+        struct earshot_alert a = alert;
+
+        a.event = "escalation-2";
+        a.message = "overdue by 5m";
+        a.state = "acknowledged";
+        a.late_usec = INT64_C(3599999999); /* whole seconds, rounded down */
+        a.posts = 3;
+        a.copies = 2;
+        a.priority = 42.5;
+        create_ok(t, SETTINGS("url=https://hooks.example/x"));
+        deliver(t, &a);
+        expect_str(t, "event", "escalation-2");
+        expect_str(t, "message", "overdue by 5m");
+        expect_str(t, "state", "acknowledged");
+        assert_true(cJSON_IsTrue(get(t->body, "late")));
+        expect_int(t, "late_by", 3599);
+        expect_int(t, "posts", 3);
+        expect_int(t, "copies", 2);
+        assert_float_equal(get(t->body, "priority")->valuedouble, 42.5, 1e-9);
+        /* a reminder is a new event for the receiver, not a retry of the first alert */
+        assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"),
+                            "al-0001/escalation-2");
+        /* an event name with a line break never reaches a header */
+        a.event = "thread\r\nX-Evil: 1";
+        assert_int_equal(P->notifier->deliver(t->state, &a, &t->req), -EINVAL);
+        /* a core from before these fields: none of them */
+        a = alert;
+        a.size = offsetof(struct earshot_alert, message);
+        deliver(t, &a);
+        assert_null(cJSON_GetObjectItemCaseSensitive(t->body, "late"));
+        assert_null(cJSON_GetObjectItemCaseSensitive(t->body, "state"));
 }
 
 static void test_payload_unknowns(void **state) {
@@ -321,6 +365,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_create_rejects, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_request, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_payload, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_payload_escalation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_payload_unknowns, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_payload_hostile_strings, setup, teardown),
         };
