@@ -210,6 +210,35 @@ int get_int(Parser *p, Node n, const char *what, int64_t min, int64_t max, int64
         return 0;
 }
 
+int parse_number_str(const char *s, double *ret) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        /* decimal only: no hex floats, no inf or nan */
+        if (errno || end == s || *end || strpbrk(s, "xXnN"))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int get_number(Parser *p, Node n, const char *what, double min, double max, double *ret) {
+        _cleanup_free_ char *s = NULL;
+        double v;
+        int r = get_string(p, n, what, &s);
+        if (r < 0)
+                return r;
+        if (parse_number_str(s, &v) < 0) {
+                error_at(p, n, "%s must be a number, not '%s'", what, s);
+                return -EINVAL;
+        }
+        if (v < min || v > max) {
+                error_at(p, n, "%s must be between %g and %g, not %s", what, min, max, s);
+                return -ERANGE;
+        }
+        *ret = v;
+        return 0;
+}
+
 /* A list of strings, or a single string standing for a list of one. */
 int get_strlist(Parser *p, Node n, const char *what, char ***ret) {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));

@@ -68,12 +68,16 @@ Node sequence_item(Node n, size_t i);
 int parse_bool_str(const char *s);
 /* A decimal integer with nothing after it: 0, or -EINVAL. */
 int parse_int_str(const char *s, int64_t *ret);
+/* A decimal number (12, 2.5; no hex, inf or nan) with nothing after it: 0, or -EINVAL. */
+int parse_number_str(const char *s, double *ret);
 
 /* Typed getters: 0, or a negative errno after reporting the error at n. */
 int get_string(Parser *p, Node n, const char *what, char **ret);
 int get_duration(Parser *p, Node n, const char *what, usec_t *ret);
 int get_bool(Parser *p, Node n, const char *what, bool *ret);
 int get_int(Parser *p, Node n, const char *what, int64_t min, int64_t max, int64_t *ret);
+/* A decimal number (12, 2.5) within [min, max]. */
+int get_number(Parser *p, Node n, const char *what, double min, double max, double *ret);
 /* A list of strings, or a single string standing for a list of one. */
 int get_strlist(Parser *p, Node n, const char *what, char ***ret);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -33,6 +34,8 @@
 #define MAX_CONFIG_FILE_SIZE (4u << 20)
 #define MAX_INCLUDED_FILES 256
 #define MAX_SECRET_SIZE (64u << 10)
+#define MAX_ESCALATION_POLICIES 64
+#define MAX_ESCALATION_STEPS 16
 
 static const char *const severity_names[_SEVERITY_MAX] = {
         [SEVERITY_LOW] = "low",
@@ -385,10 +388,11 @@ static int get_name(Parser *p, Node map, Node n, const char *what, char **ret) {
 
 static const KeyDef source_core_keys[] = {
         {"name"}, {"type"}, {"enabled"}, {"interval"}, {"respond_within"}, {"backfill"},
-        {"silent_after"},
+        {"silent_after"}, {"network_class"},
 };
 enum {
-        SK_NAME, SK_TYPE, SK_ENABLED, SK_INTERVAL, SK_RESPOND, SK_BACKFILL, SK_SILENT, _SK_MAX
+        SK_NAME, SK_TYPE, SK_ENABLED, SK_INTERVAL, SK_RESPOND, SK_BACKFILL, SK_SILENT, SK_CLASS,
+        _SK_MAX
 };
 
 static const KeyDef notifier_core_keys[] = {{"name"}, {"type"}, {"enabled"}};
@@ -447,6 +451,7 @@ static int parse_source(Parser *p, Node map, SourceConfig *s) {
         s->interval = p->cfg->default_interval;
         s->backfill = p->cfg->default_backfill;
         s->silent_after = p->cfg->default_silent_after;
+        s->network_class = _NETWORK_CLASS_INVALID;
         s->enabled = true;
         s->pos = node_pos(map);
         if (!map.n || map.n->type != YAML_MAPPING_NODE) {
@@ -477,6 +482,16 @@ static int parse_source(Parser *p, Node map, SourceConfig *s) {
         if (v[SK_SILENT].n &&
             get_duration(p, v[SK_SILENT], "silent_after", &s->silent_after) < 0)
                 r = -EINVAL;
+        if (v[SK_CLASS].n) {
+                _cleanup_free_ char *t = NULL;
+                if (get_string(p, v[SK_CLASS], "network_class", &t) < 0)
+                        r = -EINVAL;
+                else if ((s->network_class = network_class_from_string(t)) < 0) {
+                        error_at(p, v[SK_CLASS],
+                                 "invalid network_class '%s' (social, forum, review)", t);
+                        r = -EINVAL;
+                }
+        }
         return r;
 }
 
@@ -559,14 +574,15 @@ static int load_document(Parser *p, const char *path, Node *ret) {
 }
 
 static const KeyDef top_keys[] = {
-        {"state_dir"}, {"plugin_dir"}, {"log_level"}, {"defaults"}, {"http"},
-        {"delivery"},  {"store"},      {"include"},   {"sources"},  {"notifiers"},
-        {"brands"},    {"rules"},      {"matching"},  {"watch_config"},
+        {"state_dir"}, {"plugin_dir"}, {"log_level"},       {"defaults"},   {"http"},
+        {"delivery"},  {"store"},      {"include"},         {"sources"},    {"notifiers"},
+        {"brands"},    {"rules"},      {"matching"},        {"watch_config"},
+        {"priority"},  {"grouping"},   {"network_classes"}, {"escalation"}, {"retention"},
 };
 enum {
         TK_STATE_DIR, TK_PLUGIN_DIR, TK_LOG_LEVEL, TK_DEFAULTS, TK_HTTP, TK_DELIVERY, TK_STORE,
         TK_INCLUDE, TK_SOURCES, TK_NOTIFIERS, TK_BRANDS, TK_RULES, TK_MATCHING, TK_WATCH,
-        _TK_MAX
+        TK_PRIORITY, TK_GROUPING, TK_CLASSES, TK_ESCALATION, TK_RETENTION, _TK_MAX
 };
 
 static const KeyDef include_keys[] = {{"sources"}, {"notifiers"}, {"brands"}, {"rules"}};
@@ -579,6 +595,12 @@ static const KeyDef http_keys[] = {{"timeout"},      {"connect_timeout"}, {"max_
                                    {"ca_file"}};
 static const KeyDef delivery_keys[] = {{"retry_initial"}, {"retry_max"}};
 static const KeyDef store_keys[] = {{"seen_retention"}};
+static const KeyDef class_keys[] = {{"respond_within"}, {"networks"}};
+static const KeyDef priority_keys[] = {{"severity"}, {"reach"}, {"engagement"}};
+static const KeyDef grouping_keys[] = {{"threads"}, {"copies_window"}};
+static const KeyDef retention_keys[] = {{"alerts"}, {"outbox"}, {"seen"}};
+static const KeyDef escalation_keys[] = {{"policies"}, {"by_severity"}};
+static const KeyDef step_keys[] = {{"at"}, {"notify"}, {"stop_on"}};
 
 /* The list sections of every file, in file order. */
 typedef struct Lists {
@@ -702,9 +724,420 @@ static int process_includes(Parser *p, Node inc, Lists *lists) {
         return r;
 }
 
+/* ---- the alert queue: targets, priority, grouping, retention, escalation ------------------ */
+
+/* The item of a list node that says s (case aside), for pointing at it; else the list. */
+static Node list_item_named(Node list, const char *s) {
+        for (size_t i = 0; i < sequence_length(list); i++) {
+                Node item = sequence_item(list, i);
+                if (is_scalar(item) && strcasecmp(scalar_raw(item), s) == 0)
+                        return item;
+        }
+        return list;
+}
+
+/*
+ * `network_classes:`. A class that sets no respond_within keeps the shipped default (1h social,
+ * 24h forum and review), unless defaults.respond_within was written: then that stands for the
+ * classes not set here, as it did before there were classes.
+ */
+static int parse_network_classes(Parser *p, Node n, bool explicit_default) {
+        Config *c = p->cfg;
+        KeyDef names[_NETWORK_CLASS_MAX];
+        Node v[_NETWORK_CLASS_MAX];
+        bool set[_NETWORK_CLASS_MAX] = {};
+        int r = 0;
+
+        for (int i = 0; i < _NETWORK_CLASS_MAX; i++) {
+                names[i].key = network_class_to_string((NetworkClass)i);
+                v[i] = (Node){.n = NULL};
+        }
+        if (!is_null(n) && map_keys(p, n, "network_classes", names, _NETWORK_CLASS_MAX, v) < 0)
+                r = -EINVAL;
+        for (int i = 0; i < _NETWORK_CLASS_MAX; i++) {
+                NetworkClassConfig *nc = &c->network_classes[i];
+                char section[64];
+                Node cv[2];
+
+                if (is_null(v[i]))
+                        continue;
+                snprintf(section, sizeof(section), "network_classes: %s", names[i].key);
+                if (map_keys(p, v[i], section, class_keys, ELEMENTSOF(class_keys), cv) < 0)
+                        r = -EINVAL;
+                if (cv[0].n) {
+                        if (get_duration(p, cv[0], "respond_within", &nc->respond_within) < 0)
+                                r = -EINVAL;
+                        set[i] = true;
+                }
+                if (!cv[1].n)
+                        continue;
+                int k = network_list_parse(p, cv[1], &nc->networks);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
+                        r = k;
+                        continue;
+                }
+                /* a network belongs to one class */
+                STRV_FOREACH(net, nc->networks)
+                        for (int j = 0; j < i; j++)
+                                if (strv_contains(c->network_classes[j].networks, *net)) {
+                                        error_at(p, list_item_named(cv[1], *net),
+                                                 "network '%s' is already in class '%s'", *net,
+                                                 names[j].key);
+                                        r = -EINVAL;
+                                }
+        }
+        for (int i = 0; i < _NETWORK_CLASS_MAX; i++)
+                if (!set[i])
+                        c->network_classes[i].respond_within =
+                                explicit_default ? 0
+                                                 : network_class_default_target((NetworkClass)i);
+        return r;
+}
+
+static int parse_priority(Parser *p, Node n) {
+        PriorityWeights *w = &p->cfg->priority;
+        double *dst[] = {&w->severity, &w->reach, &w->engagement};
+        Node v[ELEMENTSOF(priority_keys)];
+        int r = map_keys(p, n, "priority", priority_keys, ELEMENTSOF(priority_keys), v);
+
+        for (size_t i = 0; i < ELEMENTSOF(priority_keys); i++)
+                if (v[i].n && get_number(p, v[i], priority_keys[i].key, 0, 1000, dst[i]) < 0)
+                        r = -EINVAL;
+        if (r == 0 && w->severity == 0 && w->reach == 0 && w->engagement == 0)
+                warn_at(p, n, "every priority weight is 0: alerts due at the same time come in "
+                              "no particular order");
+        return r;
+}
+
+static int parse_grouping(Parser *p, Node n) {
+        Config *c = p->cfg;
+        Node v[ELEMENTSOF(grouping_keys)];
+        int r = map_keys(p, n, "grouping", grouping_keys, ELEMENTSOF(grouping_keys), v);
+
+        if (v[0].n && get_bool(p, v[0], "threads", &c->group_threads) < 0)
+                r = -EINVAL;
+        if (v[1].n && get_duration(p, v[1], "copies_window", &c->group_copies_window) < 0)
+                r = -EINVAL;
+        if (r == 0 && v[1].n && c->group_copies_window > c->seen_retention) {
+                char b1[32], b2[32];
+                warn_at(p, v[1],
+                        "copies_window %s is longer than retention: seen (%s): posts are "
+                        "forgotten before the window ends",
+                        format_duration(b1, sizeof(b1), c->group_copies_window),
+                        format_duration(b2, sizeof(b2), c->seen_retention));
+        }
+        return r;
+}
+
+/* `retention:`; store_seen is store.seen_retention, the older spelling of retention.seen */
+static int parse_retention(Parser *p, Node n, Node store_seen) {
+        Config *c = p->cfg;
+        Node v[ELEMENTSOF(retention_keys)];
+        int r = map_keys(p, n, "retention", retention_keys, ELEMENTSOF(retention_keys), v);
+
+        if (v[0].n && get_duration(p, v[0], "alerts", &c->alert_retention) < 0)
+                r = -EINVAL;
+        if (v[1].n && get_duration(p, v[1], "outbox", &c->outbox_retention) < 0)
+                r = -EINVAL;
+        if (v[2].n && store_seen.n) {
+                error_at(p, v[2],
+                         "retention: seen and store: seen_retention (line %u) are the same "
+                         "setting: keep only retention: seen",
+                         node_line(store_seen));
+                r = -EINVAL;
+        } else if (v[2].n && get_duration(p, v[2], "seen", &c->seen_retention) < 0)
+                r = -EINVAL;
+        return r;
+}
+
+static void policy_done(EscalationPolicy *pol) {
+        for (size_t i = 0; i < pol->n_steps; i++)
+                strv_free(pol->steps[i].notify);
+        free(pol->steps);
+        free(pol->name);
+}
+
+/* `at:` a share of the target (50%), or a duration after the post was written (45m). */
+static int parse_step_at(Parser *p, Node n, EscalationStep *s) {
+        _cleanup_free_ char *t = NULL;
+        usec_t d;
+        double v;
+        int r = get_string(p, n, "at", &t);
+        if (r < 0)
+                return r;
+        size_t len = strlen(t);
+        if (len > 0 && t[len - 1] == '%') {
+                t[len - 1] = 0;
+                if (parse_number_str(t, &v) < 0 || v < 1 || v > 1000) {
+                        error_at(p, n, "at: '%s%%' is not a share of the target from 1%% to "
+                                       "1000%%",
+                                 t);
+                        return -EINVAL;
+                }
+                s->fraction = v / 100.0;
+                return 0;
+        }
+        if (parse_duration(t, &d) < 0 || d == 0 || d > 365 * USEC_PER_DAY) {
+                error_at(p, n,
+                         "invalid at '%s': a share of the response target (1%% to 1000%%, e.g. "
+                         "50%%) or a time after the post was written (e.g. 45m, up to 365d)",
+                         t);
+                return -EINVAL;
+        }
+        s->offset = d;
+        return 0;
+}
+
+/* `notify:` names of configured notifiers. */
+static int parse_step_notify(Parser *p, Node n, const char *const *names, EscalationStep *s) {
+        const Config *c = p->cfg;
+        _cleanup_strv_free_ char **l = NULL;
+        int r = 0;
+
+        if (get_strlist(p, n, "notify", &l) < 0)
+                return -EINVAL;
+        if (!l[0]) {
+                error_at(p, n, "notify: names no notifier (leave it out to notify every enabled "
+                               "notifier)");
+                return -EINVAL;
+        }
+        STRV_FOREACH(name, l) {
+                Node at = list_item_named(n, *name);
+                size_t i;
+                for (i = 0; i < c->n_notifiers; i++)
+                        if (strcmp(names[i], *name) == 0)
+                                break;
+                if (i < c->n_notifiers) {
+                        if (!c->notifiers[i].enabled)
+                                warn_at(p, at, "notifier '%s' is disabled: this step does not "
+                                               "reach it",
+                                        *name);
+                        continue;
+                }
+                const char *best = closest_word(*name, names, c->n_notifiers);
+                if (best)
+                        error_at(p, at, "unknown notifier '%s' (did you mean '%s'?)", *name,
+                                 best);
+                else
+                        error_at(p, at, "unknown notifier '%s' (not in notifiers:)", *name);
+                r = -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        s->notify = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_step(Parser *p, Node map, const char *const *notifier_names,
+                      EscalationStep *s) {
+        Node v[ELEMENTSOF(step_keys)];
+        int r = map_keys(p, map, "an escalation step", step_keys, ELEMENTSOF(step_keys), v);
+
+        s->stop_on = _ALERT_STATE_INVALID;
+        if (!is_mapping(map))
+                return -EINVAL;
+        if (!v[0].n) {
+                error_at(p, map, "an escalation step needs 'at' (a share of the target such as "
+                                 "50%%, or a time after the post such as 45m)");
+                r = -EINVAL;
+        } else if (parse_step_at(p, v[0], s) < 0)
+                r = -EINVAL;
+        if (v[1].n) {
+                int k = parse_step_notify(p, v[1], notifier_names, s);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        if (v[2].n) {
+                _cleanup_free_ char *t = NULL;
+                if (get_string(p, v[2], "stop_on", &t) < 0)
+                        r = -EINVAL;
+                else if (strcmp(t, "acknowledged") == 0 || strcmp(t, "responded") == 0)
+                        s->stop_on = alert_state_from_string(t);
+                else {
+                        error_at(p, v[2], "invalid stop_on '%s' (acknowledged, responded)", t);
+                        r = -EINVAL;
+                }
+        } else if (s->fraction > 0)
+                /* a step at a share of the target is before the due time or not, whatever
+                 * the target; one at a duration is decided per alert (config_step_stop_on) */
+                s->stop_on = escalation_default_stop(s->fraction, 0, 0);
+        return r;
+}
+
+static bool steps_same_time(const EscalationStep *a, const EscalationStep *b) {
+        return a->fraction > 0 ? a->fraction == b->fraction
+                               : b->fraction == 0 && a->offset == b->offset;
+}
+
+static int parse_policy(Parser *p, Node key, Node list, const char *const *notifier_names,
+                        EscalationPolicy *pol) {
+        yaml_node_item_t *a, *b;
+        int r = 0;
+
+        if (get_string(p, key, "an escalation policy's name", &pol->name) < 0)
+                r = -EINVAL;
+        else if (strcmp(pol->name, "none") == 0) {
+                error_at(p, key, "'none' is not a policy name: it means no escalation");
+                r = -EINVAL;
+        } else if (!name_valid(pol->name)) {
+                error_at(p, key, "invalid escalation policy name '%s' (letters, digits, '-', "
+                                 "'_', '.')",
+                         pol->name);
+                r = -EINVAL;
+        }
+        if (sequence_items(p, list, "an escalation policy", &a, &b) < 0)
+                return -EINVAL;
+        size_t n = (size_t)(b - a);
+        if (n == 0) {
+                error_at(p, list, "escalation policy '%s' has no steps (a rule or severity that "
+                                  "wants none says none)",
+                         pol->name ? pol->name : "?");
+                return -EINVAL;
+        }
+        if (n > MAX_ESCALATION_STEPS) {
+                error_at(p, list, "escalation policy '%s' has %zu steps, more than %d",
+                         pol->name ? pol->name : "?", n, MAX_ESCALATION_STEPS);
+                return -EINVAL;
+        }
+        pol->steps = calloc(n, sizeof(EscalationStep));
+        if (!pol->steps)
+                return -ENOMEM;
+        for (; a < b; a++) {
+                Node sn = node_child(list, *a);
+                EscalationStep *st = &pol->steps[pol->n_steps++];
+                int k = parse_step(p, sn, notifier_names, st);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
+                        r = k;
+                        continue;
+                }
+                for (size_t j = 0; j + 1 < pol->n_steps; j++)
+                        if (steps_same_time(st, &pol->steps[j])) {
+                                warn_at(p, sn, "escalation policy '%s': this step fires at the "
+                                               "same time as step %zu",
+                                        pol->name ? pol->name : "?", j + 1);
+                                break;
+                        }
+        }
+        return r;
+}
+
+/*
+ * `escalation:` after the notifiers (steps name them), before the rules (they name policies).
+ * *ret_keys receives each policy's key node, for the lint after the rules.
+ */
+static int parse_escalation(Parser *p, Node n, Node **ret_keys) {
+        Config *c = p->cfg;
+        Node v[ELEMENTSOF(escalation_keys)];
+        int r = 0;
+
+        if (is_null(n))
+                return 0;
+        if (map_keys(p, n, "escalation", escalation_keys, ELEMENTSOF(escalation_keys), v) < 0)
+                r = -EINVAL;
+
+        _cleanup_free_ const char **notifier_names =
+                calloc(c->n_notifiers + 1, sizeof(char *));
+        if (!notifier_names)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_notifiers; i++)
+                notifier_names[i] = c->notifiers[i].name ? c->notifiers[i].name : "";
+
+        Node pols = v[0];
+        if (!is_null(pols) && !is_mapping(pols)) {
+                error_at(p, pols, "escalation: policies must map names to lists of steps, not %s",
+                         node_kind(pols));
+                r = -EINVAL;
+        } else if (!is_null(pols)) {
+                size_t np = (size_t)(pols.n->data.mapping.pairs.top -
+                                     pols.n->data.mapping.pairs.start);
+                if (np > MAX_ESCALATION_POLICIES) {
+                        error_at(p, pols, "%zu escalation policies, more than %d", np,
+                                 MAX_ESCALATION_POLICIES);
+                        return -EINVAL;
+                }
+                c->escalation_policies = calloc(np + 1, sizeof(EscalationPolicy));
+                *ret_keys = calloc(np + 1, sizeof(Node));
+                if (!c->escalation_policies || !*ret_keys)
+                        return -ENOMEM;
+                for (yaml_node_pair_t *pair = pols.n->data.mapping.pairs.start;
+                     pair < pols.n->data.mapping.pairs.top; pair++) {
+                        Node kn = node_child(pols, pair->key);
+                        size_t idx = c->n_escalation_policies++;
+                        EscalationPolicy *pol = &c->escalation_policies[idx];
+                        (*ret_keys)[idx] = kn;
+                        int k = parse_policy(p, kn, node_child(pols, pair->value),
+                                             notifier_names, pol);
+                        if (k == -ENOMEM)
+                                return k;
+                        if (k < 0)
+                                r = k;
+                        for (size_t j = 0; j < idx && pol->name; j++)
+                                if (c->escalation_policies[j].name &&
+                                    streq(c->escalation_policies[j].name, pol->name)) {
+                                        error_at(p, kn,
+                                                 "duplicate escalation policy '%s' (first at "
+                                                 "line %u)",
+                                                 pol->name, node_line((*ret_keys)[j]));
+                                        r = -EINVAL;
+                                }
+                }
+        }
+
+        if (!is_null(v[1])) {
+                KeyDef sev_keys[_SEVERITY_MAX];
+                Node sv[_SEVERITY_MAX];
+                _cleanup_free_ const char **names =
+                        calloc(c->n_escalation_policies + 1, sizeof(char *));
+                if (!names)
+                        return -ENOMEM;
+                for (size_t i = 0; i < c->n_escalation_policies; i++)
+                        names[i] = c->escalation_policies[i].name ? c->escalation_policies[i].name
+                                                                   : "";
+                for (int i = 0; i < _SEVERITY_MAX; i++)
+                        sev_keys[i].key = severity_to_string((Severity)i);
+                if (map_keys(p, v[1], "escalation: by_severity", sev_keys, _SEVERITY_MAX, sv) < 0)
+                        r = -EINVAL;
+                for (int i = 0; i < _SEVERITY_MAX; i++) {
+                        ssize_t idx;
+                        if (!sv[i].n)
+                                continue;
+                        if (escalation_ref_parse(p, sv[i], names, c->n_escalation_policies,
+                                                 &idx) < 0)
+                                r = -EINVAL;
+                        else
+                                c->escalation_by_severity[i] = idx >= 0 ? idx : -1;
+                }
+        }
+        return r;
+}
+
+/* Lint: a policy that no rule and no severity uses never fires. */
+static void lint_escalation(Parser *p, const Node *keys) {
+        const Config *c = p->cfg;
+        for (size_t i = 0; i < c->n_escalation_policies; i++) {
+                bool used = false;
+                for (int s = 0; s < _SEVERITY_MAX && !used; s++)
+                        used = c->escalation_by_severity[s] == (ssize_t)i;
+                for (size_t j = 0; c->rules && j < c->rules->n_rules && !used; j++)
+                        used = c->rules->rules[j].escalation == (ssize_t)i;
+                if (!used)
+                        warn_at(p, keys[i], "escalation policy '%s' is not used: no rule and no "
+                                            "severity in by_severity names it",
+                                c->escalation_policies[i].name ? c->escalation_policies[i].name
+                                                               : "?");
+        }
+}
+
 static int parse_globals(Parser *p, Node *v) {
         Config *c = p->cfg;
-        int r = 0;
+        Node default_target = {.n = NULL}, store_seen = {.n = NULL};
+        int r = 0, k;
 
         if (v[TK_STATE_DIR].n && get_string(p, v[TK_STATE_DIR], "state_dir", &c->state_dir) < 0)
                 r = -EINVAL;
@@ -729,9 +1162,17 @@ static int parse_globals(Parser *p, Node *v) {
                 Node d[4];
                 if (map_keys(p, v[TK_DEFAULTS], "defaults", defaults_keys, 4, d) < 0)
                         r = -EINVAL;
-                if (d[0].n && get_duration(p, d[0], "respond_within",
-                                           &c->default_respond_within) < 0)
-                        r = -EINVAL;
+                if (d[0].n) {
+                        if (get_duration(p, d[0], "respond_within",
+                                         &c->default_respond_within) < 0)
+                                r = -EINVAL;
+                        else if (c->default_respond_within == 0) {
+                                error_at(p, d[0], "defaults: respond_within must be greater "
+                                                  "than 0");
+                                r = -EINVAL;
+                        }
+                        default_target = d[0];
+                }
                 if (d[1].n && get_duration(p, d[1], "backfill", &c->default_backfill) < 0)
                         r = -EINVAL;
                 if (d[2].n && get_duration(p, d[2], "interval", &c->default_interval) < 0)
@@ -800,7 +1241,19 @@ static int parse_globals(Parser *p, Node *v) {
                         r = -EINVAL;
                 if (d[0].n && get_duration(p, d[0], "seen_retention", &c->seen_retention) < 0)
                         r = -EINVAL;
+                store_seen = d[0];
         }
+        k = parse_network_classes(p, v[TK_CLASSES], default_target.n != NULL);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                r = k;
+        if (v[TK_PRIORITY].n && parse_priority(p, v[TK_PRIORITY]) < 0)
+                r = -EINVAL;
+        if (v[TK_RETENTION].n && parse_retention(p, v[TK_RETENTION], store_seen) < 0)
+                r = -EINVAL;
+        if (v[TK_GROUPING].n && parse_grouping(p, v[TK_GROUPING]) < 0)
+                r = -EINVAL;
         if (v[TK_WATCH].n && get_bool(p, v[TK_WATCH], "watch_config", &c->watch_config) < 0)
                 r = -EINVAL;
         if (c->http_timeout == 0 || c->http_connect_timeout == 0 || c->retry_initial == 0) {
@@ -839,6 +1292,7 @@ int config_load_with_rules(const char *path, const char *plugin_dir_override,
                     .overrides = rule_files, .overrides_used = used};
         Lists lists = {};
         Node root, v[_TK_MAX];
+        _cleanup_free_ Node *policy_keys = NULL;
         int r;
 
         if (!c || !used)
@@ -856,6 +1310,16 @@ int config_load_with_rules(const char *path, const char *plugin_dir_override,
         c->retry_initial = 10 * USEC_PER_SEC;
         c->retry_max = USEC_PER_HOUR;
         c->seen_retention = 30 * USEC_PER_DAY;
+        c->alert_retention = 180 * USEC_PER_DAY;
+        c->outbox_retention = 30 * USEC_PER_DAY;
+        c->priority = PRIORITY_WEIGHTS_DEFAULT;
+        c->group_threads = true;
+        c->group_copies_window = USEC_PER_HOUR;
+        for (int i = 0; i < _SEVERITY_MAX; i++)
+                c->escalation_by_severity[i] = -1;
+        for (int i = 0; i < _NETWORK_CLASS_MAX; i++)
+                c->network_classes[i].respond_within =
+                        network_class_default_target((NetworkClass)i);
         c->path = strdup(path);
         /* relative paths in the config resolve against the folder of the main file */
         const char *slash = strrchr(path, '/');
@@ -932,25 +1396,42 @@ int config_load_with_rules(const char *path, const char *plugin_dir_override,
                         (void)check_unique(&p, "notifier", n->name, n->pos,
                                            c->notifiers[j].name, c->notifiers[j].pos);
         }
+        if (parse_escalation(&p, v[TK_ESCALATION], &policy_keys) == -ENOMEM) {
+                r = -ENOMEM;
+                goto finish;
+        }
         {
-                /* rules may only name sources that exist */
+                /* rules may only name sources and escalation policies that exist */
                 const char **names = calloc(c->n_sources + 1, sizeof(char *));
-                if (!names) {
+                const char **policies = calloc(c->n_escalation_policies + 1, sizeof(char *));
+                if (!names || !policies) {
+                        free(names);
+                        free(policies);
                         r = -ENOMEM;
                         goto finish;
                 }
                 for (size_t i = 0; i < c->n_sources; i++)
                         names[i] = c->sources[i].name ? c->sources[i].name : "";
+                for (size_t i = 0; i < c->n_escalation_policies; i++)
+                        policies[i] = c->escalation_policies[i].name
+                                              ? c->escalation_policies[i].name
+                                              : "";
+                RuleRefs refs = {.sources = names, .n_sources = c->n_sources,
+                                 .policies = policies,
+                                 .n_policies = c->n_escalation_policies};
                 int k = ruleset_parse(&p, v[TK_MATCHING].n ? &v[TK_MATCHING] : NULL,
                                       lists.items[IK_BRANDS], lists.n[IK_BRANDS],
-                                      lists.items[IK_RULES], lists.n[IK_RULES], names,
-                                      c->n_sources, &c->rules);
+                                      lists.items[IK_RULES], lists.n[IK_RULES], &refs,
+                                      &c->rules);
                 free(names);
+                free(policies);
                 if (k == -ENOMEM) {
                         r = -ENOMEM;
                         goto finish;
                 }
         }
+        if (p.n_errors == 0)
+                lint_escalation(&p, policy_keys);
         r = p.n_errors > 0 ? -EINVAL : 0;
 
 finish:
@@ -980,6 +1461,11 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_notifiers; i++)
                 notifier_done(&c->notifiers[i]);
         ruleset_free(c->rules);
+        for (int i = 0; i < _NETWORK_CLASS_MAX; i++)
+                strv_free(c->network_classes[i].networks);
+        for (size_t i = 0; i < c->n_escalation_policies; i++)
+                policy_done(&c->escalation_policies[i]);
+        free(c->escalation_policies);
         strv_free(c->warnings);
         free(c->sources);
         free(c->notifiers);
@@ -1003,6 +1489,75 @@ usec_t config_respond_within(const Config *c, usec_t rule_target, const SourceCo
         return c->default_respond_within;
 }
 
+NetworkClass config_network_class(const Config *c, const SourceConfig *src, const char *network) {
+        if (src && src->network_class >= 0 && src->network_class < _NETWORK_CLASS_MAX)
+                return src->network_class;
+        for (int i = 0; network && i < _NETWORK_CLASS_MAX; i++)
+                if (strv_contains(c->network_classes[i].networks, network))
+                        return (NetworkClass)i;
+        return network_class_of(network);
+}
+
+usec_t config_target(const Config *c, const RuleMatch *m, size_t n_matches,
+                     const SourceConfig *src, const char *network, const char **ret_from) {
+        NetworkClass nc = config_network_class(c, src, network);
+        TargetChain chain = {
+                .source = src ? src->respond_within : 0,
+                .network_class = c->network_classes[nc].respond_within,
+                .global = c->default_respond_within,
+        };
+        if (n_matches == 0)
+                return target_resolve(&chain, ret_from);
+
+        usec_t best = 0;
+        const char *best_from = NULL;
+        for (size_t i = 0; i < n_matches; i++) {
+                const char *from;
+                chain.rule = c->rules->rules[m[i].rule].respond_within;
+                chain.brand = rule_brand_respond_within(c->rules, &m[i]);
+                usec_t t = target_resolve(&chain, &from);
+                if (i == 0 || t < best) {
+                        best = t; /* several rules: the strictest target wins */
+                        best_from = from;
+                }
+        }
+        if (ret_from)
+                *ret_from = best_from;
+        return best;
+}
+
+const EscalationPolicy *config_escalation_for(const Config *c, const RuleMatch *m,
+                                              size_t n_matches, Severity sev) {
+        const Rule *chosen = NULL;
+        ssize_t idx = -1;
+
+        for (size_t i = 0; i < n_matches; i++) {
+                const Rule *r = &c->rules->rules[m[i].rule];
+                if (r->escalation != RULE_ESCALATION_UNSET &&
+                    (!chosen || r->severity > chosen->severity))
+                        chosen = r;
+        }
+        if (chosen)
+                idx = chosen->escalation;
+        else if (sev >= 0 && sev < _SEVERITY_MAX)
+                idx = c->escalation_by_severity[sev];
+        return idx >= 0 && (size_t)idx < c->n_escalation_policies ? &c->escalation_policies[idx]
+                                                                   : NULL;
+}
+
+const EscalationPolicy *config_escalation_policy(const Config *c, const char *name) {
+        for (size_t i = 0; name && i < c->n_escalation_policies; i++)
+                if (streq(c->escalation_policies[i].name, name))
+                        return &c->escalation_policies[i];
+        return NULL;
+}
+
+AlertState config_step_stop_on(const EscalationStep *s, usec_t target) {
+        if (s->stop_on == ALERT_ACKNOWLEDGED || s->stop_on == ALERT_RESPONDED)
+                return s->stop_on;
+        return escalation_default_stop(s->fraction, s->offset, target);
+}
+
 static void dump_values(const PluginValues *pv, const Plugin *plugin, FILE *f) {
         for (size_t i = 0; i < pv->n; i++) {
                 const struct earshot_value *v = &pv->v[i];
@@ -1021,6 +1576,78 @@ static void dump_values(const PluginValues *pv, const Plugin *plugin, FILE *f) {
         }
 }
 
+/* "1h" or "by network class", for a target that may be left to the class */
+static const char *target_text(char *buf, size_t len, const Config *c, usec_t own,
+                               NetworkClass nc) {
+        if (own > 0)
+                return format_duration(buf, len, own);
+        if (nc >= 0 && nc < _NETWORK_CLASS_MAX) {
+                TargetChain t = {.network_class = c->network_classes[nc].respond_within,
+                                 .global = c->default_respond_within};
+                char d[32];
+                snprintf(buf, len, "%s (%s)", format_duration(d, sizeof(d), target_resolve(&t, NULL)),
+                         network_class_to_string(nc));
+                return buf;
+        }
+        snprintf(buf, len, "by network class");
+        return buf;
+}
+
+static void dump_queue(const Config *c, FILE *f) {
+        char b1[32], b2[32], b3[32];
+
+        fputs("  response targets:", f);
+        for (int i = 0; i < _NETWORK_CLASS_MAX; i++) {
+                TargetChain t = {.network_class = c->network_classes[i].respond_within,
+                                 .global = c->default_respond_within};
+                fprintf(f, "%s %s %s%s", i ? "," : "", network_class_to_string((NetworkClass)i),
+                        format_duration(b1, sizeof(b1), target_resolve(&t, NULL)),
+                        t.network_class ? "" : " (defaults.respond_within)");
+                STRV_FOREACH(net, c->network_classes[i].networks)
+                        fprintf(f, " +%s", *net);
+        }
+        fputc('\n', f);
+        fprintf(f, "  priority weights: severity %g, reach %g, engagement %g\n",
+                c->priority.severity, c->priority.reach, c->priority.engagement);
+        fprintf(f, "  escalation policies: %zu\n", c->n_escalation_policies);
+        for (size_t i = 0; i < c->n_escalation_policies; i++) {
+                const EscalationPolicy *pol = &c->escalation_policies[i];
+                fprintf(f, "    %s:", pol->name);
+                for (size_t j = 0; j < pol->n_steps; j++) {
+                        const EscalationStep *st = &pol->steps[j];
+                        if (st->fraction > 0)
+                                fprintf(f, "%s %g%%", j ? "," : "", st->fraction * 100);
+                        else
+                                fprintf(f, "%s %s", j ? "," : "",
+                                        format_duration(b1, sizeof(b1), st->offset));
+                        if (st->notify) {
+                                _cleanup_free_ char *names = strv_join(st->notify, " ");
+                                fprintf(f, " -> %s", strna(names));
+                        }
+                        if (st->stop_on >= 0)
+                                fprintf(f, " (until %s)", alert_state_to_string(st->stop_on));
+                }
+                fputc('\n', f);
+        }
+        fputs("  escalation by severity:", f);
+        for (int i = 0; i < _SEVERITY_MAX; i++) {
+                ssize_t idx = c->escalation_by_severity[i];
+                fprintf(f, "%s %s %s", i ? "," : "", severity_to_string((Severity)i),
+                        idx >= 0 ? c->escalation_policies[idx].name : "none");
+        }
+        fputc('\n', f);
+        fprintf(f, "  grouping: threads %s, copies %s%s\n", c->group_threads ? "on" : "off",
+                c->group_copies_window ? "within " : "off",
+                c->group_copies_window ? format_duration(b1, sizeof(b1), c->group_copies_window)
+                                       : "");
+        fprintf(f, "  retention: alerts %s, outbox %s, seen %s\n",
+                c->alert_retention ? format_duration(b1, sizeof(b1), c->alert_retention)
+                                   : "forever",
+                c->outbox_retention ? format_duration(b2, sizeof(b2), c->outbox_retention)
+                                    : "forever",
+                format_duration(b3, sizeof(b3), c->seen_retention));
+}
+
 void config_dump_summary(const Config *c, FILE *f) {
         char b1[32], b2[32], b3[32];
 
@@ -1033,10 +1660,11 @@ void config_dump_summary(const Config *c, FILE *f) {
         fprintf(f, "  sources: %zu\n", c->n_sources);
         for (size_t i = 0; i < c->n_sources; i++) {
                 const SourceConfig *s = &c->sources[i];
+                char b4[64];
                 fprintf(f, "    %s (%s)%s every %s, respond within %s\n", s->name, s->type,
                         s->enabled ? "" : " [disabled]",
                         format_duration(b1, sizeof(b1), s->interval),
-                        format_duration(b2, sizeof(b2), config_respond_within(c, 0, s)));
+                        target_text(b4, sizeof(b4), c, s->respond_within, s->network_class));
                 dump_values(&s->values, s->plugin, f);
         }
         fprintf(f, "  notifiers: %zu\n", c->n_notifiers);
@@ -1055,11 +1683,17 @@ void config_dump_summary(const Config *c, FILE *f) {
         for (size_t i = 0; i < rs->n_rules; i++) {
                 const Rule *r = &rs->rules[i];
                 RuleMatch m = {.rule = i, .brand = r->n_brands ? (ssize_t)r->brands[0] : -1};
-                fprintf(f, "    %s [%s]%s respond within %s (%s:%u)\n", r->name,
+                char b4[64], esc[160] = "";
+                if (r->escalation == RULE_ESCALATION_NONE)
+                        snprintf(esc, sizeof(esc), ", no escalation");
+                else if (r->escalation >= 0)
+                        snprintf(esc, sizeof(esc), ", escalation %s",
+                                 c->escalation_policies[r->escalation].name);
+                fprintf(f, "    %s [%s]%s respond within %s%s (%s:%u)\n", r->name,
                         severity_to_string(r->severity), r->enabled ? "" : " [disabled]",
-                        format_duration(b1, sizeof(b1),
-                                        config_respond_within(c, rule_respond_within(rs, &m),
-                                                              NULL)),
-                        r->pos.file, r->pos.line);
+                        target_text(b4, sizeof(b4), c, rule_respond_within(rs, &m),
+                                    _NETWORK_CLASS_INVALID),
+                        esc, r->pos.file, r->pos.line);
         }
+        dump_queue(c, f);
 }

@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "earshot-plugin.h"
+#include "queue.h"
 #include "util/time-util.h"
 
 typedef struct Plugin Plugin;
@@ -35,6 +37,7 @@ typedef struct SourceConfig {
         const Plugin *plugin; /* borrowed from the registry */
         usec_t interval;
         usec_t respond_within; /* 0 = not set here */
+        NetworkClass network_class; /* _NETWORK_CLASS_INVALID = by each post's network */
         usec_t backfill;
         usec_t silent_after; /* a feed failing or empty this long raises an operator alert */
         bool enabled;
@@ -64,6 +67,13 @@ const char *severity_to_string(Severity s);
 Severity severity_from_string(const char *s);
 
 typedef struct Ruleset Ruleset;
+typedef struct RuleMatch RuleMatch;
+
+/* A network class's part in response targets (`network_classes:`). */
+typedef struct NetworkClassConfig {
+        usec_t respond_within; /* 0 = not set: defaults.respond_within applies */
+        char **networks;       /* owned: network names moved into this class; may be NULL */
+} NetworkClassConfig;
 
 typedef struct Config {
         char *path; /* the main file as given */
@@ -90,7 +100,18 @@ typedef struct Config {
 
         usec_t retry_initial;
         usec_t retry_max;
-        usec_t seen_retention;
+
+        /* the alert queue */
+        NetworkClassConfig network_classes[_NETWORK_CLASS_MAX];
+        PriorityWeights priority;
+        EscalationPolicy *escalation_policies; /* owned, n_escalation_policies */
+        size_t n_escalation_policies;
+        ssize_t escalation_by_severity[_SEVERITY_MAX]; /* policy index; -1 = no escalation */
+        bool group_threads;         /* an author's further posts join their open alert */
+        usec_t group_copies_window; /* the same text from other accounts; 0 = off */
+        usec_t alert_retention;     /* closed alerts, after their last change; 0 = forever */
+        usec_t outbox_retention;    /* delivered or rejected outbox rows; 0 = forever */
+        usec_t seen_retention;      /* retention.seen (formerly store.seen_retention) */
 
         SourceConfig *sources;
         size_t n_sources;
@@ -126,10 +147,44 @@ Config *config_free(Config *c);
 void config_dump_summary(const Config *c, FILE *f);
 
 /*
- * The effective target: the matched rule's own (or its brand's; see rule_respond_within()),
- * else the source's, else the global default. rule_target 0 = none.
+ * The target without network classes: rule_target (the matched rule's own, or its brand's; see
+ * rule_respond_within()), else the source's, else defaults.respond_within. rule_target 0 =
+ * none. Superseded by config_target(), which also knows the post's network class.
  */
 usec_t config_respond_within(const Config *c, usec_t rule_target, const SourceConfig *src);
+
+/*
+ * The class of a post from src (may be NULL) on network (may be NULL): the source's
+ * network_class, else the class whose `networks:` names the network, else network_class_of().
+ */
+NetworkClass config_network_class(const Config *c, const SourceConfig *src, const char *network);
+
+/*
+ * The response target of a new alert, in the order rule > brand > source > network class >
+ * defaults.respond_within (target_resolve()), for each of the n_matches matched rules (m may be
+ * NULL when n_matches is 0, as for operator alerts); several rules: the shortest target wins.
+ * *ret_from (when not NULL) names where the winning target was set: "rule", "brand",
+ * "source", "network class" or "default".
+ */
+usec_t config_target(const Config *c, const RuleMatch *m, size_t n_matches,
+                     const SourceConfig *src, const char *network, const char **ret_from);
+
+/*
+ * The escalation policy of an alert that matched these rules with severity sev: a matched
+ * rule's own `escalation:` (several: the one of the highest-severity rule, ties the first;
+ * `escalation: none` counts as a choice), else escalation.by_severity. NULL = no escalation.
+ */
+const EscalationPolicy *config_escalation_for(const Config *c, const RuleMatch *m,
+                                              size_t n_matches, Severity sev);
+/* A policy by name (an alert stored with its policy's name, after a reload); NULL if gone. */
+const EscalationPolicy *config_escalation_policy(const Config *c, const char *name);
+/*
+ * When a step stops for an alert with this target: its `stop_on`, or when the configuration
+ * set none, escalation_default_stop(). Steps given as a share of the target have theirs set at
+ * load time; steps given as a duration (`at: 45m`) keep _ALERT_STATE_INVALID, since before or
+ * after the due time depends on each alert's target.
+ */
+AlertState config_step_stop_on(const EscalationStep *s, usec_t target);
 
 /* Levenshtein distance capped at 255; used for "did you mean". */
 unsigned edit_distance(const char *a, const char *b);

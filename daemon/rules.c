@@ -96,8 +96,7 @@ typedef struct Ctx {
         MatcherBuilder *builder;
         size_t allocated_terms;
         unsigned default_flags;
-        const char *const *source_names;
-        size_t n_source_names;
+        RuleRefs refs;
 } Ctx;
 
 static const char *stopword_language(const char *word) {
@@ -520,12 +519,13 @@ static const KeyDef rule_keys[] = {
         {"all"},       {"none"},          {"near"},      {"languages"}, {"networks"},
         {"sources"},   {"min_followers"}, {"terms"},     {"threshold"}, {"severity"},
         {"respond_within"}, {"tags"},     {"accents"},   {"inside_hashtags"},
-        {"max_rating"},
+        {"max_rating"}, {"escalation"},
 };
 enum {
         RK_NAME, RK_DESCRIPTION, RK_ENABLED, RK_BRAND, RK_ANY, RK_ALL, RK_NONE, RK_NEAR,
         RK_LANGUAGES, RK_NETWORKS, RK_SOURCES, RK_MIN_FOLLOWERS, RK_TERMS, RK_THRESHOLD,
-        RK_SEVERITY, RK_RESPOND, RK_TAGS, RK_ACCENTS, RK_INSIDE, RK_MAX_RATING, _RK_MAX
+        RK_SEVERITY, RK_RESPOND, RK_TAGS, RK_ACCENTS, RK_INSIDE, RK_MAX_RATING, RK_ESCALATION,
+        _RK_MAX
 };
 
 static void rule_done(Rule *rule) {
@@ -679,15 +679,13 @@ static int parse_rule_brand(Ctx *x, Node n, Rule *rule) {
 }
 
 /* A list of names checked against a vocabulary: errors (strict) or warnings. */
-static int parse_vocabulary(Ctx *x, Node n, const char *what, const char *const *vocab,
+static int parse_vocabulary(Parser *p, Node n, const char *what, const char *const *vocab,
                             size_t n_vocab, bool strict, bool lower, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         int r = 0;
 
-        if (get_strlist(x->p, n, what, &l) < 0)
+        if (get_strlist(p, n, what, &l) < 0)
                 return -EINVAL;
-        if (!l[0])
-                warn_at(x->p, n, "an empty %s list: this rule can never match", what);
         STRV_FOREACH(s, l) {
                 if (lower)
                         for (char *c = *s; *c; c++)
@@ -709,13 +707,13 @@ static int parse_vocabulary(Ctx *x, Node n, const char *what, const char *const 
                 }
                 if (strict) {
                         if (best)
-                                error_at(x->p, at, "unknown %s '%s' (did you mean '%s'?)", what,
+                                error_at(p, at, "unknown %s '%s' (did you mean '%s'?)", what,
                                          *s, best);
                         else
-                                error_at(x->p, at, "unknown %s '%s'", what, *s);
+                                error_at(p, at, "unknown %s '%s'", what, *s);
                         r = -EINVAL;
                 } else
-                        warn_at(x->p, at, "'%s' is not one of the %s earshot knows%s%s%s", *s, what,
+                        warn_at(p, at, "'%s' is not one of the %s earshot knows%s%s%s", *s, what,
                                 best ? " (did you mean '" : "", best ? best : "",
                                 best ? "'?)" : "");
         }
@@ -723,6 +721,50 @@ static int parse_vocabulary(Ctx *x, Node n, const char *what, const char *const 
                 return r;
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+/* A rule's filter list: an empty one is a warning, as the rule can never match. */
+static int rule_filter(Ctx *x, Node n, const char *what, const char *const *vocab,
+                       size_t n_vocab, bool strict, bool lower, char ***ret) {
+        int r = parse_vocabulary(x->p, n, what, vocab, n_vocab, strict, lower, ret);
+        if (r >= 0 && !(*ret)[0])
+                warn_at(x->p, n, "an empty %s list: this rule can never match", what);
+        return r;
+}
+
+int network_list_parse(Parser *p, Node n, char ***ret) {
+        return parse_vocabulary(p, n, "networks", known_networks, ELEMENTSOF(known_networks),
+                                false, true, ret);
+}
+
+int escalation_ref_parse(Parser *p, Node n, const char *const *policies, size_t n_policies,
+                         ssize_t *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = get_string(p, n, "an escalation policy", &s);
+        if (r < 0)
+                return r;
+        if (strcmp(s, "none") == 0) {
+                *ret = RULE_ESCALATION_NONE;
+                return 0;
+        }
+        for (size_t i = 0; i < n_policies; i++)
+                if (strcmp(policies[i], s) == 0) {
+                        *ret = (ssize_t)i;
+                        return 0;
+                }
+        const char *best = closest_word(s, policies, n_policies);
+        if (best)
+                error_at(p, n, "unknown escalation policy '%s' (did you mean '%s'?)", s, best);
+        else if (n_policies == 0)
+                error_at(p, n,
+                         "unknown escalation policy '%s' (escalation: policies: defines none; "
+                         "'none' turns escalation off)",
+                         s);
+        else
+                error_at(p, n, "unknown escalation policy '%s' (a name from escalation: "
+                               "policies:, or none)",
+                         s);
+        return -EINVAL;
 }
 
 static int parse_rule(Ctx *x, Node map, Rule *rule) {
@@ -733,6 +775,7 @@ static int parse_rule(Ctx *x, Node map, Rule *rule) {
 
         rule->pos = node_pos(map);
         rule->severity = SEVERITY_NORMAL;
+        rule->escalation = RULE_ESCALATION_UNSET;
         rule->enabled = true;
         rule->body = (RuleNode){.kind = RULE_NODE_ALL, .pos = node_pos(map)};
         rule->body.children = calloc(3, sizeof(RuleNode));
@@ -792,16 +835,16 @@ static int parse_rule(Ctx *x, Node map, Rule *rule) {
                         rule->near = (unsigned)near;
         }
         if (v[RK_LANGUAGES].n &&
-            parse_vocabulary(x, v[RK_LANGUAGES], "language code", language_codes,
-                             ELEMENTSOF(language_codes), true, true, &rule->languages) < 0)
+            rule_filter(x, v[RK_LANGUAGES], "language code", language_codes,
+                        ELEMENTSOF(language_codes), true, true, &rule->languages) < 0)
                 r = -EINVAL;
         if (v[RK_NETWORKS].n &&
-            parse_vocabulary(x, v[RK_NETWORKS], "networks", known_networks,
-                             ELEMENTSOF(known_networks), false, true, &rule->networks) < 0)
+            rule_filter(x, v[RK_NETWORKS], "networks", known_networks,
+                        ELEMENTSOF(known_networks), false, true, &rule->networks) < 0)
                 r = -EINVAL;
         if (v[RK_SOURCES].n &&
-            parse_vocabulary(x, v[RK_SOURCES], "source", x->source_names, x->n_source_names,
-                             true, false, &rule->sources) < 0)
+            rule_filter(x, v[RK_SOURCES], "source", x->refs.sources, x->refs.n_sources, true,
+                        false, &rule->sources) < 0)
                 r = -EINVAL;
         if (v[RK_MAX_RATING].n &&
             get_int(p, v[RK_MAX_RATING], "max_rating", 1, 5, &rule->max_rating) < 0)
@@ -887,6 +930,10 @@ static int parse_rule(Ctx *x, Node map, Rule *rule) {
         }
         if (v[RK_RESPOND].n &&
             get_duration(p, v[RK_RESPOND], "respond_within", &rule->respond_within) < 0)
+                r = -EINVAL;
+        if (v[RK_ESCALATION].n &&
+            escalation_ref_parse(p, v[RK_ESCALATION], x->refs.policies, x->refs.n_policies,
+                                 &rule->escalation) < 0)
                 r = -EINVAL;
         if (v[RK_TAGS].n) {
                 if (get_strlist(p, v[RK_TAGS], "tags", &rule->tags) < 0)
@@ -1016,8 +1063,7 @@ static int build_index(Ruleset *rs) {
 static const KeyDef matching_keys[] = {{"accents"}, {"inside_hashtags"}};
 
 int ruleset_parse(Parser *p, const Node *matching, const Node *brands, size_t n_brands,
-                  const Node *rules, size_t n_rules, const char *const *source_names,
-                  size_t n_source_names, Ruleset **ret) {
+                  const Node *rules, size_t n_rules, const RuleRefs *refs, Ruleset **ret) {
         _cleanup_(ruleset_freep) Ruleset *rs = calloc(1, sizeof(Ruleset));
         _cleanup_(matcher_builder_freep) MatcherBuilder *builder = NULL;
         int r = 0, k;
@@ -1027,8 +1073,7 @@ int ruleset_parse(Parser *p, const Node *matching, const Node *brands, size_t n_
         k = matcher_builder_new(&builder);
         if (k < 0)
                 return k;
-        Ctx x = {.p = p, .rs = rs, .builder = builder, .source_names = source_names,
-                 .n_source_names = n_source_names};
+        Ctx x = {.p = p, .rs = rs, .builder = builder, .refs = refs ? *refs : (RuleRefs){}};
 
         if (matching && matching->n && !is_null(*matching)) {
                 Node v[2];
@@ -1545,9 +1590,11 @@ usec_t rule_respond_within(const Ruleset *rs, const RuleMatch *m) {
         const Rule *rule = &rs->rules[m->rule];
         if (rule->respond_within > 0)
                 return rule->respond_within;
-        if (m->brand >= 0)
-                return rs->brands[m->brand].respond_within;
-        return 0;
+        return rule_brand_respond_within(rs, m);
+}
+
+usec_t rule_brand_respond_within(const Ruleset *rs, const RuleMatch *m) {
+        return m->brand >= 0 ? rs->brands[m->brand].respond_within : 0;
 }
 
 /* ---- explain ------------------------------------------------------------------------------ */

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "match.h"
@@ -65,6 +66,10 @@ typedef struct Brand {
         ConfigPos pos;
 } Brand;
 
+/* Rule::escalation when it names no policy. */
+#define RULE_ESCALATION_UNSET ((ssize_t)-1) /* not set: escalation.by_severity decides */
+#define RULE_ESCALATION_NONE ((ssize_t)-2)  /* `escalation: none` */
+
 typedef struct WeightedTerm {
         uint32_t term;
         int64_t weight;
@@ -90,6 +95,7 @@ typedef struct Rule {
         int64_t threshold;
         Severity severity;
         usec_t respond_within; /* 0 = not set */
+        ssize_t escalation;    /* index into Config::escalation_policies, or RULE_ESCALATION_* */
         char **tags;           /* owned strv, may be NULL */
         uint32_t *positive;    /* owned: sorted term ids that count for `near` */
         size_t n_positive;
@@ -142,15 +148,37 @@ RuleScratch *rule_scratch_free(RuleScratch *s);
 /* The scan of the last evaluated post (hits and word spans, for highlighting). */
 const Scan *rule_scratch_scan(const RuleScratch *s);
 
+/* The names a rule may refer to, from the rest of the configuration (borrowed). */
+typedef struct RuleRefs {
+        const char *const *sources; /* a rule's `sources:` */
+        size_t n_sources;
+        const char *const *policies; /* a rule's `escalation:`, in Config order */
+        size_t n_policies;
+} RuleRefs;
+
 /*
  * Parse the `brands:` and `rules:` items collected from every file, with the `matching:`
- * defaults (NULL = none), into a Ruleset (used by config.c); `sources:` may name only
- * source_names.
+ * defaults (NULL = none), into a Ruleset (used by config.c); `sources:` and `escalation:` may
+ * name only what refs lists (refs NULL = nothing).
  * Errors go through the parser; 0, -EINVAL after reporting, or -ENOMEM.
  */
 int ruleset_parse(Parser *p, const Node *matching, const Node *brands, size_t n_brands,
-                  const Node *rules, size_t n_rules, const char *const *source_names,
-                  size_t n_source_names, Ruleset **ret);
+                  const Node *rules, size_t n_rules, const RuleRefs *refs, Ruleset **ret);
+
+/*
+ * A list of network names (a single name is a list of one), lower-cased; a name earshot does
+ * not know is a warning (plugins may bring their own networks). For `networks:` lists outside
+ * rules (config.c). 0, -EINVAL after reporting, or -ENOMEM.
+ */
+int network_list_parse(Parser *p, Node n, char ***ret);
+
+/*
+ * A reference to an escalation policy (a rule's `escalation:`, config.c's by_severity): *ret is
+ * its index in policies, or RULE_ESCALATION_NONE for `none`. 0, or -EINVAL after reporting
+ * (with the nearest name).
+ */
+int escalation_ref_parse(Parser *p, Node n, const char *const *policies, size_t n_policies,
+                         ssize_t *ret);
 Ruleset *ruleset_free(Ruleset *rs);
 
 /* Evaluate every rule on one post. 0 (possibly with ret->n == 0), or -ENOMEM. */
@@ -165,6 +193,9 @@ int ruleset_explain(const Ruleset *rs, const RulePost *post, bool color, FILE *f
 
 /* The rule's target, falling back to its brand's; 0 when neither sets one. */
 usec_t rule_respond_within(const Ruleset *rs, const RuleMatch *m);
+/* The target of the brand the post named (0 when it sets none, or the rule needs no brand);
+ * the rule's own is rs->rules[m->rule].respond_within. See config_target(). */
+usec_t rule_brand_respond_within(const Ruleset *rs, const RuleMatch *m);
 
 static inline void ruleset_freep(Ruleset **rs) {
         if (*rs)

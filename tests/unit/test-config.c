@@ -25,8 +25,9 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "rules.h"
 #include "plugin.h"
+#include "rules.h"
+#include "util/strv.h"
 
 #define TEST(n, f)                                                                                 \
         { .name = (n), .test_func = (f), .setup_func = setup, .teardown_func = teardown }
@@ -120,6 +121,9 @@ static int load_with(Fixture *f, const char *yaml, const char *plugins) {
         write_file(f, "earshot.yaml", yaml);
         config_free(f->cfg);
         f->cfg = NULL;
+        for (size_t i = 0; i < f->n_errors && i < MAX_ERRORS; i++)
+                free(f->errors[i]);
+        f->n_errors = 0; /* a test may load several configurations */
         int r = config_load(f->path, plugins, f->registry, collect_error, f, &f->cfg);
         if (r < 0)
                 assert_null(f->cfg); /* *ret untouched on failure */
@@ -1052,6 +1056,634 @@ static void test_dump_summary(void **state) {
         free(buf);
 }
 
+/* ---- the alert queue: targets, priority, escalation, grouping, retention -------------------- */
+
+#define ACME "brands:\n  - name: acme\n    terms: [acme]\n"
+
+/* The warnings of the loaded config, joined by newlines ("" when none). */
+static const char *warnings_text(const Config *c) {
+        static char buf[8192];
+        buf[0] = 0;
+        for (size_t i = 0; c->warnings && c->warnings[i]; i++) {
+                size_t used = strlen(buf);
+                snprintf(buf + used, sizeof(buf) - used, "%s\n", c->warnings[i]);
+        }
+        return buf;
+}
+
+/* A warning must start with "DIR/earshot.yaml:LINE:COL: warning: " and contain needle. */
+static void assert_warning(const Fixture *f, unsigned line, unsigned col, const char *needle) {
+        char prefix[PATH_MAX * 2];
+
+        snprintf(prefix, sizeof(prefix), "%s:%u:%u: warning: ", f->path, line, col);
+        for (size_t i = 0; f->cfg->warnings && f->cfg->warnings[i]; i++) {
+                const char *w = f->cfg->warnings[i];
+                if (strncmp(w, prefix, strlen(prefix)) == 0 && strstr(w, needle))
+                        return;
+        }
+        fail_msg("no warning \"%s...%s\" in:\n%s", prefix, needle, warnings_text(f->cfg));
+}
+
+static char *dump_of(const Config *c) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&buf, &len);
+
+        assert_non_null(out);
+        config_dump_summary(c, out);
+        assert_int_equal(fclose(out), 0);
+        assert_non_null(buf);
+        return buf;
+}
+
+#define assert_contains(hay, needle)                                                               \
+        do {                                                                                       \
+                if (!strstr((hay), (needle)))                                                      \
+                        fail_msg("'%s' not in:\n%s", (needle), (hay));                             \
+        } while (0)
+
+static void test_queue_defaults(void **state) {
+        Fixture *f = *state;
+        const char *from = NULL;
+        Config *c = load_ok(f, ACME, NULL);
+
+        /* the shipped class targets: an hour on social networks, a day on forums and reviews */
+        assert_int_equal(c->network_classes[NETWORK_SOCIAL].respond_within, 60 * USEC_PER_MINUTE);
+        assert_int_equal(c->network_classes[NETWORK_FORUM].respond_within, 24 * USEC_PER_HOUR);
+        assert_int_equal(c->network_classes[NETWORK_REVIEW].respond_within, 24 * USEC_PER_HOUR);
+        for (int i = 0; i < _NETWORK_CLASS_MAX; i++)
+                assert_null(c->network_classes[i].networks);
+        assert_int_equal(config_network_class(c, NULL, "reddit"), NETWORK_FORUM);
+        assert_int_equal(config_network_class(c, NULL, "appstore"), NETWORK_REVIEW);
+        assert_int_equal(config_network_class(c, NULL, "mastodon"), NETWORK_SOCIAL);
+        assert_int_equal(config_network_class(c, NULL, NULL), NETWORK_SOCIAL);
+        assert_int_equal(config_target(c, NULL, 0, NULL, "mastodon", &from), USEC_PER_HOUR);
+        assert_string_equal(from, "network class");
+        assert_int_equal(config_target(c, NULL, 0, NULL, "reddit", NULL), 24 * USEC_PER_HOUR);
+        assert_int_equal(config_target(c, NULL, 0, NULL, "appstore", NULL), 24 * USEC_PER_HOUR);
+
+        assert_true(c->priority.severity == 10.0);
+        assert_true(c->priority.reach == 2.0);
+        assert_true(c->priority.engagement == 3.0);
+
+        assert_int_equal(c->n_escalation_policies, 0);
+        assert_null(c->escalation_policies);
+        for (int i = 0; i < _SEVERITY_MAX; i++) {
+                assert_int_equal(c->escalation_by_severity[i], -1);
+                assert_null(config_escalation_for(c, NULL, 0, (Severity)i));
+        }
+        assert_true(c->group_threads);
+        assert_int_equal(c->group_copies_window, USEC_PER_HOUR);
+        assert_int_equal(c->alert_retention, 180 * USEC_PER_DAY);
+        assert_int_equal(c->outbox_retention, 30 * USEC_PER_DAY);
+        assert_int_equal(c->seen_retention, 30 * USEC_PER_DAY);
+        assert_null(c->warnings);
+}
+
+static void test_target_explicit_default(void **state) {
+        Fixture *f = *state;
+        const char *from = NULL;
+
+        /* a written defaults.respond_within stands for every class network_classes: leaves
+         * out, as it did before there were classes */
+        Config *c = load_ok(f,
+                            "defaults:\n"
+                            "  respond_within: 2h\n"
+                            "network_classes:\n"
+                            "  social: {respond_within: 45m}\n" ACME,
+                            NULL);
+        assert_int_equal(c->network_classes[NETWORK_SOCIAL].respond_within, 45 * USEC_PER_MINUTE);
+        assert_int_equal(c->network_classes[NETWORK_FORUM].respond_within, 0);
+        assert_int_equal(c->network_classes[NETWORK_REVIEW].respond_within, 0);
+        assert_int_equal(config_target(c, NULL, 0, NULL, "reddit", &from), 2 * USEC_PER_HOUR);
+        assert_string_equal(from, "default");
+        assert_int_equal(config_target(c, NULL, 0, NULL, "mastodon", &from), 45 * USEC_PER_MINUTE);
+        assert_string_equal(from, "network class");
+        assert_int_equal(config_respond_within(c, 0, NULL), 2 * USEC_PER_HOUR);
+
+        char *dump = dump_of(c);
+        assert_contains(dump, "  response targets: social 45m, forum 2h00m "
+                              "(defaults.respond_within), review 2h00m "
+                              "(defaults.respond_within)\n");
+        free(dump);
+}
+
+static void test_network_classes(void **state) {
+        Fixture *f = *state;
+        Config *c = load_ok(f,
+                            "network_classes:\n"
+                            "  forum: {respond_within: 12h, networks: [RSS, atom]}\n"
+                            "  review:\n"
+                            "    respond_within: 2d\n" ACME,
+                            NULL);
+
+        assert_int_equal(c->network_classes[NETWORK_SOCIAL].respond_within, USEC_PER_HOUR);
+        assert_int_equal(c->network_classes[NETWORK_FORUM].respond_within, 12 * USEC_PER_HOUR);
+        assert_int_equal(c->network_classes[NETWORK_REVIEW].respond_within, 2 * USEC_PER_DAY);
+        assert_string_equal(c->network_classes[NETWORK_FORUM].networks[0], "rss");
+        assert_string_equal(c->network_classes[NETWORK_FORUM].networks[1], "atom");
+        assert_null(c->network_classes[NETWORK_FORUM].networks[2]);
+        /* rss moved from review to forum; reddit stays a forum, appstore a review site */
+        assert_int_equal(config_network_class(c, NULL, "rss"), NETWORK_FORUM);
+        assert_int_equal(config_target(c, NULL, 0, NULL, "rss", NULL), 12 * USEC_PER_HOUR);
+        assert_int_equal(config_target(c, NULL, 0, NULL, "reddit", NULL), 12 * USEC_PER_HOUR);
+        assert_int_equal(config_target(c, NULL, 0, NULL, "appstore", NULL), 2 * USEC_PER_DAY);
+        assert_int_equal(config_target(c, NULL, 0, NULL, "bluesky", NULL), USEC_PER_HOUR);
+
+        char *dump = dump_of(c);
+        assert_contains(dump, "  response targets: social 1h00m, forum 12h00m +rss +atom, "
+                              "review 2d0h\n");
+        free(dump);
+}
+
+static void test_network_class_errors(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "network_classes:\n"
+                 "  socail: {respond_within: 45m}\n"
+                 "  forum:\n"
+                 "    respond_within: soon\n"
+                 "    networks: [reddit, lemmy]\n"
+                 "    network: [hackernews]\n"
+                 "  review: {networks: [reddit, appstore]}\n"
+                 "defaults:\n"
+                 "  respond_within: 0\n" ACME,
+                 NULL, 5);
+        assert_error(f, 2, 3,
+                     "unknown key 'socail' in network_classes (did you mean 'social'?)");
+        assert_error(f, 4, 21, "invalid duration 'soon' for respond_within");
+        assert_error(f, 6, 5,
+                     "unknown key 'network' in network_classes: forum (did you mean "
+                     "'networks'?)");
+        assert_error(f, 7, 23, "network 'reddit' is already in class 'forum'");
+        assert_error(f, 9, 19, "defaults: respond_within must be greater than 0");
+
+        load_bad(f, "network_classes: [social]\n" ACME, NULL, 1);
+        assert_error(f, 1, 18, "network_classes must be a mapping of keys to values, not a list");
+}
+
+static void test_target_order(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        const char *from = NULL;
+        Config *c = load_ok(f,
+                            "defaults:\n"
+                            "  respond_within: 3h\n"
+                            "network_classes:\n"
+                            "  forum: {respond_within: 12h}\n"
+                            "sources:\n"
+                            "  - name: masto\n"
+                            "    type: mastodon\n"
+                            "    instances: [https://mastodon.example]\n"
+                            "  - name: slow\n"
+                            "    type: mastodon\n"
+                            "    instances: [https://mastodon.example]\n"
+                            "    respond_within: 4h\n"
+                            "  - name: forum-feed\n"
+                            "    type: mastodon\n"
+                            "    instances: [https://mastodon.example]\n"
+                            "    network_class: forum\n"
+                            "brands:\n"
+                            "  - name: acme\n"
+                            "    terms: [acme]\n"
+                            "    respond_within: 2h\n"
+                            "  - name: globex\n"
+                            "    terms: [globex]\n"
+                            "rules:\n"
+                            "  - name: outage\n"
+                            "    any: [down]\n"
+                            "    respond_within: 15m\n"
+                            "  - name: refund\n"
+                            "    any: [refund]\n"
+                            "  - name: review\n"
+                            "    brand: none\n"
+                            "    any: [stars]\n",
+                            dir);
+        const SourceConfig *masto = &c->sources[0], *slow = &c->sources[1],
+                           *forum = &c->sources[2];
+        RuleMatch outage_acme = {.rule = 0, .brand = 0}, refund_acme = {.rule = 1, .brand = 0},
+                  refund_globex = {.rule = 1, .brand = 1}, review = {.rule = 2, .brand = -1};
+
+        assert_int_equal(masto->network_class, _NETWORK_CLASS_INVALID);
+        assert_int_equal(forum->network_class, NETWORK_FORUM);
+        assert_int_equal(config_network_class(c, forum, "mastodon"), NETWORK_FORUM);
+        assert_int_equal(config_network_class(c, masto, "mastodon"), NETWORK_SOCIAL);
+
+        /* rule > brand > source > network class > defaults.respond_within */
+        assert_int_equal(config_target(c, &outage_acme, 1, slow, "reddit", &from),
+                         15 * USEC_PER_MINUTE);
+        assert_string_equal(from, "rule");
+        assert_int_equal(config_target(c, &refund_acme, 1, slow, "reddit", &from),
+                         2 * USEC_PER_HOUR);
+        assert_string_equal(from, "brand");
+        assert_int_equal(config_target(c, &refund_globex, 1, slow, "reddit", &from),
+                         4 * USEC_PER_HOUR);
+        assert_string_equal(from, "source");
+        assert_int_equal(config_target(c, &refund_globex, 1, masto, "reddit", &from),
+                         12 * USEC_PER_HOUR);
+        assert_string_equal(from, "network class");
+        assert_int_equal(config_target(c, &refund_globex, 1, forum, "mastodon", &from),
+                         12 * USEC_PER_HOUR);
+        assert_string_equal(from, "network class");
+        /* social sets none here, and defaults.respond_within was written */
+        assert_int_equal(config_target(c, &refund_globex, 1, masto, "mastodon", &from),
+                         3 * USEC_PER_HOUR);
+        assert_string_equal(from, "default");
+
+        /* several rules: the strictest target wins, and says where it came from */
+        RuleMatch two[] = {refund_acme, outage_acme};
+        assert_int_equal(config_target(c, two, 2, masto, "mastodon", &from),
+                         15 * USEC_PER_MINUTE);
+        assert_string_equal(from, "rule");
+        RuleMatch brandless[] = {review, refund_globex};
+        assert_int_equal(config_target(c, brandless, 2, slow, "mastodon", &from),
+                         4 * USEC_PER_HOUR);
+        assert_string_equal(from, "source");
+        /* no rule (operator alerts) */
+        assert_int_equal(config_target(c, NULL, 0, slow, NULL, &from), 4 * USEC_PER_HOUR);
+        assert_string_equal(from, "source");
+        assert_int_equal(config_target(c, NULL, 0, NULL, NULL, &from), 3 * USEC_PER_HOUR);
+        assert_string_equal(from, "default");
+
+        /* the old function keeps its answers */
+        assert_int_equal(config_respond_within(c, 0, slow), 4 * USEC_PER_HOUR);
+        assert_int_equal(config_respond_within(c, 0, masto), 3 * USEC_PER_HOUR);
+        assert_int_equal(config_respond_within(c, rule_respond_within(c->rules, &refund_acme),
+                                               masto),
+                         2 * USEC_PER_HOUR);
+
+        char *dump = dump_of(c);
+        assert_contains(dump, "    masto (mastodon) every 1m, respond within by network class\n");
+        assert_contains(dump, "    slow (mastodon) every 1m, respond within 4h00m\n");
+        assert_contains(dump, "    forum-feed (mastodon) every 1m, respond within 12h00m (forum)\n");
+        assert_contains(dump, "    outage [normal] respond within 15m (");
+        assert_contains(dump, "    review [normal] respond within by network class (");
+        free(dump);
+}
+
+static void test_source_network_class_error(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        load_bad(f,
+                 "sources:\n"
+                 "  - name: masto\n"
+                 "    type: mastodon\n"
+                 "    instances: [https://mastodon.example]\n"
+                 "    network_class: forums\n"
+                 "    network_clas: forum\n",
+                 dir, 2);
+        assert_error(f, 5, 20, "invalid network_class 'forums' (social, forum, review)");
+        assert_error(f, 6, 5,
+                     "unknown key 'network_clas' in source (mastodon) (did you mean "
+                     "'network_class'?)");
+}
+
+static void test_priority(void **state) {
+        Fixture *f = *state;
+        Config *c = load_ok(f, "priority: {severity: 5, reach: 0.5, engagement: 0}\n" ACME, NULL);
+
+        assert_true(c->priority.severity == 5.0);
+        assert_true(c->priority.reach == 0.5);
+        assert_true(c->priority.engagement == 0.0);
+        assert_null(c->warnings);
+        char *dump = dump_of(c);
+        assert_contains(dump, "  priority weights: severity 5, reach 0.5, engagement 0\n");
+        free(dump);
+
+        /* one weight set: the others keep their defaults */
+        c = load_ok(f, "priority:\n  reach: 4\n" ACME, NULL);
+        assert_true(c->priority.severity == 10.0);
+        assert_true(c->priority.reach == 4.0);
+        assert_true(c->priority.engagement == 3.0);
+
+        c = load_ok(f, "priority: {severity: 0, reach: 0, engagement: 0}\n" ACME, NULL);
+        assert_warning(f, 1, 11, "every priority weight is 0");
+
+        load_bad(f,
+                 "priority:\n"
+                 "  severity: -1\n"
+                 "  reach: lots\n"
+                 "  engagment: 2\n" ACME,
+                 NULL, 3);
+        assert_error(f, 2, 13, "severity must be between 0 and 1000, not -1");
+        assert_error(f, 3, 10, "reach must be a number, not 'lots'");
+        assert_error(f, 4, 3, "unknown key 'engagment' in priority (did you mean 'engagement'?)");
+
+        load_bad(f, "priority: {reach: inf, severity: 0x10, engagement: 1001}\n" ACME, NULL, 3);
+        assert_error(f, 1, 19, "reach must be a number, not 'inf'");
+        assert_error(f, 1, 34, "severity must be a number, not '0x10'");
+        assert_error(f, 1, 52, "engagement must be between 0 and 1000, not 1001");
+
+        load_bad(f, "priority: [1, 2]\n" ACME, NULL, 1);
+        assert_error(f, 1, 11, "priority must be a mapping of keys to values, not a list");
+}
+
+static void test_grouping_retention(void **state) {
+        Fixture *f = *state;
+        Config *c = load_ok(f,
+                            "grouping: {threads: false, copies_window: 0}\n"
+                            "retention: {alerts: 90d, outbox: 0, seen: 14d}\n" ACME,
+                            NULL);
+
+        assert_false(c->group_threads);
+        assert_int_equal(c->group_copies_window, 0);
+        assert_int_equal(c->alert_retention, 90 * USEC_PER_DAY);
+        assert_int_equal(c->outbox_retention, 0);
+        assert_int_equal(c->seen_retention, 14 * USEC_PER_DAY);
+        assert_null(c->warnings);
+        char *dump = dump_of(c);
+        assert_contains(dump, "  grouping: threads off, copies off\n");
+        assert_contains(dump, "  retention: alerts 90d0h, outbox forever, seen 14d0h\n");
+        free(dump);
+
+        /* the older spelling of retention.seen still works */
+        c = load_ok(f, "store: {seen_retention: 7d}\ngrouping: {copies_window: 2h}\n" ACME, NULL);
+        assert_int_equal(c->seen_retention, 7 * USEC_PER_DAY);
+        assert_int_equal(c->group_copies_window, 2 * USEC_PER_HOUR);
+        assert_true(c->group_threads);
+        assert_int_equal(c->alert_retention, 180 * USEC_PER_DAY);
+
+        /* copies are looked for among the posts still remembered */
+        c = load_ok(f, "grouping: {copies_window: 2d}\nretention: {seen: 1d}\n" ACME, NULL);
+        assert_warning(f, 1, 27, "copies_window 2d0h is longer than retention: seen (1d0h)");
+
+        load_bad(f,
+                 "grouping:\n"
+                 "  threads: sometimes\n"
+                 "  copies_window: soon\n"
+                 "  copies: 1h\n"
+                 "store:\n"
+                 "  seen_retention: 7d\n"
+                 "retention:\n"
+                 "  alerts: forever\n"
+                 "  seen: 14d\n"
+                 "  outbx: 1d\n" ACME,
+                 NULL, 6);
+        assert_error(f, 2, 12, "threads must be true or false, not 'sometimes'");
+        assert_error(f, 3, 18, "invalid duration 'soon' for copies_window");
+        assert_error(f, 4, 3,
+                     "unknown key 'copies' in grouping (valid keys: threads, copies_window)");
+        assert_error(f, 8, 11, "invalid duration 'forever' for alerts");
+        assert_error(f, 9, 9,
+                     "retention: seen and store: seen_retention (line 6) are the same setting: "
+                     "keep only retention: seen");
+        assert_error(f, 10, 3, "unknown key 'outbx' in retention (did you mean 'outbox'?)");
+}
+
+static const char escalation_yaml[] =
+        "escalation:\n"
+        "  policies:\n"
+        "    standard:\n"
+        "      - at: 50%\n"
+        "      - at: 100%\n"
+        "    urgent:\n"
+        "      - at: 15m\n"
+        "      - at: 25%\n"
+        "        stop_on: responded\n"
+        "      - at: 2h\n"
+        "      - at: 150%\n"
+        "        stop_on: acknowledged\n"
+        "  by_severity: {critical: urgent, high: standard, normal: standard, low: none}\n"
+        ACME
+        "rules:\n"
+        "  - name: outage\n"
+        "    any: [down]\n"
+        "    severity: high\n"
+        "    escalation: urgent\n"
+        "  - name: refund\n"
+        "    any: [refund]\n"
+        "    severity: critical\n"
+        "  - name: praise\n"
+        "    any: [thanks]\n"
+        "    severity: low\n"
+        "    escalation: none\n"
+        "  - name: billing\n"
+        "    any: [charged]\n"
+        "    severity: critical\n"
+        "    escalation: standard\n"
+        "  - name: slow\n"
+        "    any: [slow]\n"
+        "    severity: high\n"
+        "    escalation: standard\n";
+
+static void test_escalation(void **state) {
+        Fixture *f = *state;
+        Config *c = load_ok(f, escalation_yaml, NULL);
+
+        assert_int_equal(c->n_escalation_policies, 2);
+        const EscalationPolicy *standard = &c->escalation_policies[0],
+                               *urgent = &c->escalation_policies[1];
+        assert_string_equal(standard->name, "standard");
+        assert_int_equal(standard->n_steps, 2);
+        assert_true(standard->steps[0].fraction == 0.5);
+        assert_int_equal(standard->steps[0].offset, 0);
+        assert_int_equal(standard->steps[0].stop_on, ALERT_ACKNOWLEDGED); /* before the due time */
+        assert_null(standard->steps[0].notify);                          /* every notifier */
+        assert_true(standard->steps[1].fraction == 1.0);
+        assert_int_equal(standard->steps[1].stop_on, ALERT_RESPONDED); /* at the due time */
+
+        assert_string_equal(urgent->name, "urgent");
+        assert_int_equal(urgent->n_steps, 4);
+        assert_true(urgent->steps[0].fraction == 0);
+        assert_int_equal(urgent->steps[0].offset, 15 * USEC_PER_MINUTE);
+        assert_int_equal(urgent->steps[0].stop_on, _ALERT_STATE_INVALID); /* per alert */
+        assert_true(urgent->steps[1].fraction == 0.25);
+        assert_int_equal(urgent->steps[1].stop_on, ALERT_RESPONDED); /* as written */
+        assert_int_equal(urgent->steps[2].offset, 2 * USEC_PER_HOUR);
+        assert_true(urgent->steps[3].fraction == 1.5);
+        assert_int_equal(urgent->steps[3].stop_on, ALERT_ACKNOWLEDGED);
+
+        /* a step at a duration stops at acknowledged when it comes before the alert's due time */
+        assert_int_equal(config_step_stop_on(&urgent->steps[0], USEC_PER_HOUR), ALERT_ACKNOWLEDGED);
+        assert_int_equal(config_step_stop_on(&urgent->steps[2], USEC_PER_HOUR), ALERT_RESPONDED);
+        assert_int_equal(config_step_stop_on(&urgent->steps[2], 3 * USEC_PER_HOUR),
+                         ALERT_ACKNOWLEDGED);
+        assert_int_equal(config_step_stop_on(&urgent->steps[1], USEC_PER_DAY), ALERT_RESPONDED);
+        assert_int_equal(config_step_stop_on(&standard->steps[0], USEC_PER_DAY),
+                         ALERT_ACKNOWLEDGED);
+
+        assert_int_equal(c->escalation_by_severity[SEVERITY_CRITICAL], 1);
+        assert_int_equal(c->escalation_by_severity[SEVERITY_HIGH], 0);
+        assert_int_equal(c->escalation_by_severity[SEVERITY_NORMAL], 0);
+        assert_int_equal(c->escalation_by_severity[SEVERITY_LOW], -1);
+
+        RuleMatch outage = {.rule = 0, .brand = 0}, refund = {.rule = 1, .brand = 0},
+                  praise = {.rule = 2, .brand = 0}, billing = {.rule = 3, .brand = 0},
+                  slow = {.rule = 4, .brand = 0};
+        assert_int_equal(c->rules->rules[0].escalation, 1);
+        assert_int_equal(c->rules->rules[1].escalation, RULE_ESCALATION_UNSET);
+        assert_int_equal(c->rules->rules[2].escalation, RULE_ESCALATION_NONE);
+        assert_int_equal(c->rules->rules[3].escalation, 0);
+
+        /* by severity when no matched rule has its own */
+        assert_ptr_equal(config_escalation_for(c, NULL, 0, SEVERITY_CRITICAL), urgent);
+        assert_ptr_equal(config_escalation_for(c, NULL, 0, SEVERITY_NORMAL), standard);
+        assert_null(config_escalation_for(c, NULL, 0, SEVERITY_LOW));
+        assert_ptr_equal(config_escalation_for(c, &refund, 1, SEVERITY_CRITICAL), urgent);
+        /* the rule's own wins over by_severity */
+        assert_ptr_equal(config_escalation_for(c, &outage, 1, SEVERITY_HIGH), urgent);
+        assert_null(config_escalation_for(c, &praise, 1, SEVERITY_LOW));
+        RuleMatch praise_refund[] = {praise, refund};
+        assert_null(config_escalation_for(c, praise_refund, 2, SEVERITY_CRITICAL));
+        /* several own policies: the highest-severity rule's; ties: the first */
+        RuleMatch praise_billing[] = {praise, billing};
+        assert_ptr_equal(config_escalation_for(c, praise_billing, 2, SEVERITY_CRITICAL), standard);
+        RuleMatch outage_billing[] = {outage, billing};
+        assert_ptr_equal(config_escalation_for(c, outage_billing, 2, SEVERITY_CRITICAL), standard);
+        RuleMatch outage_slow[] = {outage, slow}, slow_outage[] = {slow, outage};
+        assert_ptr_equal(config_escalation_for(c, outage_slow, 2, SEVERITY_HIGH), urgent);
+        assert_ptr_equal(config_escalation_for(c, slow_outage, 2, SEVERITY_HIGH), standard);
+
+        assert_ptr_equal(config_escalation_policy(c, "urgent"), urgent);
+        assert_null(config_escalation_policy(c, "nope"));
+        assert_null(config_escalation_policy(c, NULL));
+        assert_null(c->warnings);
+
+        char *dump = dump_of(c);
+        assert_contains(dump, "  escalation policies: 2\n"
+                              "    standard: 50% (until acknowledged), 100% (until responded)\n"
+                              "    urgent: 15m, 25% (until responded), 2h00m, 150% (until "
+                              "acknowledged)\n"
+                              "  escalation by severity: low none, normal standard, high "
+                              "standard, critical urgent\n");
+        assert_contains(dump, "    outage [high] respond within by network class, escalation "
+                              "urgent (");
+        assert_contains(dump, "    praise [low] respond within by network class, no escalation (");
+        free(dump);
+}
+
+static void test_escalation_notify(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        Config *c = load_ok(f,
+                            "notifiers:\n"
+                            "  - name: journal\n"
+                            "    type: log\n"
+                            "  - name: hook\n"
+                            "    type: webhook\n"
+                            "    url: https://hooks.example/x\n"
+                            "    enabled: false\n"
+                            "escalation:\n"
+                            "  policies:\n"
+                            "    standard:\n"
+                            "      - at: 50%\n"
+                            "        notify: [journal]\n"
+                            "      - at: 100%\n"
+                            "        notify: [journal, hook]\n"
+                            "  by_severity: {high: standard}\n" ACME,
+                            dir);
+        const EscalationPolicy *pol = &c->escalation_policies[0];
+
+        assert_string_equal(pol->steps[0].notify[0], "journal");
+        assert_null(pol->steps[0].notify[1]);
+        assert_string_equal(pol->steps[1].notify[0], "journal");
+        assert_string_equal(pol->steps[1].notify[1], "hook");
+        assert_warning(f, 14, 27, "notifier 'hook' is disabled: this step does not reach it");
+        char *dump = dump_of(c);
+        assert_contains(dump, "    standard: 50% -> journal (until acknowledged), 100% -> journal "
+                              "hook (until responded)\n");
+        free(dump);
+
+        load_bad(f,
+                 "notifiers:\n"
+                 "  - name: journal\n"
+                 "    type: log\n"
+                 "escalation:\n"
+                 "  policies:\n"
+                 "    standard:\n"
+                 "      - at: 50%\n"
+                 "        notify: [jurnal, pager]\n"
+                 "      - at: 100%\n"
+                 "        notify: []\n" ACME,
+                 dir, 3);
+        assert_error(f, 8, 18, "unknown notifier 'jurnal' (did you mean 'journal'?)");
+        assert_error(f, 8, 26, "unknown notifier 'pager' (not in notifiers:)");
+        assert_error(f, 10, 17, "notify: names no notifier (leave it out to notify every "
+                                "enabled notifier)");
+}
+
+static void test_escalation_errors(void **state) {
+        Fixture *f = *state;
+
+        load_bad(f,
+                 "escalation:\n"
+                 "  policies:\n"
+                 "    standard:\n"
+                 "      - at: 0%\n"
+                 "      - at: 1500%\n"
+                 "      - at: soon\n"
+                 "      - at: 0s\n"
+                 "      - stop_on: responded\n"
+                 "      - at: 50%\n"
+                 "        stop_on: answered\n"
+                 "        stopon: responded\n"
+                 "    empty: []\n"
+                 "    none: [{at: 50%}]\n"
+                 "    standard: [{at: 10%}]\n"
+                 "    \"bad name\": [{at: 10%}]\n"
+                 "    steps: {at: 50%}\n"
+                 "  by_severity:\n"
+                 "    critical: urgent\n"
+                 "    severe: standard\n"
+                 "    high: standrd\n"
+                 "  polices: {}\n" ACME,
+                 NULL, 16);
+        assert_error(f, 4, 13, "at: '0%' is not a share of the target from 1% to 1000%");
+        assert_error(f, 5, 13, "at: '1500%' is not a share of the target from 1% to 1000%");
+        assert_error(f, 6, 13, "invalid at 'soon': a share of the response target (1% to 1000%, "
+                               "e.g. 50%) or a time after the post was written (e.g. 45m, up to "
+                               "365d)");
+        assert_error(f, 7, 13, "invalid at '0s'");
+        assert_error(f, 8, 9, "an escalation step needs 'at'");
+        assert_error(f, 10, 18, "invalid stop_on 'answered' (acknowledged, responded)");
+        assert_error(f, 11, 9,
+                     "unknown key 'stopon' in an escalation step (did you mean 'stop_on'?)");
+        assert_error(f, 12, 12, "escalation policy 'empty' has no steps");
+        assert_error(f, 13, 5, "'none' is not a policy name: it means no escalation");
+        assert_error(f, 14, 5, "duplicate escalation policy 'standard' (first at line 3)");
+        assert_error(f, 15, 5, "invalid escalation policy name 'bad name'");
+        assert_error(f, 16, 12,
+                     "an escalation policy must be a list (items starting with '- '), not a "
+                     "mapping");
+        assert_error(f, 18, 15,
+                     "unknown escalation policy 'urgent' (a name from escalation: policies:, or "
+                     "none)");
+        assert_error(f, 19, 5,
+                     "unknown key 'severe' in escalation: by_severity (valid keys: low, normal, "
+                     "high, critical)");
+        assert_error(f, 20, 11, "unknown escalation policy 'standrd' (did you mean 'standard'?)");
+        assert_error(f, 21, 3, "unknown key 'polices' in escalation (did you mean 'policies'?)");
+
+        load_bad(f, "escalation:\n  policies: [standard]\n" ACME, NULL, 1);
+        assert_error(f, 2, 13, "escalation: policies must map names to lists of steps, not a list");
+}
+
+static void test_escalation_lints(void **state) {
+        Fixture *f = *state;
+
+        load_ok(f,
+                "escalation:\n"
+                "  policies:\n"
+                "    spare: [{at: 50%}]\n"
+                "    twice:\n"
+                "      - at: 50%\n"
+                "      - at: 50%\n"
+                "      - at: 30m\n"
+                "      - at: 30m\n"
+                "  by_severity: {high: twice}\n" ACME,
+                NULL);
+        assert_warning(f, 3, 5,
+                       "escalation policy 'spare' is not used: no rule and no severity in "
+                       "by_severity names it");
+        assert_warning(f, 6, 9,
+                       "escalation policy 'twice': this step fires at the same time as step 1");
+        assert_warning(f, 8, 9,
+                       "escalation policy 'twice': this step fires at the same time as step 3");
+        assert_int_equal(strv_length(f->cfg->warnings), 3);
+}
+
 static void test_shipped_config(void **state) {
         Fixture *f = *state;
         const char *dir = plugin_dir();
@@ -1068,6 +1700,15 @@ static void test_shipped_config(void **state) {
         assert_int_equal(f->n_errors, 0);
         assert_true(f->cfg->n_sources > 0);
         assert_true(f->cfg->rules->n_rules > 0);
+        /* and teach nothing wrong: --check-config prints no warning for it */
+        if (f->cfg->warnings)
+                fail_msg("warnings in the shipped config:\n%s", warnings_text(f->cfg));
+        /* it shows an escalation policy at half and all of the target */
+        const EscalationPolicy *pol = config_escalation_for(f->cfg, NULL, 0, SEVERITY_NORMAL);
+        assert_non_null(pol);
+        assert_true(pol->n_steps >= 2);
+        assert_true(pol->steps[0].fraction == 0.5);
+        assert_true(pol->steps[1].fraction == 1.0);
 }
 
 int main(void) {
@@ -1115,6 +1756,18 @@ int main(void) {
                 TEST("config/secret-both-forms", test_secret_both_forms),
                 TEST("config/secret-never-in-errors", test_secret_never_in_errors),
                 TEST("config/dump-summary", test_dump_summary),
+                TEST("config/queue-defaults", test_queue_defaults),
+                TEST("config/target-explicit-default", test_target_explicit_default),
+                TEST("config/network-classes", test_network_classes),
+                TEST("config/network-class-errors", test_network_class_errors),
+                TEST("config/target-order", test_target_order),
+                TEST("config/source-network-class-error", test_source_network_class_error),
+                TEST("config/priority", test_priority),
+                TEST("config/grouping-retention", test_grouping_retention),
+                TEST("config/escalation", test_escalation),
+                TEST("config/escalation-notify", test_escalation_notify),
+                TEST("config/escalation-errors", test_escalation_errors),
+                TEST("config/escalation-lints", test_escalation_lints),
                 TEST("config/shipped-config", test_shipped_config),
         };
 

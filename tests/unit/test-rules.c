@@ -732,6 +732,97 @@ static void test_explain(void **state) {
         config_free(c);
 }
 
+static void test_escalation_and_targets(void **state) {
+        Config *c = load("escalation:\n"
+                         "  policies:\n"
+                         "    standard: [{at: 50%}, {at: 100%}]\n"
+                         "    urgent: [{at: 15m}]\n"
+                         "  by_severity: {normal: standard}\n"
+                         "brands:\n"
+                         "  - name: acme\n"
+                         "    terms: [acme]\n"
+                         "    respond_within: 2h\n"
+                         "rules:\n"
+                         "  - name: outage\n"
+                         "    any: [down]\n"
+                         "    severity: critical\n"
+                         "    escalation: urgent\n"
+                         "    respond_within: 15m\n"
+                         "  - name: praise\n"
+                         "    any: [thanks]\n"
+                         "    escalation: none\n"
+                         "  - name: refund\n"
+                         "    any: [refund]\n"
+                         "  - name: review\n"
+                         "    brand: none\n"
+                         "    any: [stars]\n");
+        const Ruleset *rs = c->rules;
+        size_t outage = rule_index(c, "outage"), praise = rule_index(c, "praise"),
+               refund = rule_index(c, "refund"), review = rule_index(c, "review");
+
+        assert_int_equal(rs->rules[outage].escalation, 1);
+        assert_int_equal(rs->rules[praise].escalation, RULE_ESCALATION_NONE);
+        assert_int_equal(rs->rules[refund].escalation, RULE_ESCALATION_UNSET);
+        assert_int_equal(rs->rules[review].escalation, RULE_ESCALATION_UNSET);
+
+        /* the rule's own target and its brand's, apart; rule_respond_within() merges them */
+        RuleMatch m = {.rule = outage, .brand = 0};
+        assert_int_equal(rs->rules[outage].respond_within, 15 * USEC_PER_MINUTE);
+        assert_int_equal(rule_brand_respond_within(rs, &m), 2 * USEC_PER_HOUR);
+        assert_int_equal(rule_respond_within(rs, &m), 15 * USEC_PER_MINUTE);
+        m.rule = refund;
+        assert_int_equal(rs->rules[refund].respond_within, 0);
+        assert_int_equal(rule_brand_respond_within(rs, &m), 2 * USEC_PER_HOUR);
+        assert_int_equal(rule_respond_within(rs, &m), 2 * USEC_PER_HOUR);
+        m = (RuleMatch){.rule = review, .brand = -1};
+        assert_int_equal(rule_brand_respond_within(rs, &m), 0);
+        assert_int_equal(rule_respond_within(rs, &m), 0);
+        config_free(c);
+}
+
+static void test_escalation_errors(void **state) {
+        const char *e;
+
+        e = load_errors("escalation:\n"
+                        "  policies:\n"
+                        "    urgent: [{at: 15m}]\n"
+                        "brands:\n"
+                        "  - name: acme\n"
+                        "    terms: [acme]\n"
+                        "rules:\n"
+                        "  - name: outage\n"
+                        "    any: [down]\n"
+                        "    escalation: urgnt\n"
+                        "  - name: other\n"
+                        "    any: [x1]\n"
+                        "    escalation: [urgent]\n"
+                        "  - name: third\n"
+                        "    any: [y1]\n"
+                        "    escalation: standard\n"
+                        "  - name: fourth\n"
+                        "    any: [z1]\n"
+                        "    escalaton: urgent\n");
+        assert_contains(e, "earshot.yaml:10:17: unknown escalation policy 'urgnt' (did you "
+                           "mean 'urgent'?)");
+        assert_contains(e, "earshot.yaml:13:17: an escalation policy must be a string, not a "
+                           "list");
+        assert_contains(e, "earshot.yaml:16:17: unknown escalation policy 'standard' (a name "
+                           "from escalation: policies:, or none)");
+        assert_contains(e, "earshot.yaml:19:5: unknown key 'escalaton' in rule (did you mean "
+                           "'escalation'?)");
+
+        /* no policies at all */
+        e = load_errors("brands:\n"
+                        "  - name: acme\n"
+                        "    terms: [acme]\n"
+                        "rules:\n"
+                        "  - name: outage\n"
+                        "    any: [down]\n"
+                        "    escalation: urgent\n");
+        assert_contains(e, "earshot.yaml:7:17: unknown escalation policy 'urgent' (escalation: "
+                           "policies: defines none; 'none' turns escalation off)");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 TEST("rules/brand-and-any", test_brand_and_any),
@@ -756,6 +847,8 @@ int main(void) {
                 TEST("rules/lints", test_lints),
                 TEST("rules/errors", test_errors),
                 TEST("rules/explain", test_explain),
+                TEST("rules/escalation-and-targets", test_escalation_and_targets),
+                TEST("rules/escalation-errors", test_escalation_errors),
         };
 
         return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
