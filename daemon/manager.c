@@ -26,6 +26,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "dispatch.h"
+#include "escalation.h"
 #include "earshot-build.h"
 #include "manager.h"
 #include "normalize.h"
@@ -423,6 +424,177 @@ static int rules_json(const Ruleset *rs, const RuleMatches *rm, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* Copies must say something: a short text ("acme refund!") is not a copy-paste pile-on. */
+#define COPY_MIN_BYTES 40
+
+/* A stable key for "the same text": a hash of the folded words, or NULL when too short. */
+static char *text_key_of(const char *text) {
+        _cleanup_free_ char *folded = NULL;
+        char *out;
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        size_t n = 0;
+        bool gap = false;
+
+        if (!text || text_fold(text, strlen(text), &folded) < 0)
+                return NULL;
+        /* words only: case, accents of width, punctuation and spacing do not make a new text */
+        for (const unsigned char *q = (const unsigned char *)folded; *q; q++) {
+                bool word = *q >= 0x80 || (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z');
+                if (!word) {
+                        gap = n > 0;
+                        continue;
+                }
+                if (gap) {
+                        h = (h ^ ' ') * UINT64_C(0x100000001b3);
+                        gap = false;
+                }
+                h = (h ^ *q) * UINT64_C(0x100000001b3);
+                n++;
+        }
+        if (n < COPY_MIN_BYTES || asprintf(&out, "%016" PRIx64, h) < 0)
+                return NULL;
+        return out;
+}
+
+/* Notify every enabled notifier of an event of an alert (INSERT OR IGNORE: once per event). */
+static int outbox_event(Manager *m, const char *id, const char *event, const char *message,
+                        int64_t now) {
+        for (size_t k = 0; k < m->inst.n_notifiers; k++) {
+                const Notifier *n = &m->inst.notifiers[k];
+                if (!n->cfg->enabled)
+                        continue;
+                int r = store_outbox_add_step(m->store, id, n->cfg->name, event, NULL, message,
+                                              now, now);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
+ * A matched post: a new alert (1), or a post attached to an open alert as a thread (the same
+ * author about the same brand) or a copy (the same text by another account) (2), or nothing
+ * (0: the post already has an alert, through another feed). Negative errno on failure.
+ */
+static int alert_or_attach(Feed *f, const struct earshot_post *p, const char *key,
+                           const char *rules, const RuleMatches *rm, int64_t now) {
+        Manager *m = f->source->manager;
+        const Config *c = m->inst.config;
+        const SourceConfig *sc = f->source->cfg;
+        _cleanup_free_ char *author_key = NULL, *text_key = NULL, *target = NULL;
+        const char *brand = rm->m[0].brand >= 0 ? c->rules->brands[rm->m[0].brand].name : NULL;
+        int64_t created = p->created_usec > 0 ? p->created_usec : now;
+        int r;
+
+        if (p->author_handle && *p->author_handle &&
+            asprintf(&author_key, "%s:%s", p->network, p->author_handle) < 0)
+                return -ENOMEM;
+        text_key = text_key_of(p->text);
+        AttachedPost ap = {.post_key = (char *)key, .url = (char *)p->url,
+                           .author_handle = (char *)p->author_handle, .text = (char *)p->text,
+                           .created_usec = created};
+
+        /* the author again, while the first alert is still open: one thread, one re-notify */
+        if (c->group_threads && author_key) {
+                r = store_alert_find_thread(m->store, author_key, brand, &target);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                if (r >= 0) {
+                        r = store_alert_attach(m->store, target, "thread", &ap, now);
+                        if (r > 0)
+                                r = outbox_event(m, target, "thread",
+                                                 "the author posted again about it", now);
+                        if (r < 0)
+                                return r;
+                        log_info("%s post %s joins the thread of alert %s", f->source->prefix,
+                                 key, target);
+                        return 2;
+                }
+        }
+        /* the same words from other accounts within the window: one alert, counted */
+        if (c->group_copies_window > 0 && text_key) {
+                r = store_alert_find_copy(m->store, text_key,
+                                          now - (int64_t)c->group_copies_window, author_key,
+                                          &target);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                if (r >= 0) {
+                        r = store_alert_attach(m->store, target, "copy", &ap, now);
+                        if (r < 0)
+                                return r;
+                        log_info("%s post %s is a copy of alert %s", f->source->prefix, key,
+                                 target);
+                        return 2;
+                }
+        }
+
+        Severity sev = SEVERITY_LOW;
+        for (size_t k = 0; k < rm->n; k++)
+                if (c->rules->rules[rm->m[k].rule].severity > sev)
+                        sev = c->rules->rules[rm->m[k].rule].severity;
+        usec_t within = config_target(c, rm->m, rm->n, sc, p->network, NULL);
+        int64_t due = created + (int64_t)within;
+        const EscalationPolicy *policy = config_escalation_for(c, rm->m, rm->n, sev);
+        /* steps already past when the post is first seen are not sent in a burst: the alert
+         * itself says it is late */
+        EscalationPlan plan = {};
+        if (policy) {
+                r = escalation_plan_for(policy, 0, ALERT_OPEN, created, within, now, &plan);
+                if (r < 0)
+                        return r;
+        }
+        char id[24];
+        alert_id_for(key, id);
+        Alert a = {
+                .id = id,
+                .post_key = (char *)key,
+                .source = sc->name,
+                .feed = f->key,
+                .network = (char *)p->network,
+                .brand = (char *)brand,
+                .rules_json = (char *)rules,
+                .severity = (char *)severity_to_string(sev),
+                .post_id = (char *)p->id,
+                .url = (char *)p->url,
+                .text = (char *)p->text,
+                .author_handle = (char *)p->author_handle,
+                .author_name = (char *)p->author_name,
+                .lang = (char *)p->lang,
+                .author_followers = p->author_followers,
+                .replies = p->replies,
+                .reposts = p->reposts,
+                .likes = p->likes,
+                .created_usec = created,
+                .detected_usec = now,
+                .due_usec = due,
+                .respond_within_usec = (int64_t)within,
+                .priority = priority_score(&c->priority, (int)sev, p->author_followers,
+                                           p->replies, p->reposts, p->likes),
+                .late_usec = now > due ? now - due : 0,
+                .author_key = author_key,
+                .text_key = text_key,
+                .escalation = policy ? policy->name : NULL,
+                .escalation_level = (int64_t)plan.level,
+                .next_escalation_usec = plan.next_usec,
+        };
+        r = store_alert_insert(m->store, &a);
+        if (r == -EEXIST)
+                return 0; /* the same post through another feed: one alert */
+        if (r >= 0 && plan.level > 0)
+                r = store_alert_set_escalation(m->store, id, (int64_t)plan.level, plan.next_usec);
+        if (r >= 0)
+                r = outbox_event(m, id, "new", NULL, now);
+        if (r < 0)
+                return r;
+        char d[32];
+        int64_t left = due - now;
+        log_info("%s new alert %s for %s (rules %s), %s %s%s", f->source->prefix, id, key, rules,
+                 left >= 0 ? "due in" : "overdue by",
+                 format_duration(d, sizeof(d), (usec_t)(left >= 0 ? left : -left)),
+                 a.late_usec > 0 ? " (late when detected)" : "");
+        return 1;
+}
+
 /*
  * Write what one response yields, in one transaction. Returns the number of new alerts, or a
  * negative errno (nothing was written).
@@ -433,7 +605,7 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, bool poll
         const Config *c = m->inst.config;
         const SourceConfig *sc = f->source->cfg;
         int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
-        int r, n_alerts = 0;
+        int r, n_alerts = 0, n_attached = 0;
 
         r = store_begin(m->store);
         if (r < 0)
@@ -491,67 +663,16 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, bool poll
                         continue;
                 }
 
-                usec_t within = 0;
-                for (size_t k = 0; k < rm.n; k++) {
-                        usec_t w = config_respond_within(
-                                c, rule_respond_within(c->rules, &rm.m[k]), sc);
-                        if (k == 0 || w < within)
-                                within = w; /* several rules: the strictest target wins */
-                }
-                Severity sev = SEVERITY_LOW;
-                for (size_t k = 0; k < rm.n; k++)
-                        if (c->rules->rules[rm.m[k].rule].severity > sev)
-                                sev = c->rules->rules[rm.m[k].rule].severity;
-                char id[24];
-                alert_id_for(key, id);
-
-                int64_t created = p->created_usec > 0 ? p->created_usec : now;
-                Alert a = {
-                        .id = id,
-                        .post_key = key,
-                        .source = sc->name,
-                        .feed = f->key,
-                        .network = (char *)p->network,
-                        .brand = rm.m[0].brand >= 0 ? c->rules->brands[rm.m[0].brand].name
-                                                    : NULL,
-                        .rules_json = rules,
-                        .severity = (char *)severity_to_string(sev),
-                        .post_id = (char *)p->id,
-                        .url = (char *)p->url,
-                        .text = (char *)p->text,
-                        .author_handle = (char *)p->author_handle,
-                        .author_name = (char *)p->author_name,
-                        .lang = (char *)p->lang,
-                        .author_followers = p->author_followers,
-                        .replies = p->replies,
-                        .reposts = p->reposts,
-                        .likes = p->likes,
-                        .created_usec = created,
-                        .detected_usec = now,
-                        .due_usec = created + (int64_t)within,
-                        .respond_within_usec = (int64_t)within,
-                };
+                int k2 = alert_or_attach(f, p, key, rules, &rm, now);
                 rule_matches_done(&rm);
-                r = store_alert_insert(m->store, &a);
-                if (r == -EEXIST)
-                        continue; /* the same post through another feed: one alert */
-                if (r < 0)
+                if (k2 < 0) {
+                        r = k2;
                         goto fail;
-                for (size_t k = 0; k < m->inst.n_notifiers; k++) {
-                        const Notifier *n = &m->inst.notifiers[k];
-                        if (!n->cfg->enabled)
-                                continue;
-                        r = store_outbox_add(m->store, id, n->cfg->name, "new", now, now);
-                        if (r < 0)
-                                goto fail;
                 }
-                n_alerts++;
-                char due[32];
-                int64_t left = a.due_usec - now;
-                log_info("%s new alert %s for %s (rules %s), %s %s", f->source->prefix, id,
-                         key, rules, left >= 0 ? "due in" : "overdue by",
-                         format_duration(due, sizeof(due),
-                                         (usec_t)(left >= 0 ? left : -left)));
+                if (k2 == 1)
+                        n_alerts++;
+                else if (k2 == 2)
+                        n_attached++;
         }
         for (size_t i = 0; i < sink->n_gaps; i++) {
                 const SinkGap *g = &sink->gaps[i];
@@ -577,9 +698,10 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, bool poll
         r = store_commit(m->store);
         if (r < 0)
                 goto fail;
-        if (n_alerts > 0) {
+        if (n_alerts > 0 || n_attached > 0) {
                 m->open_alerts += n_alerts;
                 dispatcher_kick(m->dispatcher);
+                escalator_kick(m->escalator);
                 manager_update_status(m);
         }
         return n_alerts;
@@ -1393,12 +1515,30 @@ static void manager_watch_config(Manager *m) {
 
 static int on_prune(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        int64_t before = (int64_t)now_usec(CLOCK_REALTIME) - (int64_t)m->inst.config->seen_retention;
-        int r = store_seen_prune(m->store, before);
+        const Config *c = m->inst.config;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        int r = store_seen_prune(m->store, now - (int64_t)c->seen_retention);
         if (r < 0)
                 log_warning_errno(r, "cannot prune seen posts: %s", store_errmsg(m->store));
         else if (r > 0)
                 log_debug("pruned %d seen posts older than the retention window", r);
+        /* the queue stays bounded: closed alerts and finished deliveries go after a while */
+        if (c->alert_retention > 0) {
+                r = store_prune_alerts(m->store, now - (int64_t)c->alert_retention);
+                if (r < 0)
+                        log_warning_errno(r, "cannot prune closed alerts: %s",
+                                          store_errmsg(m->store));
+                else if (r > 0)
+                        log_info("pruned %d closed alerts older than the retention window", r);
+        }
+        if (c->outbox_retention > 0) {
+                r = store_prune_outbox(m->store, now - (int64_t)c->outbox_retention);
+                if (r < 0)
+                        log_warning_errno(r, "cannot prune the outbox: %s",
+                                          store_errmsg(m->store));
+                else if (r > 0)
+                        log_debug("pruned %d finished outbox rows", r);
+        }
         (void)sd_event_source_set_time(s, now_usec(CLOCK_MONOTONIC) + PRUNE_INTERVAL);
         return 0;
 }
@@ -1432,6 +1572,7 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        escalator_free(m->escalator);
         dispatcher_free(m->dispatcher);
         instances_done(&m->inst);
         http_glue_free(m->http);
@@ -1478,6 +1619,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "cannot open the store %s: %s", db, strerror(-r));
         (void)store_count_open_alerts(m->store, &m->open_alerts);
+        r = escalator_new(m, &m->escalator);
+        if (r < 0)
+                return log_error_errno(r, "cannot start the escalation timer: %s", strerror(-r));
 
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);
@@ -1496,7 +1640,7 @@ int manager_start(Manager *m) {
                                        USEC_PER_MINUTE, on_prune, m);
         if (r >= 0) {
                 (void)sd_event_source_set_enabled(m->prune_timer, SD_EVENT_ON);
-                (void)sd_event_source_set_description(m->prune_timer, "prune-seen");
+                (void)sd_event_source_set_description(m->prune_timer, "prune");
         }
 
         if (!m->opts.once) {
@@ -1517,6 +1661,7 @@ int manager_start(Manager *m) {
                  m->inst.config->rules->n_rules, m->inst.config->n_notifiers, db);
         instances_start(m);
         dispatcher_kick(m->dispatcher);
+        escalator_kick(m->escalator);
         if (!m->opts.once)
                 manager_watch_config(m);
         (void)sd_notify(false, "READY=1");

@@ -19,6 +19,7 @@
 typedef struct Manager Manager;
 typedef struct Source Source;
 typedef struct Dispatcher Dispatcher;
+typedef struct Escalator Escalator;
 typedef struct Instances Instances;
 
 typedef struct Feed {
@@ -88,6 +89,7 @@ struct Manager {
         PluginRegistry *registry;     /* owned */
         Instances inst;               /* owned */
         Dispatcher *dispatcher;       /* owned */
+        Escalator *escalator;         /* owned; from the store's opening on */
         RuleScratch *rule_scratch;    /* owned: reused for every post */
         sd_event_source **watches;    /* owned: inotify on the config's folders (watch_config) */
         size_t n_watches;

@@ -582,6 +582,10 @@ int store_prune_outbox(Store *s, int64_t before) {
         return r < 0 ? r : sqlite3_changes(s->db);
 }
 
+int store_exec(Store *s, const char *sql) {
+        return sql_exec(s, sql);
+}
+
 int store_data_version(Store *s, int64_t *ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = sql_prepare(s, "PRAGMA data_version", &st);

@@ -259,6 +259,8 @@ int store_alert_attach(Store *s, const char *alert_id, const char *kind, const A
 int store_prune_alerts(Store *s, int64_t closed_before);
 /* Delete finished outbox rows (delivered, rejected, cancelled) created before the time. */
 int store_prune_outbox(Store *s, int64_t before);
+/* Run SQL as it is: for benchmarks and tools that shape a store directly, never with input. */
+int store_exec(Store *s, const char *sql);
 /* Changes when another connection commits (PRAGMA data_version): earshotctl's writes. */
 int store_data_version(Store *s, int64_t *ret);
 

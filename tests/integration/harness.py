@@ -245,6 +245,9 @@ def make_config(sources, notifiers, brands=(ACME_BRAND,), rules=(REFUND_RULE,),
     if http:
         cfg["http"] = http
     cfg["delivery"] = delivery or {"retry_initial": "500ms", "retry_max": "5s"}
+    # Most tests post many complaints from one account or with one text: grouping them into
+    # threads and copies is test_queue's subject, not theirs.
+    cfg["grouping"] = extra.pop("grouping", None) or {"threads": False, "copies_window": "0s"}
     if include:
         cfg["include"] = list(include)
     cfg.update(extra)
