@@ -533,7 +533,7 @@ static int alert_or_attach(Feed *f, const struct earshot_post *p, const char *ke
                 if (c->rules->rules[rm->m[k].rule].severity > sev)
                         sev = c->rules->rules[rm->m[k].rule].severity;
         usec_t within = config_target(c, rm->m, rm->n, sc, p->network, NULL);
-        int64_t due = created + (int64_t)within;
+        int64_t due = alert_due(p->created_usec, now, within);
         const EscalationPolicy *policy = config_escalation_for(c, rm->m, rm->n, sev);
         /* steps already past when the post is first seen are not sent in a burst: the alert
          * itself says it is late */
@@ -570,7 +570,7 @@ static int alert_or_attach(Feed *f, const struct earshot_post *p, const char *ke
                 .respond_within_usec = (int64_t)within,
                 .priority = priority_score(&c->priority, (int)sev, p->author_followers,
                                            p->replies, p->reposts, p->likes),
-                .late_usec = now > due ? now - due : 0,
+                .late_usec = alert_lateness(due, now),
                 .author_key = author_key,
                 .text_key = text_key,
                 .escalation = policy ? policy->name : NULL,

@@ -137,6 +137,17 @@ usec_t network_class_default_target(NetworkClass c) {
         return c == NETWORK_SOCIAL ? 60 * USEC_PER_MINUTE : 24 * USEC_PER_HOUR;
 }
 
+int64_t alert_due(int64_t created_usec, int64_t detected_usec, usec_t target) {
+        int64_t from = created_usec > 0 ? created_usec : detected_usec;
+        if (target > (usec_t)(INT64_MAX - from))
+                return INT64_MAX;
+        return from + (int64_t)target;
+}
+
+int64_t alert_lateness(int64_t due_usec, int64_t detected_usec) {
+        return detected_usec > due_usec ? detected_usec - due_usec : 0;
+}
+
 usec_t target_resolve(const TargetChain *t, const char **ret_from) {
         const struct {
                 usec_t v;

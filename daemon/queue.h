@@ -75,6 +75,15 @@ NetworkClass network_class_of(const char *network);
 /* The shipped class defaults: 60 minutes for social networks, 24 hours for the others. */
 usec_t network_class_default_target(NetworkClass c);
 
+/*
+ * When an answer is due: the post's creation time (µs since the epoch, UTC; the detection time
+ * when the network gives none) plus the target. Wall-clock arithmetic on UTC microseconds:
+ * time zones and daylight saving never move a due time.
+ */
+int64_t alert_due(int64_t created_usec, int64_t detected_usec, usec_t target);
+/* How late a post already was when first detected: detected - due, or 0 when in time. */
+int64_t alert_lateness(int64_t due_usec, int64_t detected_usec);
+
 /* Where a target may be set, strongest first; 0 = not set there. */
 typedef struct TargetChain {
         usec_t rule, brand, source, network_class, global;

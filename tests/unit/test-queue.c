@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -126,6 +127,33 @@ static void test_network_classes(void **state) {
         for (int c = 0; c < _NETWORK_CLASS_MAX; c++)
                 assert_int_equal(network_class_from_string(network_class_to_string(c)), c);
         assert_int_equal(network_class_from_string("news"), _NETWORK_CLASS_INVALID);
+}
+
+static void test_due_and_late(void **state) {
+        /* the same instants under three zones and across Europe's spring-forward night: due
+         * times are UTC arithmetic, whatever TZ says */
+        static const char *const zones[] = {"UTC", "Europe/Berlin", "America/New_York"};
+        for (size_t z = 0; z < 3; z++) {
+                setenv("TZ", zones[z], 1);
+                tzset();
+                /* created 00:30Z on 2026-03-29; Berlin's clocks jump 02:00 -> 03:00 local at
+                 * 01:00Z: still exactly 60 minutes later */
+                assert_int_equal(alert_due(CREATED, CREATED + MIN, USEC_PER_HOUR), CREATED + HOUR);
+                /* 24 h across the change: 24 real hours, not "the same local time tomorrow" */
+                assert_int_equal(alert_due(CREATED, CREATED, 24 * USEC_PER_HOUR),
+                                 CREATED + 24 * HOUR);
+        }
+        unsetenv("TZ");
+        tzset();
+        /* no creation time: the clock starts at detection */
+        assert_int_equal(alert_due(0, CREATED, USEC_PER_HOUR), CREATED + HOUR);
+        /* a post 3 h old with a 1 h target is 2 h late when first seen */
+        int64_t due = alert_due(CREATED - 3 * HOUR, CREATED, USEC_PER_HOUR);
+        assert_int_equal(alert_lateness(due, CREATED), 2 * HOUR);
+        assert_int_equal(alert_lateness(due, due), 0);
+        assert_int_equal(alert_lateness(CREATED + HOUR, CREATED), 0);
+        /* absurd targets do not overflow */
+        assert_int_equal(alert_due(CREATED, CREATED, UINT64_MAX), INT64_MAX);
 }
 
 /* ---- priority ------------------------------------------------------------------------------- */
@@ -307,6 +335,7 @@ int main(void) {
                 TEST("queue/transitions", test_transitions),
                 TEST("queue/target-order", test_target_order),
                 TEST("queue/network-classes", test_network_classes),
+                TEST("queue/due-and-late", test_due_and_late),
                 TEST("queue/priority", test_priority),
                 TEST("queue/escalation-times", test_escalation_times),
                 TEST("queue/escalation-plan", test_escalation_plan),
