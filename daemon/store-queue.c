@@ -343,7 +343,7 @@ int store_alert_times_foreach(Store *s, int64_t since,
                                 "SELECT id, state, brand, network, rules, created_usec, "
                                 "detected_usec, due_usec, acked_usec, responded_usec, "
                                 "resolved_usec, late_usec FROM alerts WHERE created_usec >= ? "
-                                "AND network != 'earshot' ORDER BY created_usec, id",
+                                "AND network != 'earshot'",
                                 &st);
         if (r < 0)
                 return r;

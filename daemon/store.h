@@ -223,8 +223,9 @@ typedef struct AlertTimes {
         int64_t acked_usec, responded_usec, resolved_usec, late_usec; /* 0 = never / in time */
 } AlertTimes;
 
-/* Every complaint alert (operator alerts left out) of posts created since `since`, oldest
- * first; stops when fn returns non-zero and returns that. */
+/* Every complaint alert (operator alerts left out) of posts created since `since`, in no
+ * particular order (the figures do not depend on it, and a year of alerts reads twice as
+ * fast without a sort); stops when fn returns non-zero and returns that. */
 int store_alert_times_foreach(Store *s, int64_t since,
                               int (*fn)(const AlertTimes *t, void *userdata), void *userdata);
 
