@@ -32,8 +32,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 import harness as H
@@ -209,6 +207,48 @@ exec systemd-nspawn --quiet --register=no --keep-unit --link-journal=no \\
                 log(f"warning: {cg} not removed (processes left?)")
 
 
+def sweep_stale():
+    """Tear down containers of earlier runs that were SIGKILLed (their test PID is gone)."""
+    for root in ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        try:
+            names = [n for n in os.listdir(root) if n.startswith("earshot-sd-")]
+        except OSError:
+            continue
+        for name in names:
+            owner = name[len("earshot-sd-"):]
+            try:
+                with open(f"/proc/{owner}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        continue               # a run in progress
+            except (OSError, IndexError):
+                pass
+            cg = os.path.join(root, name)
+            for d, _, _ in os.walk(cg):
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        pids = f.read().split()
+                except OSError:
+                    continue
+                for pid in pids:
+                    try:
+                        with open(f"/proc/{pid}/comm") as f:
+                            if f.read().strip() == "systemd-nspawn":
+                                log(f"stopping the container of an earlier run ({name})")
+                                os.kill(int(pid), signal.SIGTERM)
+                    except (OSError, ValueError):
+                        pass
+            for _ in range(150):
+                for d, _, _ in sorted(os.walk(cg, topdown=False), key=lambda w: -len(w[0])):
+                    try:
+                        os.rmdir(d)
+                    except OSError:
+                        pass
+                if not os.path.isdir(cg):
+                    break
+                time.sleep(0.1)
+            shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+
+
 def install(build_root, destdir):
     subprocess.run(["meson", "install", "-C", build_root, "--no-rebuild", "--quiet",
                     "--destdir", destdir], check=True, capture_output=True)
@@ -236,7 +276,10 @@ def main():
         if not shutil.which(tool):
             skip(f"{tool} not found (apt-get install systemd-container util-linux procps)")
     build_root = os.environ["EARSHOT_BUILD_ROOT"]
-    work = tempfile.mkdtemp(prefix="earshot-sd-")
+    sweep_stale()
+    work = f"/tmp/earshot-sd-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work, mode=0o700)
     box = Box(work)
 
     def on_term(signum, frame):
@@ -412,6 +455,26 @@ def run_scenario(box, config, srv, masto, hook, lap):
     log(f"    state directory uid {uid_before}")
     lap("store checked")
 
+    # 6b. the earshot@.service template: a second config with its own store, side by side
+    inst = "earshot@brand2.service"
+    inst_config = os.path.join(os.path.dirname(config), "brand2.yaml")
+    box.put(inst_config, H.yaml_dump(H.make_config(
+        sources=[H.mastodon_source("mastodon-brand2", masto.url, interval="1s")],
+        notifiers=[{"name": "journal", "type": "log"}], log_level="info")))
+    r = box.run("systemctl", "start", inst, check=False)
+    check(r.returncode == 0 and box.prop("ActiveState", inst) == "active",
+          f"{inst} runs {inst_config} ({box.prop('StatusText', inst)})",
+          r.stderr + box.journal("-u", inst, "-n", "20"))
+    box.run("systemctl", "restart", UNIT)
+    check(box.prop("ActiveState", inst) == "active" and box.prop("ActiveState") == "active",
+          f"{inst} and {UNIT} run side by side (after restarting {UNIT})",
+          box.journal("-u", inst, "-u", UNIT, "-n", "20"))
+    check(box.run("test", "-f", "/var/lib/private/earshot-brand2/earshot.db").returncode == 0
+          and set(ids) <= set(alert_ids(box)),
+          f"{inst} keeps its own store in /var/lib/earshot-brand2")
+    box.run("systemctl", "stop", inst, check=False)
+    lap("template checked")
+
     # 7. watchdog: a stopped loop is killed and restarted
     box.put(f"/etc/systemd/system/{UNIT}.d/60-watchdog.conf",
             "[Service]\nWatchdogSec=2s\nTimeoutAbortSec=3s\nRestartSec=500ms\n")
@@ -450,8 +513,8 @@ def run_scenario(box, config, srv, masto, hook, lap):
     lap("stop and journal checked")
 
 
-def alert_ids(box):
-    r = box.run("earshotctl", "--state-dir", "/var/lib/earshot", "list", "--all", "--json",
+def alert_ids(box, state_dir="/var/lib/earshot"):
+    r = box.run("earshotctl", "--state-dir", state_dir, "list", "--all", "--json",
                 check=False)
     try:
         data = json.loads(r.stdout)
