@@ -8,7 +8,7 @@ packages=(
     libcurl4-openssl-dev libcjson-dev libyaml-dev libsystemd-dev libsqlite3-dev
     libutf8proc-dev libxml2-dev libcmocka-dev
     python3 ca-certificates
-    systemd systemd-container procps util-linux
+    systemd systemd-container procps util-linux sqlite3
 )
 
 missing=()

@@ -328,10 +328,10 @@ def scenario(box, destdir, daemon, config, lap):
         srv.close()
 
 
-def make_config(masto, hook, rules):
+def make_config(masto, hook, rules, token_file="webhook-token"):
     return H.yaml_dump(H.make_config(
         sources=[H.mastodon_source("mastodon-acme", masto.url, interval="1s")],
-        notifiers=[H.webhook_notifier("hook", hook.url, bearer_token_file="webhook-token")],
+        notifiers=[H.webhook_notifier("hook", hook.url, bearer_token_file=token_file)],
         rules=rules, log_level="info"))
 
 
@@ -409,8 +409,12 @@ def run_scenario(box, config, srv, masto, hook, lap):
     c3 = masto.add_status("<p>acme outage again, refund please</p>")
     check(wait_for(lambda: hook.by_post().get(c3["uri"]), 20),
           "the kept config still alerts after the bad reload")
-    box.put(config, good_b)
+    # the credential by its full path works as well as by its bare name
+    box.put(config, make_config(masto, hook, [H.REFUND_RULE, OUTAGE_RULE],
+                                f"/run/credentials/{UNIT}/webhook-token"))
     box.run("systemctl", "reload", UNIT, check=False)
+    check(wait_for(lambda: "reloaded" in box.journal("-u", UNIT, "-n", "3", "-o", "cat"), 10),
+          f"reloaded with bearer_token_file: /run/credentials/{UNIT}/webhook-token")
     lap("reload checked")
 
     # 5. priorities in the journal: a failed poll is a warning, a bad reload an error,
@@ -448,8 +452,11 @@ def run_scenario(box, config, srv, masto, hook, lap):
     after = alert_ids(box)
     check(ids and set(ids) <= set(after), "the alerts survive the restart", f"{ids} -> {after}")
     c4 = masto.add_status("<p>acme, refund for my cancelled order?</p>")
-    check(wait_for(lambda: hook.by_post().get(c4["uri"]), 20),
-          "after the restart the daemon stores and delivers new alerts")
+    got = wait_for(lambda: hook.by_post().get(c4["uri"]), 20)
+    check(got, "after the restart the daemon stores and delivers new alerts")
+    auth = got[0]["headers"].get("authorization") if got else None
+    check(auth == f"Bearer {TOKEN}",
+          "the token read from /run/credentials/earshot.service/ reached the webhook", repr(auth))
     check(len(hook.by_post().get(c1["uri"], [])) == 1,
           "the first complaint was not alerted again after the restart")
     log(f"    state directory uid {uid_before}")
@@ -474,6 +481,32 @@ def run_scenario(box, config, srv, masto, hook, lap):
           f"{inst} keeps its own store in /var/lib/earshot-brand2")
     box.run("systemctl", "stop", inst, check=False)
     lap("template checked")
+
+    # 6c. backup while running, restore with the service stopped (as the README says)
+    if shutil.which("sqlite3"):
+        db = "/var/lib/earshot/earshot.db"
+        r = box.run("sh", "-c", f'mkdir -p /root/bk && sqlite3 {db} ".backup /root/bk/earshot.db"',
+                    check=False)
+        check(r.returncode == 0 and set(ids) <= set(alert_ids(box, "/root/bk")),
+              "sqlite3 .backup of the live store has the alerts", r.stderr)
+        box.run("earshotctl", "--state-dir", "/var/lib/earshot", "ack", ids[0], "--by", "test")
+        acked = alert_states(box).get(ids[0])
+        box.run("systemctl", "stop", UNIT)
+        r = box.run("sh", "-c", "cp /root/bk/earshot.db /var/lib/private/earshot/earshot.db && "
+                    "rm -f /var/lib/private/earshot/earshot.db-wal "
+                    "/var/lib/private/earshot/earshot.db-shm && "
+                    "chown --reference=/var/lib/private/earshot "
+                    "/var/lib/private/earshot/earshot.db", check=False)
+        box.run("systemctl", "start", UNIT, check=False)
+        c5 = masto.add_status("<p>acme, I still want my refund after the restore</p>")
+        check(r.returncode == 0 and acked == "acknowledged" and
+              alert_states(box).get(ids[0]) == "open" and
+              wait_for(lambda: hook.by_post().get(c5["uri"]), 20),
+              "restored from the backup: the ack made after it is gone, the daemon stores "
+              "and delivers again", r.stderr + box.journal("-u", UNIT, "-n", "10"))
+        lap("backup and restore checked")
+    else:
+        log("    (sqlite3 not installed: backup not checked)")
 
     # 7. watchdog: a stopped loop is killed and restarted
     box.put(f"/etc/systemd/system/{UNIT}.d/60-watchdog.conf",
@@ -511,6 +544,14 @@ def run_scenario(box, config, srv, masto, hook, lap):
     check(TOKEN not in everything and TOKEN[8:] not in everything,
           "the credential's token appears nowhere in the journal")
     lap("stop and journal checked")
+
+
+def alert_states(box, state_dir="/var/lib/earshot"):
+    r = box.run("earshotctl", "--state-dir", state_dir, "list", "--all", "--json", check=False)
+    try:
+        return {a.get("id"): a.get("state") for a in json.loads(r.stdout)}
+    except (ValueError, AttributeError):
+        return {}
 
 
 def alert_ids(box, state_dir="/var/lib/earshot"):
