@@ -2,7 +2,8 @@
 /*
  * plugin-util.h - small helpers the in-tree plugins share: cleanup attributes, string joining
  * and percent-encoding, create()'s error text, option lists and ranges, and the validation of
- * a configured base URL (https://, or http:// to loopback only).
+ * a configured base URL (https://, or http:// to loopback only), and the explanation of a failed
+ * response that parse_error() hands the core.
  *
  * Header-only on purpose: a plugin may not link against the daemon's core (it reaches the
  * core only through struct earshot_host), so what plugins share is compiled into each of
@@ -491,4 +492,65 @@ static inline void skipped_log(const Skipped *s, const struct earshot_host *h, c
         if (s->n > 0)
                 h->log(h, EARSHOT_LOG_WARNING, "%s: skipped %zu of %zu %s (%s %zu: %s)", feed, s->n,
                        total, what, one, s->first, s->why ? s->why : "malformed");
+}
+
+/* ---- parse_error() ------------------------------------------------------------------------- */
+
+/*
+ * What parse_error() returns for an answer it has nothing to say about (a 429 or a 5xx without
+ * a body the plugin understands, an unexpected status): the core then applies its own reading,
+ * the status and the start of the body in the log, Retry-After and the failure backoff.
+ */
+#define SOURCE_ERROR_GENERIC (-EOPNOTSUPP)
+
+/*
+ * s as one line of at most len - 1 bytes into buf: control characters become blanks, and each
+ * occurrence of secret "***" (when it is at least 4 bytes long: a secret the server echoes,
+ * e.g. a key it names in an error message, must not reach a log line). Returns buf. For server
+ * strings that go into set_error() or a log line.
+ */
+static inline char *text_oneline(char *buf, size_t len, const char *s, const char *secret) {
+        size_t n = 0, sl = secret ? strlen(secret) : 0;
+
+        if (len == 0)
+                return buf;
+        for (; s && s[n] && n + 1 < len; n++)
+                buf[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? ' ' : s[n];
+        buf[n] = 0;
+        if (sl >= 4)
+                for (char *p = strstr(buf, secret); p; p = strstr(p + 3, secret)) {
+                        memcpy(p, "***", 3);
+                        memmove(p + 3, p + sl, strlen(p + sl) + 1);
+                }
+        return buf;
+}
+
+/*
+ * Explain a failed response to the operator in one line (what went wrong, what to change) and
+ * return `outcome`, EARSHOT_RETRY or EARSHOT_BLOCKED. The line goes to set_error(): the core
+ * logs it with the feed's name (an error for BLOCKED) and shows it in `earshotctl sources`, so
+ * it need not name the feed. A host from before set_error() knows EARSHOT_BLOCKED no more than
+ * set_error(): it gets the line as a log line naming the feed (an error for BLOCKED, a warning
+ * for RETRY) and EARSHOT_RETRY. Control characters in the result become blanks. -ENOMEM.
+ */
+static inline int source_fail(const struct earshot_host *h, struct earshot_sink *sink,
+                              const char *feed, int outcome, const char *format, ...)
+        __attribute__((format(printf, 5, 6)));
+static inline int source_fail(const struct earshot_host *h, struct earshot_sink *sink,
+                              const char *feed, int outcome, const char *format, ...) {
+        char msg[600], line[600];
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        (void)vsnprintf(msg, sizeof(msg), format, ap);
+        va_end(ap);
+        (void)text_oneline(line, sizeof(line), msg, NULL);
+        if (EARSHOT_HOST_HAS(h, set_error)) {
+                r = h->set_error(sink, line);
+                return r < 0 ? r : outcome;
+        }
+        h->log(h, outcome == EARSHOT_BLOCKED ? EARSHOT_LOG_ERR : EARSHOT_LOG_WARNING, "%s: %s",
+               feed, line);
+        return EARSHOT_RETRY;
 }

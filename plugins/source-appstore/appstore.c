@@ -34,6 +34,14 @@
  * come as an object instead of an array. A body that is not {"feed": {...}} is -EBADMSG after
  * one error line; JSON deeper than 64 levels and pages of more than 1000 entries are refused; a
  * malformed review is skipped with one warning a page.
+ *
+ * Error answers (parse_error). What Apple's feed answers for an app id or a storefront it does
+ * not have is not documented, and 404s for apps that exist have been reported too
+ * (facundoolano/app-store-scraper#143, "404 / inconsistent"). So a 404 or 400 for page 1 is
+ * retried, with an explanation that names the app and the store, and only the third in a row
+ * (counted since the feed last answered) blocks the feed: "no app ID in the XX store". A 404
+ * or 400 for a later page is retried (the walk starts over at page 1 on the next poll).
+ * Anything else is left to the core.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,12 +59,14 @@
 #define FEED_PAGES 10 /* the feed serves 10 pages, nothing older */
 #define PAGE_SIZE 50  /* reviews a full page holds */
 #define MAX_ENTRIES_PER_PAGE 1000
+#define NOT_FOUND_BLOCKS 3 /* 404s for page 1 in a row that block the feed */
 
 /* ---- state ---------------------------------------------------------------------------------- */
 
 typedef struct Feed {
         size_t app, country; /* indexes into AppStore::apps and ::countries */
         char *name;          /* owned: "us/id284882215" */
+        unsigned not_found;  /* 404s or 400s for page 1 in a row, since the feed last answered */
 } Feed;
 
 typedef struct AppStore {
@@ -275,23 +285,34 @@ static int page_parse(const char *token, int64_t *ret_n, Pos *ret_newest) {
         return 0;
 }
 
+/*
+ * Feed i and where its walk stands by the page token: page *ret_n (1 without a token) and the
+ * newest review of the walk so far (none on page 1). -EINVAL for a feed or a token this plugin
+ * does not have.
+ */
+static int feed_page(AppStore *a, uint32_t i, const char *page, Feed **ret_feed, int64_t *ret_n,
+                     Pos *ret_newest) {
+        if (i >= a->n_feeds)
+                return -EINVAL;
+        *ret_feed = &a->feeds[i];
+        *ret_n = 1;
+        *ret_newest = (Pos){0};
+        return page ? page_parse(page, ret_n, ret_newest) : 0;
+}
+
 static int appstore_build_request(void *state, uint32_t i, const char *cursor, const char *page,
                                   struct earshot_request *req) {
         AppStore *a = state;
         const struct earshot_host *h = a->host;
-        int64_t n = 1;
+        int64_t n;
         Pos newest;
         char num[32];
+        Feed *f;
         int r;
 
-        if (i >= a->n_feeds)
-                return -EINVAL;
-        const Feed *f = &a->feeds[i];
-        if (page) {
-                r = page_parse(page, &n, &newest);
-                if (r < 0)
-                        return r;
-        }
+        r = feed_page(a, i, page, &f, &n, &newest);
+        if (r < 0)
+                return r;
         (void)snprintf(num, sizeof(num), "%" PRId64, n);
         _cleanup_free_ char *url =
                 strjoin(a->base, "/", a->countries[f->country], "/rss/customerreviews/page=", num,
@@ -426,19 +447,15 @@ static int appstore_parse_response(void *state, uint32_t i, const char *cursor, 
         const struct earshot_host *h = a->host;
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         _cleanup_free_ Item *items = NULL;
-        Pos cur, newest = {0}, oldest = {0};
+        Pos cur, newest, oldest = {0};
         bool have_cursor;
-        int64_t n_page = 1;
+        int64_t n_page;
+        Feed *f;
         int r;
 
-        if (i >= a->n_feeds)
-                return -EINVAL;
-        const Feed *f = &a->feeds[i];
-        if (page) {
-                r = page_parse(page, &n_page, &newest);
-                if (r < 0)
-                        return r;
-        }
+        r = feed_page(a, i, page, &f, &n_page, &newest);
+        if (r < 0)
+                return r;
         have_cursor = cursor_parse(a, cursor, &cur);
 
         r = json_parse_response(h, f->name, resp, &root);
@@ -453,6 +470,7 @@ static int appstore_parse_response(void *state, uint32_t i, const char *cursor, 
                                              : "a scalar");
                 return -EBADMSG;
         }
+        f->not_found = 0; /* the feed is there */
         /* no "entry": no reviews; one review: an object; else an array */
         const cJSON *entry = json_get(feed, "entry");
         size_t n = 0;
@@ -573,6 +591,45 @@ static int appstore_parse_response(void *state, uint32_t i, const char *cursor, 
         return EARSHOT_MORE;
 }
 
+static int appstore_parse_error(void *state, uint32_t i, const char *cursor, const char *page,
+                                const struct earshot_response *resp, struct earshot_sink *sink) {
+        AppStore *a = state;
+        const struct earshot_host *h = a->host;
+        int64_t n_page;
+        Pos newest;
+        char cc[3];
+        Feed *f;
+        int r;
+
+        r = feed_page(a, i, page, &f, &n_page, &newest);
+        if (r < 0)
+                return r;
+        if (resp->status != 404 && resp->status != 400)
+                return SOURCE_ERROR_GENERIC;
+        const char *app = a->apps[f->app], *country = a->countries[f->country];
+        cc[0] = (char)(country[0] - 'a' + 'A');
+        cc[1] = (char)(country[1] - 'a' + 'A');
+        cc[2] = 0;
+        if (n_page > 1)
+                return source_fail(h, sink, f->name, EARSHOT_RETRY,
+                                   "page %" PRId64 " of the reviews of app %s in the %s store "
+                                   "answered HTTP %d; the next poll starts over",
+                                   n_page, app, cc, (int)resp->status);
+        if (f->not_found < NOT_FOUND_BLOCKS)
+                f->not_found++;
+        if (f->not_found < NOT_FOUND_BLOCKS)
+                return source_fail(h, sink, f->name, EARSHOT_RETRY,
+                                   "Apple's review feed answered HTTP %d for app %s in the %s "
+                                   "store: no such app there? Check `apps` and `countries` "
+                                   "(retried: Apple answers 404 now and then for apps that "
+                                   "exist, too)",
+                                   (int)resp->status, app, cc);
+        return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                           "no app %s in the %s store (HTTP %d for %d polls in a row): check "
+                           "`apps` and `countries`",
+                           app, cc, (int)resp->status, NOT_FOUND_BLOCKS);
+}
+
 static const struct earshot_option appstore_options[] = {
         {"apps", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
          "numeric App Store app ids (the digits in apps.apple.com/us/app/name/id284882215)"},
@@ -593,6 +650,7 @@ static const struct earshot_source_ops appstore_ops = {
         .feed = appstore_feed,
         .build_request = appstore_build_request,
         .parse_response = appstore_parse_response,
+        .parse_error = appstore_parse_error,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "appstore",

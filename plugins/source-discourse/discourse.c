@@ -35,7 +35,15 @@
  * Limits. A body that is not the JSON object the endpoint sends is -EBADMSG after one error
  * line (an HTML page usually means a login-only forum); JSON nested deeper than 64 levels and
  * pages of more than 1000 posts are refused; a malformed post is skipped, with one warning a
- * page. Rate limits (HTTP 429, Retry-After) are the core's business.
+ * page.
+ *
+ * Error answers (parse_error). Discourse answers errors with {"errors": ["..."], "error_type":
+ * "..."} (ApplicationController#render_json_error). A 429 of its rate limiter
+ * (RateLimiter::LimitExceeded) says in extras.wait_seconds how long to wait, as Retry-After
+ * does: that pause is taken (set_backoff) and the poll retried. 403 (a private or login-only
+ * forum: NotLoggedIn and InvalidAccess answer JSON requests with it) and 404 (no forum there)
+ * block the feed until `forums` is fixed, quoting errors[0] when there is one. Anything else
+ * is left to the core.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -498,6 +506,71 @@ static const char *error_text(const cJSON *root) {
         return json_nstr(root, "error_type");
 }
 
+/* Discourse's error message of a body, one line, as ` ("...")` into buf; "" when it has none. */
+static const char *error_said(const cJSON *root, char *buf, size_t len) {
+        const cJSON *errors = json_get(root, "errors");
+        const char *e = cJSON_IsArray(errors) && cJSON_IsString(errors->child)
+                                ? errors->child->valuestring
+                                : NULL;
+        char line[200];
+
+        buf[0] = 0;
+        if (e && *e)
+                (void)snprintf(buf, len, " (\"%s\")", text_oneline(line, sizeof(line), e, NULL));
+        return buf;
+}
+
+static int discourse_parse_error(void *state, uint32_t i, const char *cursor, const char *page,
+                                 const struct earshot_response *resp, struct earshot_sink *sink) {
+        Discourse *d = state;
+        const struct earshot_host *h = d->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL;
+        char said[240];
+        int r;
+
+        if (i >= d->n_feeds)
+                return -EINVAL;
+        const Feed *f = &d->feeds[i];
+        const char *base = d->forums[f->forum];
+        if (json_load(resp, &root, &why) < 0)
+                root = NULL;
+        (void)error_said(root, said, sizeof(said));
+
+        switch (resp->status) {
+        case 429: {
+                /* {"error_type": "rate_limit", "extras": {"wait_seconds": 3, ...}} */
+                int64_t wait = json_count(json_obj(root, "extras"), "wait_seconds");
+                if (wait > 86400)
+                        wait = 86400;
+                if (wait > 0 && EARSHOT_HOST_HAS(h, set_backoff)) {
+                        r = h->set_backoff(sink, wait * INT64_C(1000000));
+                        if (r < 0)
+                                return r;
+                }
+                char w[48] = "";
+                if (wait > 0)
+                        (void)snprintf(w, sizeof(w), "; waiting %" PRId64 " s", wait);
+                return source_fail(h, sink, f->name, EARSHOT_RETRY,
+                                   "the forum's rate limit%s%s (it allows about 200 requests a "
+                                   "minute per IP by default: a longer `interval` helps)",
+                                   said, w);
+        }
+        case 403:
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s refused access (HTTP 403)%s: a private or login-only "
+                                   "forum cannot be read by this source; check `forums`",
+                                   base, said);
+        case 404:
+                return source_fail(
+                        h, sink, f->name, EARSHOT_BLOCKED,
+                        "%s answered 404%s: is it the address of a Discourse forum? Check "
+                        "`forums`",
+                        base, said);
+        }
+        return SOURCE_ERROR_GENERIC;
+}
+
 /*
  * Whether a search has another page: grouped_search_result.more_full_page_results is set (true,
  * or a string such as "more", depending on the version); more_posts is what older versions say.
@@ -721,6 +794,7 @@ static const struct earshot_source_ops discourse_ops = {
         .feed = discourse_feed,
         .build_request = discourse_build_request,
         .parse_response = discourse_parse_response,
+        .parse_error = discourse_parse_error,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "discourse",

@@ -45,6 +45,11 @@
  * `_highlightResult` is never used. A body that is not a JSON object with a `hits` array is
  * -EBADMSG (an Algolia error object's message is logged); a hit of the wrong shape is skipped
  * with one warning per page; JSON nesting deeper than 64 is refused before parsing.
+ *
+ * Error answers (parse_error). Algolia answers errors with {"message": "...", "status": N}. A
+ * 400 says the query or its filters are invalid, which only a change of `queries` or `tags`
+ * fixes: the feed is blocked, with Algolia's message. A 429 (about 10,000 requests an hour per
+ * IP) is retried. Anything else is left to the core.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -731,6 +736,38 @@ static int hackernews_parse_response(void *state, uint32_t i, const char *cursor
         return EARSHOT_MORE;
 }
 
+/* ---- error answers --------------------------------------------------------------------------- */
+
+static int hackernews_parse_error(void *state, uint32_t i, const char *cursor, const char *page,
+                                  const struct earshot_response *resp, struct earshot_sink *sink) {
+        HackerNews *hn = state;
+        const struct earshot_host *h = hn->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL, *message = NULL;
+        char buf[240], said[260] = "";
+
+        if (i >= hn->n_queries)
+                return -EINVAL;
+        const char *feed = hn->feeds[i];
+        if (json_load(resp, &root, &why) == 0 && (message = json_nstr(root, "message")))
+                (void)snprintf(said, sizeof(said), ": %s",
+                               text_oneline(buf, sizeof(buf), message, NULL));
+
+        switch (resp->status) {
+        case 400:
+                return source_fail(h, sink, feed, EARSHOT_BLOCKED,
+                                   "Algolia refused the search (HTTP 400%s); check `queries` and "
+                                   "`tags`",
+                                   said);
+        case 429:
+                return source_fail(h, sink, feed, EARSHOT_RETRY,
+                                   "Algolia's rate limit (HTTP 429%s; about 10,000 requests an "
+                                   "hour per IP): a longer `interval` or fewer queries help",
+                                   said);
+        }
+        return SOURCE_ERROR_GENERIC;
+}
+
 static const struct earshot_option hackernews_options[] = {
         {"queries", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
          "search queries (Algolia full text, e.g. \"acme\"); one feed per query"},
@@ -756,6 +793,7 @@ static const struct earshot_source_ops hackernews_ops = {
         .feed = hackernews_feed,
         .build_request = hackernews_build_request,
         .parse_response = hackernews_parse_response,
+        .parse_error = hackernews_parse_error,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "hackernews",

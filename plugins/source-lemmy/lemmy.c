@@ -46,6 +46,13 @@
  * language tag, so lang stays unknown. A body that is not a JSON object with the expected
  * array is -EBADMSG (Lemmy's {"error": "..."} is logged); an element of the wrong shape is
  * skipped with one warning per page; JSON nesting deeper than 64 is refused before parsing.
+ *
+ * Error answers (parse_error). Lemmy answers errors with {"error": "snake_case_code"} (HTTP 400
+ * in 0.19, a few codes with 401 or 404): "rate_limit_error" is retried; the codes that say
+ * the options cannot work (couldnt_find_community, instance_is_private, not_logged_in,
+ * invalid_query, ...) block the feed, named with what to change; a 404 without one of those
+ * means the instance does not serve API v3 at all (Lemmy 1.0 serves /api/v4), or is no Lemmy
+ * instance: blocked too. Other codes and statuses are left to the core.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -801,6 +808,61 @@ static int lemmy_parse_response(void *state, uint32_t i, const char *cursor, con
         return EARSHOT_MORE;
 }
 
+/* ---- error answers --------------------------------------------------------------------------- */
+
+/* Lemmy's error codes that say a feed cannot work as configured, and what to change. */
+static const struct {
+        const char *code;
+        const char *advice;
+} config_errors[] = {
+        {"couldnt_find_community", "no such community there: check `communities`"},
+        {"invalid_community", "not a community it serves: check `communities`"},
+        {"couldnt_find_person", "no such user there: check the source's options"},
+        {"not_logged_in", "it answers logged-in users only: drop it from `instances`"},
+        {"instance_is_private", "a private instance answers its users only: drop it from "
+                                "`instances`"},
+        {"federation_disabled", "it does not federate: follow remote communities on another "
+                                "instance"},
+        {"invalid_query", "check `queries`"},
+        {"contradicting_filters", "check the source's options"},
+        {"too_many_items", "lower `limit`"},
+        {"no_id_given", "check `communities`"},
+};
+
+static int lemmy_parse_error(void *state, uint32_t i, const char *cursor, const char *page,
+                             const struct earshot_response *resp, struct earshot_sink *sink) {
+        Lemmy *l = state;
+        const struct earshot_host *h = l->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL, *code = NULL;
+        char buf[80];
+
+        if (i >= l->n_feeds)
+                return -EINVAL;
+        const Feed *f = &l->feeds[i];
+        const char *host = l->instances[f->instance].host;
+        if (json_load(resp, &root, &why) == 0 && (code = json_nstr(root, "error")))
+                code = text_oneline(buf, sizeof(buf), code, NULL);
+
+        if (code && strcmp(code, "rate_limit_error") == 0)
+                return source_fail(h, sink, f->name, EARSHOT_RETRY,
+                                   "%s's rate limit (rate_limit_error): a longer `interval` or "
+                                   "fewer feeds per instance help",
+                                   host);
+        for (size_t k = 0; code && k < sizeof(config_errors) / sizeof(config_errors[0]); k++)
+                if (strcmp(code, config_errors[k].code) == 0)
+                        return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                           "%s answered %s (HTTP %d) for %s: %s", host, code,
+                                           (int)resp->status, f->term, config_errors[k].advice);
+        if (resp->status == 404)
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s does not serve Lemmy's API v3 (HTTP 404%s%s%s): Lemmy 1.0 "
+                                   "and later serve /api/v4 only, which this source does not "
+                                   "read yet; or it is no Lemmy instance: check `instances`",
+                                   host, code ? ", \"" : "", code ? code : "", code ? "\"" : "");
+        return SOURCE_ERROR_GENERIC;
+}
+
 static const struct earshot_option lemmy_options[] = {
         {"instances", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
          "base URLs of Lemmy instances (https://, or http:// on loopback)"},
@@ -827,6 +889,7 @@ static const struct earshot_source_ops lemmy_ops = {
         .feed = lemmy_feed,
         .build_request = lemmy_build_request,
         .parse_response = lemmy_parse_response,
+        .parse_error = lemmy_parse_error,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "lemmy",

@@ -9,8 +9,9 @@
  * refused or skipped. A timeline or lookup body that is not what Mastodon sends is -EBADMSG
  * after one error naming the feed; an element of a timeline that is not a usable status is
  * skipped (one warning per page). The instance check is advice, so a body it cannot read lets
- * the feed go on, with a warning. Strings from the server are cut and stripped of control
- * characters before they reach a log line.
+ * the feed go on, with a warning; one that says the feed cannot work blocks it, with an
+ * explanation for the operator (set_error). Strings from the server are cut and stripped of
+ * control characters before they reach a log line.
  *
  * Field map (Status -> struct earshot_post). A boost ("reblog" set) is reported as the status
  * it boosts: text, author, counts, and its `uri` as the post id, so one status reached through
@@ -312,10 +313,12 @@ static bool access_open(Access a) {
  * GET /api/v2/instance: can this hashtag feed work there? Mastodon (4.5+) serves a hashtag
  * timeline anonymously only if every part asked for is public: the local part always, the
  * remote part unless `local` (Api::V1::Timelines::TagController#require_auth?); with a user
- * token it serves the parts that are not disabled. Returns 0 to go on, EARSHOT_RETRY after one
- * error when the feed cannot work, or -ENOMEM.
+ * token it serves the parts that are not disabled. Returns 0 to go on, EARSHOT_BLOCKED after
+ * set_error() when the feed cannot work (nothing changes until a person acts: another
+ * instance, a token, `local`), or -ENOMEM.
  */
-int parse_probe(Mastodon *m, const Feed *f, const struct earshot_response *resp) {
+int parse_probe(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                struct earshot_sink *sink) {
         const struct earshot_host *h = m->host;
         const Instance *inst = &m->instances[f->instance];
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
@@ -352,28 +355,27 @@ int parse_probe(Mastodon *m, const Feed *f, const struct earshot_response *resp)
         bool needs_user = !access_open(local) || (want_remote && !access_open(remote));
         const char *l = access_to_string(local), *rm = access_to_string(remote);
 
-        if (all_disabled) {
-                h->log(h, EARSHOT_LOG_ERR,
-                       "%s: %s has disabled its hashtag timelines (timelines_access.hashtag_feeds: "
-                       "local %s, remote %s); this feed cannot work there: follow #%s on another "
-                       "instance, or drop %s from `instances`",
-                       f->name, inst->host, l, rm, m->tags[f->index], inst->base);
-                return EARSHOT_RETRY;
-        }
+        if (all_disabled)
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s has disabled its hashtag timelines "
+                                   "(timelines_access.hashtag_feeds: local %s, remote %s); this "
+                                   "feed cannot work there: follow #%s on another instance, or "
+                                   "drop %s from `instances`",
+                                   inst->host, l, rm, m->tags[f->index], inst->base);
         if (needs_user && !inst->token) {
                 bool other = m->authorization != NULL; /* the token is another instance's */
-                h->log(h, EARSHOT_LOG_ERR,
-                       "%s: %s serves its hashtag timelines to logged-in users only "
-                       "(timelines_access.hashtag_feeds: local %s, remote %s); give this source an "
-                       "access_token of a user on %s (read scope)%s%s",
-                       f->name, inst->host, l, rm, inst->host,
-                       other ? "; the configured token belongs to another instance and is not "
-                               "sent here"
-                             : "",
-                       want_remote && access_open(local)
-                               ? ", or set `local: true` to follow only posts by its own users"
-                               : "");
-                return EARSHOT_RETRY;
+                return source_fail(
+                        h, sink, f->name, EARSHOT_BLOCKED,
+                        "%s serves its hashtag timelines to logged-in users only "
+                        "(timelines_access.hashtag_feeds: local %s, remote %s); set `access_token` "
+                        "to a token of a user on %s (read scope)%s%s",
+                        inst->host, l, rm, inst->host,
+                        other ? "; the configured token belongs to another instance and is not "
+                                "sent here"
+                              : "",
+                        want_remote && access_open(local)
+                                ? ", or set `local: true` to follow only posts by its own users"
+                                : "");
         }
         if (local == ACCESS_DISABLED || (want_remote && remote == ACCESS_DISABLED))
                 h->log(h, EARSHOT_LOG_WARNING,

@@ -19,10 +19,19 @@
  *  - Before a hashtag feed's first timeline request, GET /api/v2/instance tells whether the
  *    instance lets this client read hashtag timelines (configuration.timelines_access,
  *    Mastodon 4.5+). If the feed cannot work (disabled, or for logged-in users only and no
- *    token), one error says why and what to do, and the poll answers EARSHOT_RETRY so the core
- *    backs off. An instance without the field (older, or another server) is taken as open.
+ *    token), the poll answers EARSHOT_BLOCKED with an explanation (set_error) that says why and
+ *    what to do. An instance without the field (older, or another server) is taken as open,
+ *    and so is one without the endpoint (404 or 410: before Mastodon 4.0, or other software).
  *    Once passed, the check is kept in the cursor and repeated after `recheck_after`, at the
  *    end of a poll, so a later change is noticed too.
+ *
+ * Error answers (parse_error). A hashtag timeline answering 404 with a JSON error ("Record not
+ * found") is a hashtag nobody has used yet: an empty page. 401 and 403 on a timeline or the
+ * lookup block the feed: without a token, the instance wants a login (set `access_token`);
+ * with one, the token was refused (401: revoked or expired) or lacks the read scope (403). A
+ * lookup answering 404 names an account the instance does not know, an account timeline
+ * answering 404 or 410 one that is gone: blocked too. Everything else (429, 5xx, ...) is left
+ * to the core, which honours Retry-After and backs off.
  *
  * Cursor: "id=ACCOUNT;min=STATUS;checked=SECONDS", every field optional, unknown fields
  * ignored; a cursor with only `min` is written as the bare id (what this plugin wrote before
@@ -556,6 +565,24 @@ int plan_request(const Mastodon *m, const Feed *f, const Cursor *c, const char *
         return 0;
 }
 
+/*
+ * Feed i, its cursor (into *c, which the caller frees with cursor_done()) and the plan for
+ * (cursor, page): what every callback starts with. -EINVAL for a feed or a page token this
+ * plugin does not have, -ENOMEM.
+ */
+static int feed_plan(const Mastodon *m, uint32_t i, const char *cursor, const char *page,
+                     const Feed **ret_feed, Cursor *c, Plan *ret_plan) {
+        int r;
+
+        if (i >= m->n_feeds)
+                return -EINVAL;
+        r = cursor_parse(cursor, c);
+        if (r < 0)
+                return r;
+        *ret_feed = &m->feeds[i];
+        return plan_request(m, *ret_feed, c, page, ret_plan);
+}
+
 /* ---- requests ------------------------------------------------------------------------------- */
 
 static int timeline_url(const Mastodon *m, const Feed *f, const Plan *plan, char **ret) {
@@ -593,20 +620,14 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
         const struct earshot_host *h = m->host;
         _cleanup_(cursor_donep) Cursor c = {.checked = -1};
         _cleanup_free_ char *url = NULL;
+        const Feed *f;
         Plan plan;
         int r;
 
-        if (i >= m->n_feeds)
-                return -EINVAL;
-        const Feed *f = &m->feeds[i];
+        r = feed_plan(m, i, cursor, page, &f, &c, &plan);
+        if (r < 0)
+                return r;
         const Instance *inst = &m->instances[f->instance];
-
-        r = cursor_parse(cursor, &c);
-        if (r < 0)
-                return r;
-        r = plan_request(m, f, &c, page, &plan);
-        if (r < 0)
-                return r;
 
         switch (plan.step) {
         case STEP_PROBE:
@@ -656,14 +677,12 @@ static bool recheck_due(const Mastodon *m, const Feed *f, const Cursor *c) {
         return now < c->checked || now - c->checked >= m->recheck_usec / 1000000;
 }
 
-static int parse_step_probe(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
-                            const Plan *plan, const struct earshot_response *resp,
-                            struct earshot_sink *sink) {
-        int r = parse_probe(m, f, resp);
-        if (r != 0)
-                return r; /* EARSHOT_RETRY: the feed cannot work there now, said why */
-
+/* The instance check passed: keep when, and go on to the timeline unless this was a re-check. */
+static int probe_passed(Mastodon *m, const Cursor *c, const char *cursor, const Plan *plan,
+                        struct earshot_sink *sink) {
         Cursor next = *c;
+        int r;
+
         next.checked = now_sec(m);
         r = cursor_commit(m, &next, cursor, sink);
         if (r < 0)
@@ -672,6 +691,15 @@ static int parse_step_probe(Mastodon *m, const Feed *f, const Cursor *c, const c
                 return 0; /* a re-check at the end of a poll: the poll is done */
         r = m->host->next_page(sink, PAGE_TIMELINE);
         return r < 0 ? r : EARSHOT_MORE;
+}
+
+static int parse_step_probe(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
+                            const Plan *plan, const struct earshot_response *resp,
+                            struct earshot_sink *sink) {
+        int r = parse_probe(m, f, resp, sink);
+        if (r != 0)
+                return r; /* EARSHOT_BLOCKED: the feed cannot work there, said why */
+        return probe_passed(m, c, cursor, plan, sink);
 }
 
 static int parse_step_lookup(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
@@ -742,17 +770,11 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
                                    const struct earshot_response *resp, struct earshot_sink *sink) {
         Mastodon *m = state;
         _cleanup_(cursor_donep) Cursor c = {.checked = -1};
+        const Feed *f;
         Plan plan;
         int r;
 
-        if (i >= m->n_feeds)
-                return -EINVAL;
-        const Feed *f = &m->feeds[i];
-
-        r = cursor_parse(cursor, &c);
-        if (r < 0)
-                return r;
-        r = plan_request(m, f, &c, page, &plan);
+        r = feed_plan(m, i, cursor, page, &f, &c, &plan);
         if (r < 0)
                 return r;
 
@@ -765,6 +787,130 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
                 return parse_step_timeline(m, f, &c, cursor, &plan, resp, sink);
         }
         return -EINVAL;
+}
+
+/* ---- error answers -------------------------------------------------------------------------- */
+
+/*
+ * The "error" of a Mastodon error body ({"error": "Record not found"}), one line and without
+ * the access token (should a server quote it), into buf; NULL when the body is not one.
+ */
+static const char *error_of(const Mastodon *m, const struct earshot_response *resp, char *buf,
+                            size_t len) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL, *e;
+
+        if (json_load(resp, &root, &why) < 0 || !(e = json_str(root, "error")))
+                return NULL;
+        return text_oneline(buf, len, e,
+                            m->authorization ? m->authorization + strlen("Bearer ") : NULL);
+}
+
+/* 401 or 403 on a timeline or the lookup: a login the instance wants, or a token it refused. */
+static int auth_refused(Mastodon *m, const Feed *f, const Plan *plan,
+                        const struct earshot_response *resp, struct earshot_sink *sink) {
+        const struct earshot_host *h = m->host;
+        const Instance *inst = &m->instances[f->instance];
+        char buf[121], said[140] = "";
+        const char *error = error_of(m, resp, buf, sizeof(buf));
+
+        if (error)
+                (void)snprintf(said, sizeof(said), " (\"%s\")", error);
+        if (m->authorization && inst->token) {
+                if (resp->status == 401)
+                        return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                           "%s refused the access token%s (revoked or expired?): "
+                                           "set a valid `access_token`",
+                                           inst->host, said);
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s answered 403%s: the access token lacks the read scope %s "
+                                   "needs; set `access_token` to a token with the read scope",
+                                   inst->host, said,
+                                   plan->step == STEP_LOOKUP ? "the lookup" : "this timeline");
+        }
+        const char *other = m->authorization ? "; the configured token belongs to another "
+                                               "instance and is not sent here"
+                                             : "";
+        if (plan->step == STEP_LOOKUP)
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s requires a login to look up @%s%s: set `access_token` to a "
+                                   "token of a user on %s (read scope), or give the account's "
+                                   "numeric id in `accounts`%s",
+                                   inst->host, f->acct, said, inst->host, other);
+        return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                           "%s requires a login for this timeline%s: set `access_token` to a "
+                           "token of a user on %s (read scope)%s",
+                           inst->host, said, inst->host, other);
+}
+
+/*
+ * parse_error(): what a non-2xx answer means for this feed (see the top of the file). Returns
+ * what parse_response() would for an answer that is one (the instance check, an unused
+ * hashtag), EARSHOT_BLOCKED after set_error(), or -EOPNOTSUPP for the core to handle.
+ */
+static int mastodon_parse_error(void *state, uint32_t i, const char *cursor, const char *page,
+                                const struct earshot_response *resp, struct earshot_sink *sink) {
+        Mastodon *m = state;
+        const struct earshot_host *h = m->host;
+        _cleanup_(cursor_donep) Cursor c = {.checked = -1};
+        const Feed *f;
+        char buf[121];
+        Plan plan;
+        int r;
+
+        r = feed_plan(m, i, cursor, page, &f, &c, &plan);
+        if (r < 0)
+                return r;
+        const Instance *inst = &m->instances[f->instance];
+        bool gone = resp->status == 404 || resp->status == 410;
+        bool auth = resp->status == 401 || resp->status == 403;
+
+        switch (plan.step) {
+        case STEP_PROBE:
+                if (!gone)
+                        break;
+                /* no /api/v2/instance: Mastodon before 4.0, or another server; nothing to say
+                 * about access there, so the timeline will tell */
+                h->log(h, EARSHOT_LOG_INFO,
+                       "%s: %s has no /api/v2/instance (HTTP %d: before Mastodon 4.0, or other "
+                       "software); taking its hashtag timelines as open",
+                       f->name, inst->host, (int)resp->status);
+                return probe_passed(m, &c, cursor, &plan, sink);
+        case STEP_LOOKUP:
+                if (auth)
+                        return auth_refused(m, f, &plan, resp, sink);
+                if (gone)
+                        return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                           "no account @%s on %s: check `accounts` (servers "
+                                           "before Mastodon 3.4 cannot look up a handle: give "
+                                           "the account's numeric id)",
+                                           f->acct, inst->host);
+                break;
+        case STEP_TIMELINE:
+                if (auth)
+                        return auth_refused(m, f, &plan, resp, sink);
+                if (f->kind == FEED_ACCOUNT && gone)
+                        return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                           "account %s%s is gone from %s (HTTP %d: deleted or "
+                                           "suspended?): check `accounts`",
+                                           f->acct ? "@" : "", f->acct ? f->acct : plan.account_id,
+                                           inst->host, (int)resp->status);
+                if (f->kind == FEED_TAG && resp->status == 404 &&
+                    error_of(m, resp, buf, sizeof(buf))) {
+                        /* {"error":"Record not found"}: nobody has used the hashtag there yet,
+                         * which is an empty timeline, not a failure */
+                        h->log(h, EARSHOT_LOG_DEBUG,
+                               "%s: #%s is unknown to %s (\"%s\"): an empty timeline", f->name,
+                               m->tags[f->index], inst->host, buf);
+                        struct earshot_response empty = *resp;
+                        empty.status = 200;
+                        empty.body = "[]";
+                        empty.body_len = 2;
+                        return parse_step_timeline(m, f, &c, cursor, &plan, &empty, sink);
+                }
+                break;
+        }
+        return SOURCE_ERROR_GENERIC;
 }
 
 static const struct earshot_option mastodon_options[] = {
@@ -791,8 +937,8 @@ static const struct earshot_option mastodon_options[] = {
          "(the others are asked anonymously)"},
         {"check_instance", EARSHOT_OPT_BOOL, 0, "true",
          "ask /api/v2/instance before a hashtag feed's first request whether its timeline is "
-         "open to this client, and say clearly when not; false for servers without that "
-         "endpoint (Mastodon before 4.0)"},
+         "open to this client, and say clearly when not (a server without that endpoint, "
+         "before Mastodon 4.0 or other software, is taken as open); false skips the check"},
         {"recheck_after", EARSHOT_OPT_DURATION, 0, "1d",
          "repeat that check this long after it last passed, at the end of a poll; 0 = never"},
         {.name = NULL},
@@ -805,6 +951,7 @@ static const struct earshot_source_ops mastodon_ops = {
         .feed = mastodon_feed,
         .build_request = mastodon_build_request,
         .parse_response = mastodon_parse_response,
+        .parse_error = mastodon_parse_error,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "mastodon",

@@ -101,7 +101,8 @@ typedef struct Plan {
 int plan_request(const Mastodon *m, const Feed *f, const Cursor *c, const char *page, Plan *ret);
 
 /* mastodon-parse.c */
-int parse_probe(Mastodon *m, const Feed *f, const struct earshot_response *resp);
+int parse_probe(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                struct earshot_sink *sink);
 int parse_lookup(Mastodon *m, const Feed *f, const struct earshot_response *resp, char **ret_id);
 int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *resp,
                    struct earshot_sink *sink, size_t *ret_n, char **ret_newest);

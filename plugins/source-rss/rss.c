@@ -58,6 +58,11 @@
  * text produced by entity expansions per document (then references are left empty), URLs
  * up to 2,000 bytes, ids up to 1,000 (a longer one, or one that would make "FEED-URL#id"
  * longer than 2,000, is hashed), xml:base chains up to 64 deep.
+ *
+ * Error answers (parse_error). 410 Gone (the feed was removed for good), 401 (it needs a login,
+ * which this source cannot give) and 404 (nothing at that URL) block the feed until `urls` is
+ * fixed; 403 is retried, explained as a site that refuses automated readers (a bot filter, a
+ * blocked address range), which may pass. Anything else (429, 5xx, ...) is left to the core.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -2206,6 +2211,35 @@ done:
         return r;
 }
 
+static int rss_parse_error(void *state, uint32_t i, const char *cursor, const char *page,
+                           const struct earshot_response *resp, struct earshot_sink *sink) {
+        Rss *r = state;
+        const struct earshot_host *h = r->host;
+
+        if (i >= r->n_urls)
+                return -EINVAL;
+        const char *feed = r->urls[i];
+        switch (resp->status) {
+        case 410:
+                return source_fail(h, sink, feed, EARSHOT_BLOCKED,
+                                   "the feed is gone (HTTP 410): remove it from `urls`, or put "
+                                   "its new address there");
+        case 401:
+                return source_fail(h, sink, feed, EARSHOT_BLOCKED,
+                                   "the feed needs a login (HTTP 401), which this source cannot "
+                                   "send: use a public feed URL in `urls`");
+        case 404:
+                return source_fail(h, sink, feed, EARSHOT_BLOCKED,
+                                   "no feed at this address (HTTP 404): check the URL in `urls`");
+        case 403:
+                return source_fail(h, sink, feed, EARSHOT_RETRY,
+                                   "the site refuses automated readers (HTTP 403: a bot filter, "
+                                   "or this address range is blocked); if it lasts, ask the "
+                                   "site, or use another feed URL");
+        }
+        return SOURCE_ERROR_GENERIC;
+}
+
 static const struct earshot_option rss_options[] = {
         {"urls", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
          "feed URLs (RSS 0.9x/2.0, RSS 1.0, Atom); one feed each, named by its URL"},
@@ -2229,6 +2263,7 @@ static const struct earshot_source_ops rss_ops = {
         .feed = rss_feed,
         .build_request = rss_build_request,
         .parse_response = rss_parse_response,
+        .parse_error = rss_parse_error,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "rss",

@@ -3,7 +3,8 @@
  * fuzz-host.c - the host side of source-plugin fuzz targets (see fuzz-host.h). It checks
  * what a plugin hands over the way the core would reject it, and aborts on anything the core
  * could not survive: a post without id, network or text, strings that are not NUL-terminated
- * within a sane length, header values with CR/LF, a URL that is not http(s).
+ * within a sane length, header values with CR/LF, a URL that is not http(s), an explanation
+ * (set_error) that is empty or not one line.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -121,7 +122,21 @@ static const char *fh_format_time(int64_t usec, char *buf, size_t len) {
 }
 
 static int fh_set_backoff(struct earshot_sink *sink, int64_t usec) {
-        return usec < 0 ? -EINVAL : 0;
+        if (usec < 0)
+                return -EINVAL;
+        sink->n_backoff++;
+        return 0;
+}
+
+static int fh_set_error(struct earshot_sink *sink, const char *message) {
+        check_string(message, "set_error without a message", true);
+        if (!message[0] || strlen(message) >= 1000)
+                fail("set_error: empty or longer than one line should be");
+        for (const char *c = message; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        fail("set_error: a control character in the message");
+        sink->n_error++;
+        return 0;
 }
 
 static int fh_report_gap(struct earshot_sink *sink, int64_t from_usec, int64_t to_usec,
@@ -149,6 +164,7 @@ void fuzz_host_init(FuzzHost *h) {
                         .format_time = fh_format_time,
                         .set_backoff = fh_set_backoff,
                         .report_gap = fh_report_gap,
+                        .set_error = fh_set_error,
                 },
         };
 }
@@ -243,4 +259,61 @@ struct earshot_response fuzz_response(const uint8_t *body, size_t len,
                 .body_len = len,
                 .headers = headers,
         };
+}
+
+struct earshot_response fuzz_response_status(int32_t status, const uint8_t *body, size_t len,
+                                             const char *const *headers) {
+        struct earshot_response r = fuzz_response(body, len, headers);
+        r.status = status;
+        return r;
+}
+
+/* What servers answer and plugins read; the rest of 100..999 comes from the input. */
+static const int32_t error_statuses[] = {400, 401, 403, 404, 405, 406, 408, 409,
+                                         410, 422, 429, 451, 500, 502, 503, 504};
+#define N_ERROR_STATUSES (sizeof(error_statuses) / sizeof(error_statuses[0]))
+
+static void parse_error_once(const struct earshot_source_ops *ops, void *state, uint32_t feed,
+                             const char *cursor, const char *page, int32_t status,
+                             const uint8_t *body, size_t len) {
+        struct earshot_response resp = fuzz_response_status(status, body, len, NULL);
+        struct earshot_sink sink;
+
+        fuzz_sink_init(&sink);
+        int r = ops->parse_error(state, feed, cursor, page, &resp, &sink);
+        switch (r) {
+        case 0:
+        case EARSHOT_MORE:
+                if ((r == EARSHOT_MORE) != (sink.n_page == 1) || sink.n_error > 0)
+                        fail("parse_error: an answer with a stray page or error");
+                break;
+        case EARSHOT_RETRY:
+        case EARSHOT_BLOCKED:
+                if (sink.n_error != 1 || sink.n_posts || sink.n_cursor || sink.n_page ||
+                    sink.n_gaps)
+                        fail("parse_error: a failure without one explanation, or with output");
+                break;
+        case -EOPNOTSUPP:
+                if (sink.n_error || sink.n_posts || sink.n_cursor || sink.n_page || sink.n_gaps ||
+                    sink.n_backoff)
+                        fail("parse_error: handed to the core, but with output");
+                break;
+        case -EBADMSG:
+        case -ENOMEM:
+                break;
+        default:
+                fail("parse_error: an unexpected result");
+        }
+        fuzz_sink_done(&sink);
+}
+
+void fuzz_parse_errors(const struct earshot_source_ops *ops, void *state, uint32_t feed,
+                       const char *cursor, const char *page, const uint8_t *body, size_t len) {
+        if (!EARSHOT_SOURCE_HAS(ops, parse_error))
+                fail("the plugin has no parse_error");
+        uint8_t b = len > 0 ? body[0] : 0;
+        int32_t status = b < 128 ? error_statuses[b % N_ERROR_STATUSES] : 100 + (b - 128) * 7;
+        parse_error_once(ops, state, feed, cursor, page, status, body, len);
+        for (size_t k = 0; k < N_ERROR_STATUSES; k++)
+                parse_error_once(ops, state, feed, cursor, page, error_statuses[k], body, len);
 }

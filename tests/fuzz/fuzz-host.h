@@ -7,7 +7,8 @@
  *
  * Usage in fuzz-source-NAME.c: fuzz_host_init(&h); build option values with
  * fuzz_values_build(); create the plugin state once; for each input call parse_response()
- * with fuzz_response(input) and a fresh sink from fuzz_sink_init(), then fuzz_sink_done().
+ * with fuzz_response(input) and a fresh sink from fuzz_sink_init(), then fuzz_sink_done();
+ * and fuzz_parse_errors() to read the input as the body of non-2xx answers.
  */
 #pragma once
 
@@ -24,7 +25,7 @@ struct earshot_request {
 
 struct earshot_sink {
         size_t n_posts;
-        unsigned n_cursor, n_page, n_gaps;
+        unsigned n_cursor, n_page, n_gaps, n_error, n_backoff;
 };
 
 typedef struct FuzzHost {
@@ -59,3 +60,19 @@ void fuzz_values_done(FuzzValues *fv);
  */
 struct earshot_response fuzz_response(const uint8_t *body, size_t len,
                                       const char *const *headers);
+
+/* fuzz_response() with another status. */
+struct earshot_response fuzz_response_status(int32_t status, const uint8_t *body, size_t len,
+                                             const char *const *headers);
+
+/*
+ * The input (body, len, NUL-terminated as for fuzz_response()) as the body of non-2xx answers
+ * to feed's request (cursor, page): parse_error() is called once with a status taken from the
+ * input's first byte (one of the statuses plugins read, or any of 100..999) and once with each
+ * of those statuses. Each call must return 0, EARSHOT_MORE (with one next page), EARSHOT_RETRY
+ * or EARSHOT_BLOCKED (with exactly one one-line set_error(), and no posts, cursor or page),
+ * -EOPNOTSUPP (nothing handed over at all), -EBADMSG or -ENOMEM; anything else abort()s. The
+ * plugin must have parse_error.
+ */
+void fuzz_parse_errors(const struct earshot_source_ops *ops, void *state, uint32_t feed,
+                       const char *cursor, const char *page, const uint8_t *body, size_t len);

@@ -2,10 +2,11 @@
 /*
  * fuzz-source-appstore.c - libFuzzer target for the App Store source's response parser: the
  * input is a response body, parsed as the first poll, as page 1 of a later poll and as a later
- * page of a walk (and as page 10, the feed's last). The plugin must return 0, EARSHOT_MORE or
- * -EBADMSG (-ENOMEM allowed), never crash or leak, and hand the host only well-formed posts
- * (ratings 1-5; fuzz-host.c checks them), cursors and page tokens; EARSHOT_MORE must come with
- * a page token that build_request() accepts.
+ * page of a walk (and as page 10, the feed's last), and as the body of error answers to page 1
+ * and to a later page (parse_error, see fuzz_parse_errors()). The plugin must return 0,
+ * EARSHOT_MORE or -EBADMSG (-ENOMEM allowed), never crash or leak, and hand the host only
+ * well-formed posts (ratings 1-5; fuzz-host.c checks them), cursors, explanations and page
+ * tokens; EARSHOT_MORE must come with a page token that build_request() accepts.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -91,6 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         parse(state, "2026-08-01T12:15:00.000Z#14600000040", NULL, body, size);
         parse(state, "#5", "2:1785592500000000:14600000050", body, size);
         parse(state, "2020-01-01T00:00:00.000Z#1", "10:1785592500000000:", body, size);
+        fuzz_parse_errors(P->source, state, 0, "#5", NULL, body, size);
+        fuzz_parse_errors(P->source, state, 0, "#5", "2:1785592500000000:14600000050", body, size);
         free(body);
         return 0;
 }

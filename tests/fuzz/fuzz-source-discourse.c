@@ -3,10 +3,11 @@
  * fuzz-source-discourse.c - libFuzzer target for the Discourse source's response parser: the
  * input is a response body, parsed for a latest-posts feed (/posts.json) and for a search feed
  * (/search.json), each as the first poll, as page 1 of a later poll and as a later page of a
- * walk. The plugin must return 0, EARSHOT_MORE or -EBADMSG (-ENOMEM allowed), never crash or
- * leak, and hand the host only well-formed posts, cursors and page tokens (fuzz-host.c checks
- * them); EARSHOT_MORE must come with a page token that the plugin's own build_request()
- * accepts.
+ * walk, and as the body of error answers (parse_error, see fuzz_parse_errors()). The plugin
+ * must return 0, EARSHOT_MORE or -EBADMSG (-ENOMEM allowed; RETRY or BLOCKED from parse_error),
+ * never crash or leak, and hand the host only well-formed posts, cursors, explanations and
+ * page tokens (fuzz-host.c checks them); EARSHOT_MORE must come with a page token that the
+ * plugin's own build_request() accepts.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -91,6 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         parse(search, NULL, NULL, body, size);
         parse(search, "3@2020-01-01T00:00:00.000Z", NULL, body, size);
         parse(search, "3", "3:99:1579918207971000", body, size);
+        fuzz_parse_errors(P->source, latest, 0, "3@2020-01-01T00:00:00.000Z", NULL, body, size);
+        fuzz_parse_errors(P->source, search, 0, "3", "3:99:1579918207971000", body, size);
         free(body);
         return 0;
 }

@@ -4,9 +4,10 @@
  * parser: the input is a response body, parsed as the first page of a feed, as the first page
  * after a cursor (with ids at the cursor's second), as a later page of a walk, and as the last
  * page max_pages allows (where gaps are reported), once with the default page size and once
- * with two hits a page so that small inputs reach the paging code. The plugin must return 0,
- * EARSHOT_MORE (with a next page) or -EBADMSG, never crash or leak, and hand the host only
- * well-formed posts (fuzz-host.c checks them). Shaped like fuzz-source-mastodon.c.
+ * with two hits a page so that small inputs reach the paging code, and as the body of error
+ * answers (parse_error, see fuzz_parse_errors()). The plugin must return 0, EARSHOT_MORE (with
+ * a next page) or -EBADMSG, never crash or leak, and hand the host only well-formed posts and
+ * explanations (fuzz-host.c checks them). Shaped like fuzz-source-mastodon.c.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -79,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 parse(s, 0, "1403235346", "3:0:1403235000:1403235400:1403235346:1403235595", body,
                       size);
         }
+        fuzz_parse_errors(P->source, state, 0, "1403235346", NULL, body, size);
         free(body);
         return 0;
 }

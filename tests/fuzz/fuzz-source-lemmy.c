@@ -4,9 +4,10 @@
  * Markdown stripper: the input is a response body, parsed for each of the four feed kinds
  * (search posts, search comments, community posts, community comments) as a first poll, as a
  * poll after a cursor, and as the last page max_pages allows, once with the default limit and
- * once with two items a page so that small inputs reach the paging code. The plugin must return
- * 0, EARSHOT_MORE (with a next page) or -EBADMSG, never crash or leak, and hand the host only
- * well-formed posts (fuzz-host.c checks them). The input is also run through
+ * once with two items a page so that small inputs reach the paging code, and as the body of
+ * error answers to each feed's requests (parse_error, see fuzz_parse_errors()). The plugin must
+ * return 0, EARSHOT_MORE (with a next page) or -EBADMSG, never crash or leak, and hand the host
+ * only well-formed posts and explanations (fuzz-host.c checks them). The input is also run through
  * lemmy_markdown_to_text() directly, whose output may never be longer than its input + 1.
  * Shaped like fuzz-source-mastodon.c.
  */
@@ -91,6 +92,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         parse(s, feed, "12:1700000000", "2:12:1700000000:40:1700000500", body,
                               size);
                         parse(s, feed, "12", "3:12:-:40:-", body, size);
+                        if (k == 0 && feed % 2 == 0) /* posts; comments read errors alike */
+                                fuzz_parse_errors(P->source, s, feed, "12:1700000000", NULL, body,
+                                                  size);
                 }
         }
         free(body);

@@ -3,11 +3,13 @@
  * fuzz-source-mastodon.c - libFuzzer target for the Mastodon source: the input is a response
  * body, read as every kind of answer the plugin asks for (the instance check at the start and
  * at the end of a poll, an account lookup, the first page of a hashtag and of an account
- * timeline, later pages with cursors of each shape), and, up to its first NUL, as a stored
- * cursor handed to build_request(). The plugin must return 0, EARSHOT_MORE, EARSHOT_RETRY or
- * -EBADMSG, never crash or leak, and hand the host only well-formed posts and requests
- * (fuzz-host.c checks them). This file is also the model for the other source targets: copy
- * its shape.
+ * timeline, later pages with cursors of each shape), as the body of error answers to those
+ * requests (parse_error, with statuses from the first byte and the usual ones: see
+ * fuzz_parse_errors()), and, up to its first NUL, as a stored cursor handed to
+ * build_request(). The plugin must return 0, EARSHOT_MORE, EARSHOT_RETRY, EARSHOT_BLOCKED or
+ * -EBADMSG, never crash or leak, and hand the host only well-formed posts, requests and
+ * explanations (fuzz-host.c checks them). This file is also the model for the other source
+ * targets: copy its shape.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -34,7 +36,7 @@ static void parse(void *state, uint32_t feed, const char *cursor, const char *pa
         int r = P->source->parse_response(state, feed, cursor, page, &resp, &sink);
         if (r < 0 && r != -EBADMSG && r != -ENOMEM)
                 abort();
-        if (r > 0 && r != EARSHOT_MORE && r != EARSHOT_RETRY)
+        if (r > 0 && r != EARSHOT_MORE && r != EARSHOT_RETRY && r != EARSHOT_BLOCKED)
                 abort();
         fuzz_sink_done(&sink);
 }
@@ -99,6 +101,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         parse(checked, 0, "min=1;checked=1", "probe", body, size);
         parse(checked, 0, "min=1;checked=1", NULL, body, size); /* a page, then maybe the check */
         parse(checked, 1, NULL, NULL, body, size);
+
+        /* the input as the body of error answers to each kind of request */
+        fuzz_parse_errors(P->source, plain, 0, NULL, NULL, body, size);
+        fuzz_parse_errors(P->source, plain, 0, "117020593741189701", "2:117020593741189705", body,
+                          size);
+        fuzz_parse_errors(P->source, plain, 1, NULL, NULL, body, size);
+        fuzz_parse_errors(P->source, plain, 1, "id=5", "timeline", body, size);
+        fuzz_parse_errors(P->source, plain, 2, "117020593741189701", NULL, body, size);
+        fuzz_parse_errors(P->source, checked, 0, NULL, NULL, body, size);
+        fuzz_parse_errors(P->source, checked, 0, "min=1;checked=1", "probe", body, size);
+        fuzz_parse_errors(P->source, checked, 0, "min=1;checked=1", NULL, body, size);
+        fuzz_parse_errors(P->source, checked, 1, NULL, NULL, body, size);
 
         /* the input as a stored cursor (up to its first NUL) */
         const char *cursor = (const char *)body;

@@ -3,9 +3,10 @@
  * fuzz-source-rss.c - libFuzzer target for the RSS/Atom source's response parser: the input is
  * a response body, parsed three times, as the first poll of a feed with no headers, as a later
  * poll with an HTTP charset and a Content-Location, and with a UTF-16 charset and a
- * Content-Language (by a second instance with other options). The plugin must return 0 or
- * -EBADMSG (or -ENOMEM), never crash, leak or hang, and hand the host only well-formed posts
- * (fuzz-host.c checks them). Shaped like fuzz-source-mastodon.c.
+ * Content-Language (by a second instance with other options), and as the body of error
+ * answers (parse_error, see fuzz_parse_errors()). The plugin must return 0 or -EBADMSG (or
+ * -ENOMEM), never crash, leak or hang, and hand the host only well-formed posts and
+ * explanations (fuzz-host.c checks them). Shaped like fuzz-source-mastodon.c.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -76,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         parse(plain, NULL, NULL, body, size);
         parse(plain, "2026-07-31T12:00:00Z", latin, body, size);
         parse(other, "garbage cursor", wide, body, size);
+        fuzz_parse_errors(P->source, plain, 0, "2026-07-31T12:00:00Z", NULL, body, size);
         free(body);
         return 0;
 }

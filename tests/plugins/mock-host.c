@@ -138,6 +138,21 @@ static int mock_set_backoff(struct earshot_sink *sink, int64_t usec) {
         if (usec < 0)
                 return -EINVAL;
         sink->backoff_usec = usec;
+        sink->n_backoff++;
+        return 0;
+}
+
+/* One line for a log and a table cell, as the header asks: no control characters. */
+static int mock_set_error(struct earshot_sink *sink, const char *message) {
+        assert_non_null(message);
+        assert_true(message[0] != 0);
+        for (const char *c = message; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        fail_msg("set_error: control character 0x%02x in \"%s\"", *c, message);
+        assert_true(strlen(message) < 400);
+        free(sink->error);
+        sink->error = xstrdup(message);
+        sink->n_error++;
         return 0;
 }
 
@@ -196,6 +211,7 @@ void mock_host_init(MockHost *m) {
                                 .format_time = mock_format_time,
                                 .set_backoff = mock_set_backoff,
                                 .report_gap = mock_report_gap,
+                                .set_error = mock_set_error,
                         },
                 /* 2026-08-01T14:00:00Z: a little after the recorded fixtures */
                 .now = INT64_C(1785592800) * 1000000,
@@ -269,6 +285,7 @@ void mock_sink_done(struct earshot_sink *sink) {
         free(sink->cursor);
         free(sink->page);
         free(sink->gap_reason);
+        free(sink->error);
         *sink = (struct earshot_sink){0};
 }
 

@@ -3,7 +3,8 @@
  * mock-host.h - an earshot_host for plugin unit tests. It plays the core's part the way
  * earshotd does (html_to_text, parse_time and format_time are the daemon's real functions),
  * and records what a plugin asks for: requests (method, URL, headers, body), emitted posts
- * (deep copies, as the core copies them), the cursor and the next page, and every log line.
+ * (deep copies, as the core copies them), the cursor and the next page, pauses, gaps and error
+ * explanations, and every log line.
  */
 #pragma once
 
@@ -32,9 +33,12 @@ struct earshot_sink {
         char *page;        /* last next_page() argument */
         unsigned n_page;
         int64_t backoff_usec; /* last set_backoff() argument, 0 if none */
+        unsigned n_backoff;   /* set_backoff() calls */
         unsigned n_gaps;      /* report_gap() calls; the last one's values below */
         int64_t gap_from_usec, gap_to_usec;
         char *gap_reason;
+        char *error;      /* last set_error() argument, or NULL */
+        unsigned n_error; /* set_error() calls */
 };
 
 typedef struct MockLogLine {

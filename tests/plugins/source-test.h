@@ -3,8 +3,9 @@
  * source-test.h - the fixture every source plugin test shares, around mock-host.h: the
  * instance under test with the mock host, a request and a sink, made fresh for each test by
  * setup() and freed by teardown(); create() builds the instance from "name=value" settings as
- * the core would, build() asks it for a request, and the parse*() helpers hand it a response
- * (a string, a fixture file or a cJSON document) with a clean sink, as one poll would.
+ * the core would, build() asks it for a request, the parse*() helpers hand it a response (a
+ * string, a fixture file or a cJSON document) with a clean sink, as one poll would, and the
+ * error_response*() and expect_failure() helpers hand parse_error() a non-2xx answer.
  *
  * A test binary links exactly one plugin, whose descriptor is P. The helpers are static
  * inline so that each test file takes what it uses; feed 0 unless a _feed variant says which.
@@ -17,6 +18,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -212,6 +214,86 @@ static inline void expect_bad_feed(SourceTest *t, uint32_t feed, const char *cur
         assert_int_equal(t->sink.n_cursor, 0);
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(t->sink.n_gaps, 0);
+}
+
+/* ---- parse_error() -------------------------------------------------------------------------- */
+
+/* parse_error() of a response with this status and body (len bytes) as feed's, into a fresh
+ * t->sink; its result. P must have parse_error. */
+static inline int error_response_len(SourceTest *t, uint32_t feed, const char *cursor,
+                                     const char *page, int32_t status, const char *body,
+                                     size_t len) {
+        struct earshot_response resp = mock_response(status, body, len);
+
+        assert_true(EARSHOT_SOURCE_HAS(P->source, parse_error));
+        mock_sink_done(&t->sink);
+        mock_sink_init(&t->sink);
+        return P->source->parse_error(t->state, feed, cursor, page, &resp, &t->sink);
+}
+
+static inline int error_response_feed(SourceTest *t, uint32_t feed, const char *cursor,
+                                      const char *page, int32_t status, const char *body) {
+        return error_response_len(t, feed, cursor, page, status, body, strlen(body));
+}
+
+static inline int error_response(SourceTest *t, const char *cursor, const char *page,
+                                 int32_t status, const char *body) {
+        return error_response_feed(t, 0, cursor, page, status, body);
+}
+
+/* The body is tests/fixtures/<name>. */
+static inline int error_response_fixture(SourceTest *t, uint32_t feed, const char *cursor,
+                                         const char *page, int32_t status, const char *name) {
+        size_t len;
+        char *body = mock_read_fixture(name, &len);
+        int r = error_response_len(t, feed, cursor, page, status, body, len);
+        free(body);
+        return r;
+}
+
+/* What a failure must not carry: posts, a cursor, a next page or a gap (the core drops them). */
+static inline void expect_nothing_kept(const SourceTest *t) {
+        assert_int_equal(t->sink.n_posts, 0);
+        assert_int_equal(t->sink.n_cursor, 0);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(t->sink.n_gaps, 0);
+}
+
+/*
+ * The last parse failed with `outcome` (EARSHOT_RETRY or EARSHOT_BLOCKED, got r) and one
+ * explanation through set_error() that contains in_error; nothing else was handed over.
+ */
+static inline void expect_explained(const SourceTest *t, int r, int outcome, const char *in_error) {
+        if (r != outcome)
+                fail_msg("expected outcome %d, got %d (error \"%s\")", outcome, r,
+                         t->sink.error ? t->sink.error : "");
+        assert_int_equal(t->sink.n_error, 1);
+        if (!strstr(t->sink.error, in_error))
+                fail_msg("error \"%s\" does not mention \"%s\"", t->sink.error, in_error);
+        expect_nothing_kept(t);
+}
+
+/* parse_error() of (status, body) as feed's must fail with outcome and explain in_error. */
+static inline void expect_failure(SourceTest *t, uint32_t feed, const char *cursor,
+                                  const char *page, int32_t status, const char *body, int outcome,
+                                  const char *in_error) {
+        int r = error_response_feed(t, feed, cursor, page, status, body);
+        expect_explained(t, r, outcome, in_error);
+}
+
+/*
+ * parse_error() of (status, body) as feed's has nothing to say: -EOPNOTSUPP, so the core's own
+ * reading applies (status, body, Retry-After, backoff), and nothing handed over.
+ */
+static inline void expect_generic(SourceTest *t, uint32_t feed, const char *cursor,
+                                  const char *page, int32_t status, const char *body) {
+        int r = error_response_feed(t, feed, cursor, page, status, body);
+        if (r != -EOPNOTSUPP)
+                fail_msg("status %d, body \"%.60s\": expected -EOPNOTSUPP, got %d (error \"%s\")",
+                         status, body, r, t->sink.error ? t->sink.error : "");
+        assert_int_equal(t->sink.n_error, 0);
+        assert_int_equal(t->sink.backoff_usec, 0);
+        expect_nothing_kept(t);
 }
 
 /* ---- results -------------------------------------------------------------------------------- */

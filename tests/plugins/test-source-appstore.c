@@ -4,7 +4,8 @@
  * from the documented format (tests/fixtures/appstore/, see PROVENANCE.md there): options,
  * feed names, request URLs, reviews field by field with their star rating, the (time, id)
  * cursor, the walk over pages with its end and its gaps, the feed's quirks (metadata entry, no
- * "entry", a single object), and bodies that are broken or of the wrong shape.
+ * "entry", a single object), error answers (parse_error: an app or store Apple does not
+ * have), and bodies that are broken or of the wrong shape.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -432,6 +433,50 @@ static void test_wrong_types(void **state) {
         assert_string_equal(t->sink.cursor, "#21");
 }
 
+/* parse_error(): an app or a store Apple does not have, after a few polls to be sure. */
+static void test_parse_error(void **state) {
+        TS *t = *state;
+        int r;
+
+        create_ok(t, SETTINGS("apps=1234567890", "countries=us", "countries=DE",
+                              "base_url=http://localhost:8081"));
+        mock_host_clear_logs(&t->mh);
+        /* page 1 answering 404: retried twice (Apple 404s now and then for apps that exist) */
+        for (int k = 0; k < 2; k++) {
+                r = error_response(t, NULL, NULL, 404, "");
+                expect_explained(t, r, EARSHOT_RETRY,
+                                 "Apple's review feed answered HTTP 404 for app 1234567890 in "
+                                 "the US store: no such app there? Check `apps` and "
+                                 "`countries`");
+        }
+        /* the third in a row: blocked */
+        r = error_response(t, "#14600000050", NULL, 404, "");
+        expect_explained(t, r, EARSHOT_BLOCKED,
+                         "no app 1234567890 in the US store (HTTP 404 for 3 polls in a row): "
+                         "check `apps` and `countries`");
+        r = error_response(t, NULL, NULL, 400, "<html></html>");
+        expect_explained(t, r, EARSHOT_BLOCKED, "no app 1234567890 in the US store (HTTP 400");
+        /* each feed counts its own */
+        expect_failure(t, 1, NULL, NULL, 400, "", EARSHOT_RETRY, "in the DE store");
+        /* an answer resets the count */
+        assert_int_equal(parse_fixture(t, NULL, NULL, "appstore/single.json"), 0);
+        expect_failure(t, 0, NULL, NULL, 404, "", EARSHOT_RETRY, "no such app there?");
+        /* a later page: retried, the walk starts over */
+        expect_failure(t, 0, "#14600000000", "2:1785592500000000:14600000050", 404, "",
+                       EARSHOT_RETRY,
+                       "page 2 of the reviews of app 1234567890 in the US store answered HTTP "
+                       "404; the next poll starts over");
+        assert_int_equal(error_response(t, NULL, "junk", 404, ""), -EINVAL);
+        /* the rest is the core's */
+        expect_generic(t, 0, NULL, NULL, 403, "");
+        expect_generic(t, 0, NULL, NULL, 429, "");
+        expect_generic(t, 0, NULL, NULL, 502, "<html>Bad Gateway</html>");
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 0);
+        assert_int_equal(P->source->parse_error(t->state, 2, NULL, NULL,
+                                                &(struct earshot_response){.size = 1}, &t->sink),
+                         -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -446,6 +491,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_quirks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parse_error, setup, teardown),
         };
         return cmocka_run_group_tests_name("source-appstore", tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * test-source-discourse.c - the discourse source against recorded Discourse responses
  * (tests/fixtures/discourse/, see PROVENANCE.md there): options, feed names, request URLs,
  * posts field by field for /posts.json and /search.json, the cursor, the backwards walk with
- * before= and page=, coverage gaps, and bodies that are broken or of the wrong shape.
+ * before= and page=, coverage gaps, error answers (parse_error: the rate limit's wait, private
+ * and missing forums), and bodies that are broken or of the wrong shape.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -571,6 +572,73 @@ static void test_wrong_types(void **state) {
         assert_string_equal(t->sink.page, "2:44:49:0");
 }
 
+/* parse_error(): Discourse's error answers. */
+static void test_parse_error(void **state) {
+        T *t = *state;
+        int r;
+
+        /* the rate limiter's 429: the pause it names, then a retry */
+        create_ok(t, LATEST);
+        mock_host_clear_logs(&t->mh);
+        r = error_response_fixture(t, 0, "15", NULL, 429, "discourse/error-rate-limit.json");
+        expect_explained(t, r, EARSHOT_RETRY,
+                         "the forum's rate limit (\"You’ve performed this action too many "
+                         "times. Please wait 3 seconds before trying again.\"); waiting 3 s");
+        assert_int_equal(t->sink.backoff_usec, 3 * INT64_C(1000000));
+        /* without wait_seconds (or without JSON): retried, the core honours Retry-After */
+        r = error_response(t, "15", "2:10:15:0", 429, "<html>Too Many Requests</html>");
+        expect_explained(t, r, EARSHOT_RETRY, "the forum's rate limit (it allows");
+        assert_int_equal(t->sink.n_backoff, 0);
+        r = error_response(t, "15", NULL, 429,
+                           "{\"error_type\":\"rate_limit\",\"extras\":{\"wait_seconds\":1e12}}");
+        expect_explained(t, r, EARSHOT_RETRY, "waiting 86400 s");
+        assert_int_equal(t->sink.backoff_usec, 86400 * INT64_C(1000000));
+        r = error_response(t, "15", NULL, 429, "{\"extras\":{\"wait_seconds\":-3}}");
+        expect_explained(t, r, EARSHOT_RETRY, "rate limit");
+        assert_int_equal(t->sink.n_backoff, 0);
+
+        /* a private or login-only forum: blocked, with Discourse's words */
+        r = error_response_fixture(t, 0, "15", NULL, 403, "discourse/error-invalid-access.json");
+        expect_explained(t, r, EARSHOT_BLOCKED,
+                         BASE " refused access (HTTP 403) (\"You are not permitted to view the "
+                              "requested resource.\"): a private or login-only forum cannot be "
+                              "read by this source; check `forums`");
+        assert_int_equal(t->sink.backoff_usec, 0);
+        expect_failure(t, 0, NULL, NULL, 403, "<html>login</html>", EARSHOT_BLOCKED,
+                       "refused access (HTTP 403): a private");
+        /* no forum there */
+        expect_failure(t, 0, NULL, NULL, 404,
+                       "{\"errors\":[\"The requested URL or resource could not be found.\"],"
+                       "\"error_type\":\"not_found\"}",
+                       EARSHOT_BLOCKED,
+                       BASE " answered 404 (\"The requested URL or resource could not be "
+                            "found.\"): is it the address of a Discourse forum? Check `forums`");
+        create_ok(t, SEARCH);
+        expect_failure(t, 0, NULL, "2:99:0", 404, "", EARSHOT_BLOCKED, "answered 404: is it");
+
+        /* the rest is the core's */
+        expect_generic(t, 0, NULL, NULL, 500, "{\"errors\":[\"oops\"]}");
+        expect_generic(t, 0, NULL, NULL, 502, "<html>Bad Gateway</html>");
+        expect_generic(t, 0, NULL, NULL, 400, "{\"errors\":[\"bad\"]}");
+        expect_generic(t, 0, NULL, NULL, 401, "");
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 0);
+        assert_int_equal(P->source->parse_error(t->state, 1, NULL, NULL,
+                                                &(struct earshot_response){.size = 1}, &t->sink),
+                         -EINVAL);
+
+        /* a host without set_backoff and set_error: a warning line, and RETRY */
+        create_ok(t, LATEST);
+        t->mh.host.size = offsetof(struct earshot_host, set_backoff);
+        r = error_response_fixture(t, 0, "15", NULL, 429, "discourse/error-rate-limit.json");
+        assert_int_equal(r, EARSHOT_RETRY);
+        assert_int_equal(t->sink.n_backoff, 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
+                                              BASE "/posts: the forum's rate limit"),
+                         1);
+        assert_int_equal(error_response(t, NULL, NULL, 404, ""), EARSHOT_RETRY);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "answered 404"), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -586,6 +654,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_search_paging, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parse_error, setup, teardown),
         };
         return cmocka_run_group_tests_name("source-discourse", tests, NULL, NULL);
 }

@@ -4,8 +4,9 @@
  * responses (tests/fixtures/hackernews/, see PROVENANCE.md there): options, feed names,
  * request URLs, posts field by field (stories, comments, polls, Ask HN), the cursor and its
  * ties within one second, paging within a pinned window, narrowing past the 1,000-hit window,
- * coverage gaps, and bodies that are broken or of the wrong shape. Pages longer than the
- * recordings (which hold one hit each) are built at run time from their hits with cJSON.
+ * coverage gaps, error answers (parse_error), and bodies that are broken or of the wrong shape.
+ * Pages longer than the recordings (which hold one hit each) are built at run time from their
+ * hits with cJSON.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -773,6 +774,33 @@ static void test_wrong_types(void **state) {
         assert_int_equal(t->sink.n_page, 0); /* 15 < 100 */
 }
 
+/* parse_error(): Algolia's error answers. */
+static void test_parse_error(void **state) {
+        T *t = *state;
+        int r;
+
+        create_ok(t, SETTINGS("queries=acme"));
+        mock_host_clear_logs(&t->mh);
+        r = error_response_fixture(t, 0, "1785592000", NULL, 400, "hackernews/error-400.json");
+        expect_explained(t, r, EARSHOT_BLOCKED,
+                         "Algolia refused the search (HTTP 400: Invalid syntax for numeric value: "
+                         "created_at_i>=x); check `queries` and `tags`");
+        expect_failure(t, 0, NULL, NULL, 400, "", EARSHOT_BLOCKED,
+                       "Algolia refused the search (HTTP 400); check");
+        expect_failure(t, 0, NULL, NULL, 429, "{\"message\":\"Too many requests\",\"status\":429}",
+                       EARSHOT_RETRY,
+                       "Algolia's rate limit (HTTP 429: Too many requests; about 10,000 requests "
+                       "an hour per IP)");
+        assert_int_equal(t->sink.backoff_usec, 0);
+        expect_generic(t, 0, NULL, NULL, 404, "{\"message\":\"Not Found\",\"status\":404}");
+        expect_generic(t, 0, NULL, NULL, 500, "");
+        expect_generic(t, 0, NULL, NULL, 503, "<html>x</html>");
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 0);
+        assert_int_equal(P->source->parse_error(t->state, 1, NULL, NULL,
+                                                &(struct earshot_response){.size = 1}, &t->sink),
+                         -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -792,6 +820,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_gap_without_report_gap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parse_error, setup, teardown),
         };
         return cmocka_run_group_tests_name("source-hackernews", tests, NULL, NULL);
 }

@@ -5,8 +5,8 @@
  * recorded Lemmy responses exist in the shared fixtures): options, feeds per instance, query
  * and community, request URLs, posts and comments field by field (ap_id ids, handles from
  * actor_id, reply_to from the comment path, deleted and removed items), the cursor and where a
- * walk stops, paging and coverage gaps, the Markdown stripper, and bodies that are broken or
- * of the wrong shape.
+ * walk stops, paging and coverage gaps, the Markdown stripper, error answers (parse_error:
+ * error codes, the rate limit, no API v3), and bodies that are broken or of the wrong shape.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -693,6 +693,54 @@ static void test_wrong_types(void **state) {
         assert_string_equal(t->sink.cursor, "12");
 }
 
+/* parse_error(): Lemmy's error codes, and an instance without API v3. */
+static void test_parse_error(void **state) {
+        T *t = *state;
+        int r;
+
+        create_ok(t, WORLD);
+        mock_host_clear_logs(&t->mh);
+        /* feed 2: the community's posts */
+        assert_string_equal(P->source->feed(t->state, 2), "https://lemmy.world#!acme/posts");
+        r = error_response_fixture(t, 2, "88000:1785592000", NULL, 400,
+                                   "lemmy/error-community.json");
+        expect_explained(t, r, EARSHOT_BLOCKED,
+                         "lemmy.world answered couldnt_find_community (HTTP 400) for acme: no "
+                         "such community there: check `communities`");
+        expect_failure(t, 0, NULL, NULL, 400, "{\"error\":\"instance_is_private\"}",
+                       EARSHOT_BLOCKED, "private instance answers its users only");
+        expect_failure(t, 0, NULL, NULL, 401, "{\"error\":\"not_logged_in\"}", EARSHOT_BLOCKED,
+                       "answered not_logged_in (HTTP 401) for acme");
+        expect_failure(t, 0, NULL, NULL, 400, "{\"error\":\"too_many_items\"}", EARSHOT_BLOCKED,
+                       "lower `limit`");
+        /* the rate limit, whatever the status: retried */
+        r = error_response_fixture(t, 0, NULL, "2:5:-:9:-", 400, "lemmy/error-rate-limit.json");
+        expect_explained(t, r, EARSHOT_RETRY, "lemmy.world's rate limit (rate_limit_error)");
+        expect_failure(t, 1, NULL, NULL, 429, "{\"error\":\"rate_limit_error\"}", EARSHOT_RETRY,
+                       "rate limit");
+        /* no API v3 there (Lemmy 1.0 serves /api/v4), or no Lemmy at all */
+        expect_failure(t, 0, NULL, NULL, 404, "", EARSHOT_BLOCKED,
+                       "lemmy.world does not serve Lemmy's API v3 (HTTP 404): Lemmy 1.0 and "
+                       "later serve /api/v4 only");
+        expect_failure(t, 0, NULL, NULL, 404, "{\"error\":\"not_found\"}", EARSHOT_BLOCKED,
+                       "(HTTP 404, \"not_found\")");
+        expect_failure(t, 3, NULL, NULL, 404, "{\"error\":\"couldnt_find_community\"}",
+                       EARSHOT_BLOCKED, "couldnt_find_community (HTTP 404)");
+
+        /* codes that are no configuration problem, and other statuses: the core's */
+        expect_generic(t, 0, NULL, NULL, 400, "{\"error\":\"couldnt_get_posts\"}");
+        expect_generic(t, 0, NULL, NULL, 400, "{\"error\":7}");
+        expect_generic(t, 0, NULL, NULL, 500, "{\"error\":\"unknown\"}");
+        expect_generic(t, 0, NULL, NULL, 502, "<html>Bad Gateway</html>");
+        expect_generic(t, 0, NULL, NULL, 429, "");
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 0);
+        assert_int_equal(P->source->parse_error(t->state, 99, NULL, NULL,
+                                                &(struct earshot_response){.size = 1}, &t->sink),
+                         -EINVAL);
+        /* control characters in a code stay out of the line */
+        expect_failure(t, 0, NULL, NULL, 404, "{\"error\":\"a\\nb\"}", EARSHOT_BLOCKED, "\"a b\"");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -707,6 +755,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_markdown_linear, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parse_error, setup, teardown),
         };
         return cmocka_run_group_tests_name("source-lemmy", tests, NULL, NULL);
 }

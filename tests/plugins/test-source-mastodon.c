@@ -2,8 +2,8 @@
 /*
  * test-source-mastodon.c - the mastodon source against recorded Mastodon responses
  * (tests/fixtures/mastodon/, see PROVENANCE.md there): options, feed names, request URLs,
- * posts field by field, reblogs, the cursor, paging, and bodies that are broken or of the
- * wrong shape.
+ * posts field by field, reblogs, the cursor, paging, the instance check, error answers
+ * (parse_error), and bodies that are broken or of the wrong shape.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -928,20 +928,16 @@ static void expect_probe_passes(T *t, uint32_t feed, const char *local, const ch
         assert_string_equal(t->sink.page, "timeline");
 }
 
+/* The feed cannot work there: blocked, with one explanation that says what to do (the core
+ * logs it), and nothing logged by the plugin itself. */
 static void expect_probe_fails(T *t, uint32_t feed, const char *local, const char *remote,
                                const char *in_error) {
         size_t n = mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "");
         int r = parse_instance(t, feed, local, remote);
-        if (r != EARSHOT_RETRY)
-                fail_msg("local %s, remote %s: expected EARSHOT_RETRY, got %d", local, remote, r);
-        assert_int_equal(t->sink.n_cursor, 0);
-        assert_int_equal(t->sink.n_page, 0);
-        assert_int_equal(t->sink.n_posts, 0);
-        /* one error, and it says what to do */
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), n + 1);
-        if (mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, in_error) == 0)
-                fail_msg("no error mentions \"%s\": %s", in_error,
-                         t->mh.logs[t->mh.n_logs - 1].message);
+        if (r != EARSHOT_BLOCKED)
+                fail_msg("local %s, remote %s: expected EARSHOT_BLOCKED, got %d", local, remote, r);
+        expect_explained(t, r, EARSHOT_BLOCKED, in_error);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), n);
 }
 
 static void test_probe_public(void **state) {
@@ -996,10 +992,10 @@ static void test_probe_disabled(void **state) {
 
         create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
         expect_probe_fails(t, 0, "disabled", "disabled",
-                           "http://localhost:3000#hoot: localhost:3000 has disabled its hashtag "
-                           "timelines (timelines_access.hashtag_feeds: local disabled, remote "
-                           "disabled); this feed cannot work there: follow #hoot on another "
-                           "instance, or drop http://localhost:3000 from `instances`");
+                           "localhost:3000 has disabled its hashtag timelines "
+                           "(timelines_access.hashtag_feeds: local disabled, remote disabled); "
+                           "this feed cannot work there: follow #hoot on another instance, or "
+                           "drop http://localhost:3000 from `instances`");
         /* a token does not help */
         create_default(
                 t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "access_token=tok"));
@@ -1011,7 +1007,7 @@ static void test_probe_disabled(void **state) {
         /* remote disabled: Mastodon wants a logged-in user for the whole timeline */
         create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
         expect_probe_fails(t, 0, "public", "disabled",
-                           "give this source an access_token of a user on localhost:3000 (read "
+                           "set `access_token` to a token of a user on localhost:3000 (read "
                            "scope), or set `local: true` to follow only posts by its own users");
         /* ... which local=true avoids */
         create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "local=true"));
@@ -1035,9 +1031,9 @@ static void test_probe_authenticated(void **state) {
         expect_probe_fails(t, 0, "authenticated", "authenticated",
                            "localhost:3000 serves its hashtag timelines to logged-in users only "
                            "(timelines_access.hashtag_feeds: local authenticated, remote "
-                           "authenticated); give this source an access_token of a user on "
+                           "authenticated); set `access_token` to a token of a user on "
                            "localhost:3000 (read scope)");
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "local: true"), 0);
+        assert_null(strstr(t->sink.error, "local: true"));
         expect_probe_fails(t, 0, "public", "authenticated", "or set `local: true`");
         expect_probe_fails(t, 0, "authenticated", NULL, "logged-in users only");
 
@@ -1056,8 +1052,20 @@ static void test_probe_authenticated(void **state) {
         expect_probe_fails(t, 0, "authenticated", "authenticated",
                            "the configured token belongs to another instance and is not sent "
                            "here");
+        assert_null(strstr(t->sink.error, "s3cr3t-t0k"));
         expect_probe_passes(t, 1, "authenticated", "authenticated");
         assert_int_equal(mock_host_count_logs(&t->mh, -1, "s3cr3t-t0k"), 0);
+
+        /* a host from before set_error and EARSHOT_BLOCKED: an error line, and RETRY */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
+        t->mh.host.size = offsetof(struct earshot_host, set_error);
+        mock_host_clear_logs(&t->mh);
+        assert_int_equal(parse_instance(t, 0, "authenticated", "authenticated"), EARSHOT_RETRY);
+        assert_int_equal(t->sink.n_error, 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR,
+                                              "http://localhost:3000#hoot: localhost:3000 serves "
+                                              "its hashtag timelines to logged-in users only"),
+                         1);
 }
 
 static void expect_probe_goes_on(T *t, const char *body, const char *in_warning) {
@@ -1122,12 +1130,11 @@ static void test_probe_recheck(void **state) {
         assert_int_equal(t->sink.n_page, 0); /* the poll is over */
         assert_string_equal(t->sink.cursor, "min=117020593741189701;checked=1785592800");
 
-        /* a re-check that fails: RETRY (the pages before it are committed already) */
+        /* a re-check that fails: blocked (the pages before it are committed already) */
         cJSON *doc = instance_with("disabled", "disabled");
-        assert_int_equal(parse_json(t, after, "probe", doc), EARSHOT_RETRY);
+        int r = parse_json(t, after, "probe", doc);
         cJSON_Delete(doc);
-        assert_int_equal(t->sink.n_cursor, 0);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "has disabled"), 1);
+        expect_explained(t, r, EARSHOT_BLOCKED, "has disabled");
 
         /* paging first, the check after the last page */
         assert_int_equal(parse_fixture(t, stale, NULL, "mastodon/public-8.json"), EARSHOT_MORE);
@@ -1177,6 +1184,157 @@ static void test_probe_recheck(void **state) {
         assert_int_equal(parse(t, NULL, NULL, "[{\"id\":\"9\",\"content\":\"a\"}]"), 0);
         mock_request_done(&t->req);
         assert_int_equal(P->source->build_request(t->state, 0, NULL, "probe", &t->req), -EINVAL);
+}
+
+/* ---- error answers (parse_error) ------------------------------------------------------------ */
+
+static void test_error_probe(void **state) {
+        T *t = *state;
+
+        /* no /api/v2/instance (before Mastodon 4.0, another server): the check passes, with
+         * one info line, and the poll goes on with the timeline */
+        create_default(t, SETTINGS("instances=http://localhost:3000", "tags=hoot"));
+        mock_host_clear_logs(&t->mh);
+        assert_int_equal(error_response(t, NULL, NULL, 404,
+                                        "<html><body>The page you were looking for doesn't "
+                                        "exist.</body></html>"),
+                         EARSHOT_MORE);
+        assert_string_equal(t->sink.cursor, "checked=1785592800");
+        assert_string_equal(t->sink.page, "timeline");
+        assert_int_equal(t->sink.n_error, 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO,
+                                              "localhost:3000 has no /api/v2/instance (HTTP 404"),
+                         1);
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 1);
+        build(t, 0, "checked=1785592800", "timeline");
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/timelines/tag/hoot?limit=40");
+        assert_int_equal(error_response(t, NULL, NULL, 410, ""), EARSHOT_MORE);
+        /* a re-check at the end of a poll: the poll is over */
+        assert_int_equal(error_response(t, "min=5;checked=1", "probe", 404, "{\"error\":\"x\"}"),
+                         0);
+        assert_string_equal(t->sink.cursor, "min=5;checked=1785592800");
+        assert_int_equal(t->sink.n_page, 0);
+
+        /* anything else is the core's: rate limits, server trouble, a login wall */
+        expect_generic(t, 0, NULL, NULL, 429, "{\"error\":\"Too many requests\"}");
+        expect_generic(t, 0, NULL, NULL, 503, "");
+        expect_generic(t, 0, NULL, NULL, 401, "{\"error\":\"x\"}");
+        expect_generic(t, 0, NULL, NULL, 302, "");
+}
+
+static void test_error_timeline(void **state) {
+        T *t = *state;
+
+        /* a hashtag nobody has used: an empty timeline, not a failure */
+        create_ok(t, LOCAL_SETTINGS);
+        mock_host_clear_logs(&t->mh);
+        assert_int_equal(
+                error_response_fixture(t, 0, NULL, NULL, 404, "mastodon/account-lookup-404.json"),
+                0);
+        assert_int_equal(t->sink.n_posts, 0);
+        assert_int_equal(t->sink.n_cursor, 0);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(t->sink.n_error, 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ""), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, ""), 0);
+        assert_int_equal(error_response(t, "117020593741189701", NULL, 404,
+                                        "{\"error\":\"Record not found\"}"),
+                         0);
+        assert_int_equal(t->sink.n_cursor, 0);
+        /* ... like an empty page: the re-check still comes when due */
+        create_default(t, LOCAL_SETTINGS);
+        assert_int_equal(
+                error_response(t, "min=5;checked=1", NULL, 404, "{\"error\":\"Record not found\"}"),
+                EARSHOT_MORE);
+        assert_string_equal(t->sink.page, "probe");
+        /* a 404 that is not Mastodon's (a proxy, a wrong URL): the core's */
+        expect_generic(t, 0, "min=5;checked=1785592000", NULL, 404, "<html>Not Found</html>");
+
+        /* a login wall, no token: blocked, saying to set access_token */
+        create_ok(t, LOCAL_SETTINGS);
+        expect_failure(t, 0, NULL, NULL, 401,
+                       "{\"error\":\"This API requires an authenticated user\"}", EARSHOT_BLOCKED,
+                       "localhost:3000 requires a login for this timeline (\"This API requires "
+                       "an authenticated user\"): set `access_token` to a token of a user on "
+                       "localhost:3000 (read scope)");
+        expect_failure(t, 0, "min=5", "2:7", 403, "", EARSHOT_BLOCKED,
+                       "requires a login for this timeline: set `access_token`");
+        /* a token for another instance is not sent here: said so */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "instances=https://b.example",
+                              "tags=hoot", "access_token=s3cr3t-t0k",
+                              "access_token_instance=https://b.example"));
+        expect_failure(t, 0, NULL, NULL, 401, "{\"error\":\"x\"}", EARSHOT_BLOCKED,
+                       "the configured token belongs to another instance");
+        assert_null(strstr(t->sink.error, "s3cr3t"));
+        /* the token was sent: refused (401), or short of the scope (403) */
+        expect_failure(t, 1, NULL, NULL, 401, "{\"error\":\"The access token is invalid\"}",
+                       EARSHOT_BLOCKED,
+                       "b.example refused the access token (\"The access token is invalid\") "
+                       "(revoked or expired?): set a valid `access_token`");
+        expect_failure(t, 1, NULL, NULL, 403,
+                       "{\"error\":\"This action is outside the authorized scopes\"}",
+                       EARSHOT_BLOCKED, "the access token lacks the read scope this timeline");
+        assert_null(strstr(t->sink.error, "s3cr3t"));
+        /* a server that quotes the token does not get it into the log */
+        expect_failure(t, 1, NULL, NULL, 401, "{\"error\":\"token s3cr3t-t0k is unknown\"}",
+                       EARSHOT_BLOCKED, "(\"token *** is unknown\")");
+
+        /* rate limits and server trouble: the core's (Retry-After, backoff) */
+        create_ok(t, LOCAL_SETTINGS);
+        expect_generic(t, 0, "min=5", NULL, 429, "{\"error\":\"Too many requests\"}");
+        expect_generic(t, 0, "min=5", NULL, 500, "{\"error\":\"oops\"}");
+        expect_generic(t, 0, "min=5", NULL, 502, "<html>Bad Gateway</html>");
+        expect_generic(t, 0, "min=5", NULL, 410, "{\"error\":\"x\"}");
+        expect_generic(t, 0, "min=5", NULL, 400, "{\"error\":\"x\"}");
+        assert_int_equal(P->source->parse_error(t->state, 1, NULL, NULL,
+                                                &(struct earshot_response){.size = 1}, &t->sink),
+                         -EINVAL);
+        assert_int_equal(error_response(t, NULL, "junk", 404, "{}"), -EINVAL);
+
+        /* an account timeline whose account is gone */
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=5", "accounts=acme"));
+        expect_failure(t, 0, NULL, NULL, 404, "{\"error\":\"Record not found\"}", EARSHOT_BLOCKED,
+                       "account 5 is gone from localhost:3000 (HTTP 404: deleted or suspended?): "
+                       "check `accounts`");
+        expect_failure(t, 1, "id=7;min=9", NULL, 410, "", EARSHOT_BLOCKED,
+                       "account @acme is gone from localhost:3000 (HTTP 410");
+        expect_failure(t, 0, NULL, NULL, 401, "", EARSHOT_BLOCKED, "set `access_token`");
+}
+
+static void test_error_lookup(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=mastodonpy_test"));
+        int r = error_response_fixture(t, 0, NULL, NULL, 404, "mastodon/account-lookup-404.json");
+        expect_explained(t, r, EARSHOT_BLOCKED,
+                         "no account @mastodonpy_test on localhost:3000: check `accounts`");
+        expect_failure(t, 0, NULL, NULL, 401,
+                       "{\"error\":\"This API requires an authenticated "
+                       "user\"}",
+                       EARSHOT_BLOCKED,
+                       "localhost:3000 requires a login to look up @mastodonpy_test (\"This API "
+                       "requires an authenticated user\"): set `access_token` to a token of a "
+                       "user on localhost:3000 (read scope), or give the account's numeric id in "
+                       "`accounts`");
+        expect_generic(t, 0, NULL, NULL, 429, "");
+        expect_generic(t, 0, NULL, NULL, 503, "");
+
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "accounts=mastodonpy_test",
+                              "access_token=tok"));
+        expect_failure(t, 0, NULL, NULL, 403, "{\"error\":\"nope\"}", EARSHOT_BLOCKED,
+                       "lacks the read scope the lookup needs");
+        expect_failure(t, 0, NULL, NULL, 401, "", EARSHOT_BLOCKED, "refused the access token");
+        assert_null(strstr(t->sink.error, "tok "));
+
+        /* a host from before set_error: an error line, and RETRY */
+        t->mh.host.size = offsetof(struct earshot_host, set_error);
+        mock_host_clear_logs(&t->mh);
+        assert_int_equal(error_response(t, NULL, NULL, 404, "{\"error\":\"Record not found\"}"),
+                         EARSHOT_RETRY);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR,
+                                              "http://localhost:3000/@mastodonpy_test: no account "
+                                              "@mastodonpy_test on localhost:3000"),
+                         1);
 }
 
 /* ---- tokens --------------------------------------------------------------------------------- */
@@ -1405,6 +1563,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_probe_authenticated, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe_absent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe_recheck, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_error_probe, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_error_timeline, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_error_lookup, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edits_and_replies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_json_depth, setup, teardown),

@@ -4,7 +4,8 @@
  * field from real feeds (YouTube, Reddit Atom and RSS, RDF, FeedBurner, Latin-2) and from
  * documents written here in the formats Mastodon and Google Alerts serve; charsets (BOM, HTTP,
  * declaration, undeclared Latin-1 and KOI8-R); the date parser; hostile documents (entity
- * bombs, external entities, depth, NULs); the cursor and max_age; and the whole feedparser
+ * bombs, external entities, depth, NULs); the cursor and max_age; error answers (parse_error:
+ * gone, login, not found, refused); and the whole feedparser
  * conformance corpus (tests/fixtures/rss/feedparser/), where every document must parse or be
  * rejected with one error line, and every mechanically checkable expectation its header
  * comment states about entries must hold, or be listed below with the reason it differs.
@@ -1772,6 +1773,42 @@ static void test_feedparser_corpus(void **state) {
         assert_int_equal(n_stale, 0);
 }
 
+/* parse_error(): statuses a person has to act on, and a site that refuses automated readers. */
+static void test_parse_error(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("urls=https://x.example/feed"));
+        mock_host_clear_logs(&t->mh);
+        expect_failure(t, 0, NULL, NULL, 410, "<html>Gone</html>", EARSHOT_BLOCKED,
+                       "the feed is gone (HTTP 410): remove it from `urls`");
+        expect_failure(t, 0, "2026-07-31T12:00:00Z", NULL, 401, "", EARSHOT_BLOCKED,
+                       "the feed needs a login (HTTP 401), which this source cannot send: use a "
+                       "public feed URL in `urls`");
+        expect_failure(t, 0, NULL, NULL, 404, "<html>Not Found</html>", EARSHOT_BLOCKED,
+                       "no feed at this address (HTTP 404): check the URL in `urls`");
+        expect_failure(t, 0, NULL, NULL, 403,
+                       "<!DOCTYPE html><html><head><title>Whoa there, pardner!</title></head>"
+                       "</html>",
+                       EARSHOT_RETRY, "the site refuses automated readers (HTTP 403");
+        expect_generic(t, 0, NULL, NULL, 429, "");
+        expect_generic(t, 0, NULL, NULL, 500, "");
+        expect_generic(t, 0, NULL, NULL, 503, "<html>down</html>");
+        expect_generic(t, 0, NULL, NULL, 400, "");
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 0);
+        assert_int_equal(P->source->parse_error(t->state, 1, NULL, NULL,
+                                                &(struct earshot_response){.size = 1}, &t->sink),
+                         -EINVAL);
+
+        /* a host from before set_error: a log line naming the feed, and RETRY */
+        t->mh.host.size = offsetof(struct earshot_host, set_error);
+        assert_int_equal(error_response(t, NULL, NULL, 410, ""), EARSHOT_RETRY);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR,
+                                              "https://x.example/feed: the feed is gone"),
+                         1);
+        assert_int_equal(error_response(t, NULL, NULL, 403, ""), EARSHOT_RETRY);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "refuses automated"), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -1799,6 +1836,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_max_items, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gap_and_pause, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_feeds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parse_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken_but_readable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_entities_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_feedparser_corpus, setup, teardown),
