@@ -105,7 +105,12 @@ class Box:
         os.makedirs(ov)
         masks = " ".join(f"ln -sf /dev/null $B/upper/etc/systemd/system/{u};" for u in (
             "apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer",
-            "dpkg-db-backup.timer", "fstrim.timer", "systemd-timesyncd.service"))
+            "dpkg-db-backup.timer", "fstrim.timer", "systemd-timesyncd.service",
+            # the container shares the host's network: nothing in it may configure that
+            # (earshot.service wants network-online.target)
+            "networking.service", "ifupdown-wait-online.service", "systemd-networkd.service",
+            "systemd-networkd-wait-online.service", "NetworkManager.service",
+            "NetworkManager-wait-online.service", "systemd-resolved.service"))
         launch = os.path.join(self.work, "launch.sh")
         with open(launch, "w") as f:
             f.write(f"""#!/bin/sh
