@@ -8,27 +8,44 @@
  * GET {base_url}/2.3/search/advanced?site=SITE[&q=QUERY][&tagged=A;B]&sort=creation&...
  * &pagesize=100&filter=FILTER. The body carries the quota and the throttle:
  * `backoff: N` ("wait N seconds before hitting the same method again") becomes set_backoff(N s)
- * and ends the poll; `quota_remaining` below 10 warns once a day and pauses the feed until the
- * quota resets at 00:00 UTC; an error body ({"error_id": 502, "error_name":
- * "throttle_violation", "error_message": ...}) is logged and answered with EARSHOT_RETRY.
- * Bodies arrive decompressed (the core's libcurl asks for and decodes gzip).
+ * and ends the poll; `quota_remaining` below 10 warns once a day and pauses the source until the
+ * quota resets at 00:00 UTC. Bodies arrive decompressed (the core's libcurl asks for and decodes
+ * gzip).
  *
- * Cursor. The newest creation_date seen, in epoch seconds ("1785592555"). The first poll of a
- * feed asks order=desc and takes the newest page only (earshot starts listening now; an empty
- * first page starts the cursor at the present). Later polls walk forwards in time:
- * order=asc&fromdate=CURSOR-overlap&page=N, and every page moves the cursor to its newest
- * question, so a walk cut short (max_pages, a backoff, a failed request) loses nothing: the
- * next poll resumes there. fromdate is inclusive and creation_date has one-second resolution,
- * so `fromdate = cursor + 1` would drop a question created in the cursor's second after the
- * last poll saw that second; asking again from `cursor - overlap` instead re-reads that second
- * and also covers questions that reach the search index late. What is read twice is not new
- * to the core (it remembers the posts it has seen), and questions older than fromdate are
- * dropped here too, so a server that ignores fromdate cannot replay history; the re-reading is
- * limited to questions less than a day old, so a quiet feed does not hand its newest question
- * over again once the core has forgotten it (store.seen_retention). Page tokens are
- * "N:FROMDATE", so one walk pages through one fixed result set; new questions only append to
- * its end (ascending order), which cannot shift a page. A later page that does not move the
- * cursor ends the walk with a warning (a server that ignores page= would repeat it forever).
+ * Errors. The API answers errors with HTTP 400 and {"error_id", "error_name", "error_message"}
+ * (api.stackexchange.com/docs/error-handling), read by parse_error() (and by parse_response(),
+ * should one come with a 200): 502 throttle_violation ("... more requests available in 82
+ * seconds") pauses the source that long (60 s when the message does not say) and is retried;
+ * 500 internal_error and 503 temporarily_unavailable are retried; 400 bad_parameter, 404
+ * no_method and the key and token errors (401, 402, 403 access_denied, 405, 406) block the feed
+ * until the options are fixed. The explanation quotes the API's message, with the key, should
+ * the message name it, replaced by "***". Any other answer is left to the core.
+ *
+ * Cursor. "T" or "T;resume": T is the newest creation_date seen, in epoch seconds
+ * ("1785592555"). The first poll of a feed asks order=desc and takes the newest page only
+ * (earshot starts listening now; an empty first page starts the cursor at the present). Later
+ * polls walk forwards in time: order=asc&fromdate=FROM&page=N, and every page moves the cursor
+ * to its newest question. fromdate is inclusive and creation_date has one-second resolution, so
+ * `fromdate = T + 1` would drop a question created in the cursor's second after the last poll
+ * saw that second; a poll that follows a complete walk asks again from `T - overlap` instead,
+ * which re-reads that second and also covers questions that reach the search index late. A
+ * walk that stops before its end (max_pages, a backoff, the quota, a failed request) leaves
+ * ";resume" in the cursor, and the next poll goes on from T itself: everything before T was
+ * read by that walk, and re-reading the overlap on top of it could fill whole pages with what
+ * was seen already. What is read twice is not new to the core (it remembers the posts it has
+ * seen), and questions older than fromdate are dropped here too, so a server that ignores
+ * fromdate cannot replay history; the re-reading is limited to questions less than a day old,
+ * so a quiet feed does not hand its newest question over again once the core has forgotten it
+ * (store.seen_retention).
+ *
+ * Paging. Page tokens are "N:FROMDATE:COUNTED:PREV": page N of a walk that started at FROMDATE,
+ * COUNTED the pages so far that held a question newer than the cursor (only those count toward
+ * `max_pages`: a page of the overlap read again costs a request but no progress), PREV the
+ * newest creation_date of page N-1. One walk pages through one fixed result set; new questions
+ * only append to its end (ascending order), which cannot shift a page. A page whose oldest
+ * question is older than PREV went backwards: the server ignores page=, and the walk stops; a
+ * page entirely before fromdate means it ignores fromdate=. Either is warned about once until
+ * a walk ends normally again. A walk makes at most EARSHOT_MAX_PAGES_PER_POLL requests.
  *
  * Fields. id "SITE/q/QUESTION_ID" ("SITE/a/ANSWER_ID" for an answer, whose reply_to is its
  * question's id); url = link; title = title and text = body, both HTML through html_to_text
@@ -38,7 +55,7 @@
  * comment_count, as far as the filter includes them; created = creation_date, edited =
  * last_edit_date; lang only for the localised Stack Overflows (ru., es., pt., ja.), whose posts
  * must be in that language. The default filter, "withbody", includes the body; a filter without
- * it leaves only titles to match, with one warning a page.
+ * it leaves only titles to match, with one warning (again only once the bodies were back).
  *
  * Limits. A body that is not the API's wrapper object is -EBADMSG after one error line; JSON
  * deeper than 64 levels and pages of more than 1000 items are refused; a malformed item is
@@ -76,6 +93,10 @@ typedef struct Feed {
         size_t site;       /* index into StackExchange::sites */
         const char *query; /* borrowed from StackExchange::queries; NULL = every question */
         char *name;        /* owned: "stackoverflow?q=acme" or "stackoverflow" */
+        /* warnings given, not repeated while the condition lasts (a poll every minute would
+         * repeat them every minute) */
+        bool warned_walk;    /* the server ignores page= or fromdate= */
+        bool warned_no_body; /* the filter leaves out the bodies */
 } Feed;
 
 typedef struct StackExchange {
@@ -272,49 +293,86 @@ static int parse_epoch(const char *s, size_t n, int64_t *ret) {
         return 0;
 }
 
-/* The cursor: epoch seconds, or -1 when there is none (or not one this plugin wrote). */
-static int64_t cursor_parse(const char *cursor) {
-        int64_t v;
+/* The cursor, as this plugin writes it: "T" after a complete walk, "T;resume" after one cut
+ * short. */
+#define CURSOR_RESUME ";resume"
 
-        if (!cursor || parse_epoch(cursor, strlen(cursor), &v) < 0)
-                return -1;
-        return v;
+typedef struct Cursor {
+        int64_t t;   /* the newest creation_date seen; -1: no cursor (or one not ours) */
+        bool resume; /* the last walk stopped early: go on from t itself */
+} Cursor;
+
+static Cursor cursor_parse(const char *cursor) {
+        const size_t rl = sizeof(CURSOR_RESUME) - 1;
+        Cursor c = {.t = -1};
+        size_t n;
+
+        if (!cursor)
+                return c;
+        n = strlen(cursor);
+        if (n > rl && strcmp(cursor + n - rl, CURSOR_RESUME) == 0) {
+                c.resume = true;
+                n -= rl;
+        }
+        if (parse_epoch(cursor, n, &c.t) < 0)
+                return (Cursor){.t = -1};
+        return c;
 }
 
-/* Page tokens: "N:FROMDATE", page N (2..max) of a walk that started at FROMDATE. */
-static int page_parse(const char *token, int64_t *ret_n, int64_t *ret_fromdate) {
-        const char *colon = strchr(token, ':');
-        int64_t n;
+/* Hands the cursor (t, resume) to the core unless it is the one the feed has. */
+static int cursor_commit(const StackExchange *s, struct earshot_sink *sink, const char *old,
+                         int64_t t, bool resume) {
+        char buf[48];
 
-        if (!colon || parse_epoch(token, (size_t)(colon - token), &n) < 0 || n < 2 ||
-            n > MAX_PAGES_MAX || parse_epoch(colon + 1, strlen(colon + 1), ret_fromdate) < 0)
-                return -EINVAL;
-        *ret_n = n;
-        return 0;
+        if (t < 0)
+                return 0;
+        (void)snprintf(buf, sizeof(buf), "%" PRId64 "%s", t, resume ? CURSOR_RESUME : "");
+        if (old && strcmp(old, buf) == 0)
+                return 0;
+        return s->host->set_cursor(sink, buf);
 }
 
 /*
  * Where a poll stands: the first poll of a feed (no cursor) reads the newest page, newest
- * first; every other request reads page N, oldest first, from FROMDATE.
+ * first; every other request reads page N, oldest first, from FROMDATE. Page tokens are
+ * "N:FROMDATE:COUNTED:PREV" (see the top of the file).
  */
 typedef struct Walk {
         bool first;
         int64_t n, fromdate;
+        int64_t counted; /* pages before this one that counted toward max_pages */
+        int64_t prev;    /* the newest creation_date of the page before; 0: none */
 } Walk;
 
-static int walk_get(const StackExchange *s, const char *cursor, const char *page, Walk *ret) {
-        int64_t c = cursor_parse(cursor);
+/* "N:FROMDATE:COUNTED:PREV", N in 2..EARSHOT_MAX_PAGES_PER_POLL, COUNTED below N. */
+static int page_parse(const char *token, Walk *ret) {
+        int64_t v[4];
+        const char *p = token;
 
-        if (page) {
-                *ret = (Walk){.first = false};
-                return page_parse(page, &ret->n, &ret->fromdate);
+        for (size_t k = 0; k < 4; k++) {
+                size_t n = strspn(p, "0123456789");
+                if (parse_epoch(p, n, &v[k]) < 0 || p[n] != (k < 3 ? ':' : 0))
+                        return -EINVAL;
+                p += n + (k < 3);
         }
-        if (c < 0) {
+        if (v[0] < 2 || v[0] > EARSHOT_MAX_PAGES_PER_POLL || v[2] >= v[0])
+                return -EINVAL;
+        *ret = (Walk){.n = v[0], .fromdate = v[1], .counted = v[2], .prev = v[3]};
+        return 0;
+}
+
+static int walk_get(const StackExchange *s, const char *cursor, const char *page, Walk *ret) {
+        Cursor c = cursor_parse(cursor);
+
+        if (page)
+                return page_parse(page, ret);
+        if (c.t < 0) {
                 *ret = (Walk){.first = true, .n = 1};
                 return 0;
         }
-        *ret = (Walk){
-                .first = false, .n = 1, .fromdate = c > s->overlap_sec ? c - s->overlap_sec : 0};
+        /* after a complete walk, the overlap again; after one cut short, on from its end */
+        int64_t from = c.resume ? c.t : c.t > s->overlap_sec ? c.t - s->overlap_sec : 0;
+        *ret = (Walk){.n = 1, .fromdate = from};
         return 0;
 }
 
@@ -526,25 +584,94 @@ static int64_t message_wait(const char *msg) {
         return n > 0 && strncmp(p + n, " second", 7) == 0 ? v : -1;
 }
 
-/* An error body: log it, pass on the wait it names, ask the core to retry. */
-static int error_body(StackExchange *s, const Feed *f, const cJSON *root,
-                      struct earshot_sink *sink) {
+#define THROTTLE_DEFAULT_SEC 60 /* a throttle that does not say for how long */
+
+/*
+ * An error body, {"error_id": N, "error_name": "...", "error_message": "..."}, whatever the
+ * status it came with (api.stackexchange.com/docs/error-handling): the throttle pauses the
+ * source and retries, a server fault retries, a refusal of the options blocks the feed. Returns
+ * EARSHOT_RETRY or EARSHOT_BLOCKED after set_error(), or, for an error this plugin does not
+ * know, `unknown`.
+ */
+static int error_body(StackExchange *s, const Feed *f, const cJSON *root, struct earshot_sink *sink,
+                      int unknown) {
         const struct earshot_host *h = s->host;
-        const char *name = json_nstr(root, "error_name"), *msg = json_nstr(root, "error_message");
-        int64_t id = json_count(root, "error_id"), wait = message_wait(msg);
-        bool throttled = id == 502 || (name && strcmp(name, "throttle_violation") == 0);
+        const char *name = json_nstr(root, "error_name"), *raw = json_nstr(root, "error_message");
+        const char *key = s->authorization ? s->authorization + strlen("Bearer ") : NULL;
+        int64_t id = json_count(root, "error_id");
+        char msg[240], nm[48];
         int r;
 
-        h->log(h, throttled ? EARSHOT_LOG_WARNING : EARSHOT_LOG_ERR,
-               "%s: Stack Exchange answered error %" PRId64 " %s: %.300s%s", f->name, id,
-               name ? name : "(unnamed)", msg ? msg : "(no message)",
-               throttled ? "" : "; check the source's options");
-        if (wait > 0) {
-                r = backoff(s, sink, (wait < 86400 ? wait : 86400) * USEC_PER_SEC);
+        /* the API's words, one line; an app key it might quote stays out of the log */
+        (void)text_oneline(msg, sizeof(msg), raw ? raw : "(no message)", key);
+        (void)text_oneline(nm, sizeof(nm), name ? name : "unnamed", NULL);
+
+        if (id == 502 || (name && strcmp(name, "throttle_violation") == 0)) {
+                int64_t wait = message_wait(raw);
+                if (wait <= 0 || wait > 86400)
+                        wait = wait > 86400 ? 86400 : THROTTLE_DEFAULT_SEC;
+                r = backoff(s, sink, wait * USEC_PER_SEC);
                 if (r < 0)
                         return r;
+                return source_fail(h, sink, f->name, EARSHOT_RETRY,
+                                   "Stack Exchange throttle: %s; pausing this source for %" PRId64
+                                   " s%s",
+                                   msg, wait,
+                                   s->authorization ? ""
+                                                    : " (an app key, option `key`, raises the "
+                                                      "daily quota)");
         }
-        return EARSHOT_RETRY;
+        switch (id) {
+        case 400: /* bad_parameter: the message names the parameter */
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "Stack Exchange refused the search (error 400 %s: %s); check "
+                                   "`sites`, `queries`, `tagged` and `filter`",
+                                   nm, msg);
+        case 401: /* access_token_required */
+        case 402: /* invalid_access_token */
+        case 403: /* access_denied */
+        case 405: /* key_required */
+        case 406: /* access_token_compromised */
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "Stack Exchange refused the request (error %" PRId64
+                                   " %s: %s); check `key`",
+                                   id, nm, msg);
+        case 404: /* no_method */
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "Stack Exchange has no such method (error 404 %s: %s); check "
+                                   "`base_url`",
+                                   nm, msg);
+        case 500: /* internal_error */
+        case 503: /* temporarily_unavailable */
+                return source_fail(h, sink, f->name, EARSHOT_RETRY,
+                                   "Stack Exchange error %" PRId64 " %s: %s", id, nm, msg);
+        }
+        if (unknown < 0)
+                return unknown;
+        return source_fail(h, sink, f->name, EARSHOT_RETRY,
+                           "Stack Exchange error %" PRId64 " %s: %s", id, nm, msg);
+}
+
+static bool is_error_body(const cJSON *root) {
+        return cJSON_IsObject(root) && (json_get(root, "error_id") || json_get(root, "error_name"));
+}
+
+/*
+ * A warning about feed f's walk that is given once while its condition lasts: *warned says
+ * whether it was; later ones go to the debug log.
+ */
+static void warn_once(const StackExchange *s, bool *warned, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+static void warn_once(const StackExchange *s, bool *warned, const char *format, ...) {
+        const struct earshot_host *h = s->host;
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, format);
+        (void)vsnprintf(msg, sizeof(msg), format, ap);
+        va_end(ap);
+        h->log(h, *warned ? EARSHOT_LOG_DEBUG : EARSHOT_LOG_WARNING, "%s", msg);
+        *warned = true;
 }
 
 static int stackexchange_parse_response(void *state, uint32_t i, const char *cursor,
@@ -554,14 +681,14 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
         const struct earshot_host *h = s->host;
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         _cleanup_free_ const cJSON **items = NULL;
-        int64_t cur = cursor_parse(cursor), now_sec = h->now_usec(h) / USEC_PER_SEC;
+        int64_t cur = cursor_parse(cursor).t, now_sec = h->now_usec(h) / USEC_PER_SEC;
         bool paused = false;
         Walk w;
         int r;
 
         if (i >= s->n_feeds)
                 return -EINVAL;
-        const Feed *f = &s->feeds[i];
+        Feed *f = &s->feeds[i];
         r = walk_get(s, cursor, page, &w);
         if (r < 0)
                 return r;
@@ -574,8 +701,8 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
                        cJSON_IsArray(root) ? "an array" : "a scalar");
                 return -EBADMSG;
         }
-        if (json_get(root, "error_id") || json_get(root, "error_name"))
-                return error_body(s, f, root, sink);
+        if (is_error_body(root))
+                return error_body(s, f, root, sink, EARSHOT_RETRY);
 
         const cJSON *list = json_get(root, "items");
         if (!cJSON_IsArray(list)) {
@@ -643,7 +770,7 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
         /* Emit oldest first: the first poll reads newest first, every other one oldest first. */
         size_t no_body = 0, too_old = 0;
         Skipped skipped = {0};
-        int64_t newest = cur;
+        int64_t newest = cur, page_newest = -1, page_oldest = -1;
         for (size_t k = 0; k < n; k++) {
                 size_t idx = w.first ? n - 1 - k : k;
                 const cJSON *it = items[idx];
@@ -651,6 +778,12 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
                 const char *why = NULL;
                 bool nb = false;
 
+                if (created >= 0) {
+                        if (created > page_newest)
+                                page_newest = created;
+                        if (page_oldest < 0 || created < page_oldest)
+                                page_oldest = created;
+                }
                 /*
                  * A server that ignores fromdate must not replay history; and what the overlap
                  * re-reads is re-read for a day at most: the core forgets the posts it has seen
@@ -678,49 +811,77 @@ static int stackexchange_parse_response(void *state, uint32_t i, const char *cur
         }
         skipped_log(&skipped, h, f->name, n, "items that are not valid questions", "item");
         if (no_body > 0)
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: filter '%s' leaves out the body of %zu question%s; only titles can "
-                       "match (the default filter, withbody, includes it)",
-                       f->name, s->filter, no_body, no_body == 1 ? "" : "s");
+                warn_once(s, &f->warned_no_body,
+                          "%s: filter '%s' leaves out the body of %zu question%s; only titles "
+                          "can match (the default filter, withbody, includes it)",
+                          f->name, s->filter, no_body, no_body == 1 ? "" : "s");
+        else if (n > too_old)
+                f->warned_no_body = false;
 
         /* The first poll with nothing to show still starts the cursor: at the present. */
         if (w.first && newest < 0)
                 newest = h->now_usec(h) / USEC_PER_SEC;
-        if (newest > cur) {
-                char buf[32];
-                (void)snprintf(buf, sizeof(buf), "%" PRId64, newest);
-                r = h->set_cursor(sink, buf);
-                if (r < 0)
-                        return r;
-        }
 
-        if (w.first || paused || n == 0 || !cJSON_IsTrue(json_get(root, "has_more")))
-                return 0;
-        /*
-         * A walk runs oldest first, so every page after the first must move the cursor; one
-         * that does not (or a page entirely before fromdate) comes from a server that ignores
-         * page= or fromdate=, and paging on would only repeat it.
-         */
-        if (too_old == n || (w.n > 1 && newest <= cur)) {
-                h->log(h, EARSHOT_LOG_WARNING,
-                       "%s: page %" PRId64
-                       " brought no question after the cursor (fromdate=%" PRId64
-                       " or page= ignored?); not paging further",
-                       f->name, w.n, w.fromdate);
-                return 0;
+        /* Where the walk stands: at its end, stopped before it, or going on. */
+        if (w.first || n == 0 || !cJSON_IsTrue(json_get(root, "has_more"))) {
+                if (!w.first)
+                        f->warned_walk = false;
+                return cursor_commit(s, sink, cursor, newest, false);
         }
-        if (w.n >= s->max_pages) {
+        if (too_old == n) {
+                /* a page entirely before fromdate: the server ignores it; nothing new here */
+                warn_once(s, &f->warned_walk,
+                          "%s: page %" PRId64 " holds only questions from before fromdate=%" PRId64
+                          " (fromdate= ignored?); not paging further",
+                          f->name, w.n, w.fromdate);
+                return cursor_commit(s, sink, cursor, newest, cursor_parse(cursor).resume);
+        }
+        if (w.n > 1 && w.prev > 0 && page_oldest >= 0 && page_oldest < w.prev) {
+                /* ascending order: a page older than the one before is that page again */
+                warn_once(s, &f->warned_walk,
+                          "%s: page %" PRId64 " went back to questions before the previous "
+                          "page's (page= ignored?); not paging further, the next poll goes on "
+                          "from the newest question seen",
+                          f->name, w.n);
+                return cursor_commit(s, sink, cursor, newest, true);
+        }
+        /* a page of questions seen already (the overlap read again) does not count */
+        int64_t counted = w.counted + (page_newest < 0 || page_newest > cur);
+        if (paused)
+                return cursor_commit(s, sink, cursor, newest, true);
+        if (counted >= s->max_pages || w.n >= EARSHOT_MAX_PAGES_PER_POLL) {
                 h->log(h, EARSHOT_LOG_INFO,
-                       "%s: stopped after %" PRId64 " page%s; the rest follows on the next poll",
+                       "%s: stopped after %" PRId64 " request%s; the rest follows on the next "
+                       "poll",
                        f->name, w.n, w.n == 1 ? "" : "s");
-                return 0;
+                return cursor_commit(s, sink, cursor, newest, true);
         }
-        char token[64];
-        (void)snprintf(token, sizeof(token), "%" PRId64 ":%" PRId64, w.n + 1, w.fromdate);
+        /* the walk goes on; should it break off here, the next poll resumes from the cursor */
+        r = cursor_commit(s, sink, cursor, newest, true);
+        if (r < 0)
+                return r;
+        char token[96];
+        (void)snprintf(token, sizeof(token), "%" PRId64 ":%" PRId64 ":%" PRId64 ":%" PRId64,
+                       w.n + 1, w.fromdate, counted, page_newest > 0 ? page_newest : w.prev);
         r = h->next_page(sink, token);
         if (r < 0)
                 return r;
         return EARSHOT_MORE;
+}
+
+/* parse_error(): the API's error bodies (see the top of the file); anything else is the core's. */
+static int stackexchange_parse_error(void *state, uint32_t i, const char *cursor, const char *page,
+                                     const struct earshot_response *resp,
+                                     struct earshot_sink *sink) {
+        StackExchange *s = state;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL;
+
+        if (i >= s->n_feeds)
+                return -EINVAL;
+        if (json_load(resp, &root, &why) < 0 || !is_error_body(root))
+                return SOURCE_ERROR_GENERIC;
+        return error_body(s, &s->feeds[i], root, sink, SOURCE_ERROR_GENERIC);
 }
 
 static const struct earshot_option stackexchange_options[] = {
@@ -740,8 +901,8 @@ static const struct earshot_option stackexchange_options[] = {
         {"base_url", EARSHOT_OPT_URL, 0, "https://api.stackexchange.com",
          "API root (https://, or http:// on loopback for tests)"},
         {"max_pages", EARSHOT_OPT_INT, 0, "5",
-         "requests per feed and poll at most, 1..25 (100 questions each); the rest follows on "
-         "the next poll"},
+         "requests per feed and poll at most, 1..25 (100 questions each; a page of questions "
+         "seen already does not count); the rest follows on the next poll"},
         {"overlap", EARSHOT_OPT_DURATION, 0, "2m",
          "each poll searches again from this long before the newest question seen (same-second "
          "ties, search index lag); repeats are recognised and dropped, 0s..1d"},
@@ -755,6 +916,7 @@ static const struct earshot_source_ops stackexchange_ops = {
         .feed = stackexchange_feed,
         .build_request = stackexchange_build_request,
         .parse_response = stackexchange_parse_response,
+        .parse_error = stackexchange_parse_error,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "stackexchange",

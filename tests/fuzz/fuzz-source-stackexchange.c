@@ -2,10 +2,12 @@
 /*
  * fuzz-source-stackexchange.c - libFuzzer target for the Stack Exchange source's response
  * parser: the input is a response body, parsed as the first poll (newest first), as page 1 of a
- * later poll (oldest first from the cursor) and as a later page. The plugin must return 0,
- * EARSHOT_MORE, EARSHOT_RETRY (an error body) or -EBADMSG (-ENOMEM allowed), never crash or
- * leak, and hand the host only well-formed posts, cursors, pauses and page tokens (fuzz-host.c
- * checks them); EARSHOT_MORE must come with a page token that build_request() accepts.
+ * later poll (oldest first from the cursor, after a complete walk and after one cut short), as
+ * a later page, and as the body of error answers (parse_error, see fuzz_parse_errors()). The
+ * plugin must return 0, EARSHOT_MORE, EARSHOT_RETRY or EARSHOT_BLOCKED (an error body) or
+ * -EBADMSG (-ENOMEM allowed), never crash or leak, and hand the host only well-formed posts,
+ * cursors, pauses, explanations and page tokens (fuzz-host.c checks them); EARSHOT_MORE must
+ * come with a page token that build_request() accepts.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -45,7 +47,7 @@ static void parse(void *state, const char *cursor, const char *page, const uint8
         int r = P->source->parse_response(state, 0, cursor, page, &resp, &sink);
         if (r < 0 && r != -EBADMSG && r != -ENOMEM)
                 abort();
-        if (r > 0 && r != EARSHOT_MORE && r != EARSHOT_RETRY)
+        if (r > 0 && r != EARSHOT_MORE && r != EARSHOT_RETRY && r != EARSHOT_BLOCKED)
                 abort();
         if ((r == EARSHOT_MORE) != (sink.n_page == 1))
                 abort();
@@ -84,7 +86,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         body[size] = 0;
         parse(state, NULL, NULL, body, size);
         parse(state, "1785592600", NULL, body, size);
-        parse(state, "1785592800", "3:1785592480", body, size);
+        parse(state, "1785592600;resume", NULL, body, size);
+        parse(state, "1785592800", "3:1785592480:1:1785592700", body, size);
+        parse(state, "1785592800;resume", "25:1785592480:0:1785592700", body, size);
+        fuzz_parse_errors(P->source, state, 0, "1785592600", NULL, body, size);
+        fuzz_parse_errors(P->source, state, 0, "1785592800;resume", "3:1785592480:1:1785592700",
+                          body, size);
         free(body);
         return 0;
 }

@@ -176,7 +176,8 @@ def test(case):
     case.expect(gap is not None and gap >= 2.8,
                 f"Discourse: the request after the 429 (wait_seconds 3) came {gap:.2f}s "
                 "later, want >= 3 s")
-    hook.wait_posts([se_item["link"]], timeout=15)
+    # (the webhook's post.id is the plugin's id, "SITE/q/QUESTION_ID"; the link is post.url)
+    hook.wait_posts([f"stackoverflow/q/{se_item['question_id']}"], timeout=15)
 
     # ---- restart: the blocked feed stays one episode ------------------------------------
     d.stop()

@@ -34,9 +34,13 @@ Checks:
     backoff, a failed request) loses nothing: the next poll resumes there") and every
     complaint of the burst alerts exactly once;
   * Stack Exchange quota_remaining 3 (of 300), as stackexchange.c promises: the question in
-    that answer alerts, each feed stops polling after its first answer with the low quota
-    (paused until 00:00 UTC; not checked within 2 minutes of midnight), and exactly one
-    warning says so ("daily API requests left", once a day for the source, not per feed);
+    that answer alerts, and the source stops polling after its first answer with the low
+    quota (paused until 00:00 UTC; not checked within 2 minutes of midnight): neither feed
+    asks again, since a pause the body asks for holds every feed of the source (the quota is
+    the IP's, for every method and site; earshot-plugin.h, set_backoff), so the other feed
+    may never see a low quota itself (1 s of grace for a request already on its way); and
+    exactly one warning says so ("daily API requests left", once a day for the source, not
+    per feed);
   * earshotd never exits, and exits 0 on SIGTERM.
 """
 
@@ -184,6 +188,7 @@ def test(case):
     except AssertionError as e:
         case.expect(False, f"{e}: missing {sorted(want - _marks(hook))[:8]}")
     alive()
+    t_stop = time.monotonic()
     d.stop()
     log = d.all_logs()
     case.note(f"ran {time.monotonic() - t_start:.1f}s; last good complaint {last_mk}")
@@ -205,7 +210,10 @@ def test(case):
                       f"{held:.2f}s, {r.get('bytes_sent', 0)} bytes")
             case.expect(held <= TIMEOUT + 2.0 * H.TIMEOUT_SCALE,
                         f"{name}: request {i + 1} was held {held:.1f}s (http.timeout {TIMEOUT}s)")
-            if name == "fast-lemmy":
+            if name == "fast-lemmy" and gone >= t_stop:
+                # in flight when the daemon was stopped: cut by the shutdown, not by the cap
+                case.note(f"{name}: request {i + 1} ended with the daemon")
+            elif name == "fast-lemmy":
                 sent = r.get("bytes_sent", 0)
                 case.expect(MAX_SIZE < sent < 64 * MAX_SIZE,
                             f"{name}: request {i + 1}: {sent} bytes sent before the daemon hung "
@@ -296,23 +304,25 @@ def test(case):
 
     # ---- Stack Exchange quota ----------------------------------------------------------------
     reqs = se_q.server.log(SE_PATH, mark_q)
-    for qname in ("acme", "widget"):
-        rs = [r for r in reqs if r["query"].get("q") == qname]
-        low = next((i for i, r in enumerate(rs)
-                    if (r.get("answer") or {}).get("quota_remaining", 999) < 10), None)
-        if not case.expect(low is not None, f"se-quota: feed {qname} never got an answer with "
-                                            "the low quota"):
-            continue
-        after = rs[low + 1:]
-        case.note(f"se-quota: feed {qname}: low quota answered at "
-                  f"+{rs[low]['t'] - t_start:.2f}s, {len(after)} requests after it")
-        if to_midnight > 120:
-            case.expect(not after, f"se-quota: feed {qname} asked {len(after)} more times after "
-                                   f"quota_remaining {rs[low]['answer']['quota_remaining']} "
-                                   f"(paused until 00:00 UTC is promised), first "
-                                   f"{after[0]['t'] - rs[low]['t']:.2f}s later" if after else "")
-        else:
-            case.note("se-quota: too close to midnight UTC to check the pause")
+    lows = [r for r in reqs if (r.get("answer") or {}).get("quota_remaining", 999) < 10]
+    if case.expect(lows, "se-quota: no feed ever got an answer with the low quota"):
+        first = lows[0]
+        t_low = first.get("t_done", first["t"])
+        case.note(f"se-quota: first low quota answered to q={first['query'].get('q')} at "
+                  f"+{t_low - t_start:.2f}s")
+        for qname in ("acme", "widget"):
+            rs = [r for r in reqs if r["query"].get("q") == qname]
+            after = [r for r in rs if r["t"] > t_low + 1.0]
+            case.note(f"se-quota: feed {qname}: {len(rs)} requests since the quota went low, "
+                      f"{len(after)} more than 1 s after the first low answer")
+            if to_midnight > 120:
+                case.expect(not after, f"se-quota: feed {qname} asked {len(after)} more times "
+                                       f"after the source's quota_remaining "
+                                       f"{first['answer']['quota_remaining']} (paused until "
+                                       f"00:00 UTC is promised), first "
+                                       f"{after[0]['t'] - t_low:.2f}s later" if after else "")
+            else:
+                case.note("se-quota: too close to midnight UTC to check the pause")
     case.expect(_marks(hook) >= {"mk-seq-000"},
                 "se-quota: the question in the answer with the low quota did not alert")
     qw = [ln for ln in log.splitlines()

@@ -3,8 +3,9 @@
  * test-source-stackexchange.c - the stackexchange source against Stack Exchange API 2.3
  * responses written from the documented format (tests/fixtures/stackexchange/, see
  * PROVENANCE.md there): options, feed names, request URLs and the key header, questions field
- * by field, the cursor and its overlap, paging, the body's backoff and quota, error bodies, and
- * bodies that are broken or of the wrong shape.
+ * by field, the cursor and its overlap, paging (pages read again, walks cut short and resumed),
+ * the body's backoff and quota, error bodies with any status (parse_error), and bodies that are
+ * broken or of the wrong shape.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -117,9 +118,13 @@ static void test_requests(void **state) {
         assert_null(strstr(P->source->feed(t->state, 0), "Ab1"));
 
         /* a page token fixes the walk's fromdate, whatever the cursor is by then */
-        build(t, 0, "1785592800", "3:1785592480");
+        build(t, 0, "1785592800;resume", "3:1785592480:2:1785592700");
         assert_string_equal(t->req.url, API "&sort=creation&order=asc&fromdate=1785592480"
                                             "&page=3&pagesize=100&filter=%21nNPvSNdWme");
+        /* after a walk cut short: on from the cursor itself, no overlap */
+        build(t, 0, "1785592600;resume", NULL);
+        assert_string_equal(t->req.url, API "&sort=creation&order=asc&fromdate=1785592600"
+                                            "&pagesize=100&filter=%21nNPvSNdWme");
 
         /* overlap 0s: from the cursor itself (fromdate is inclusive: ties are read again) */
         create_ok(t, SETTINGS("sites=stackoverflow", "queries=acme",
@@ -131,8 +136,19 @@ static void test_requests(void **state) {
         assert_non_null(strstr(t->req.url, "&order=desc"));
         build(t, 0, "50", NULL);
         assert_non_null(strstr(t->req.url, "&fromdate=50&"));
+        build(t, 0, "resume", NULL);
+        assert_non_null(strstr(t->req.url, "&order=desc"));
+        build(t, 0, "5;resume;resume", NULL);
+        assert_non_null(strstr(t->req.url, "&order=desc"));
+        build(t, 0, "1785592600;Resume", NULL);
+        assert_non_null(strstr(t->req.url, "&order=desc"));
 
-        static const char *const bad[] = {"junk", "1:5", "26:5", "2:", ":5", "2:5x", "2:-5", ""};
+        /* tokens: "N:FROMDATE:COUNTED:PREV", N up to the core's 50 requests, COUNTED below N */
+        build(t, 0, NULL, "50:5:49:7");
+        assert_non_null(strstr(t->req.url, "&fromdate=5&page=50&"));
+        static const char *const bad[] = {"junk",         "1:5:0:0",  "51:5:0:0", "2:5:2:0",
+                                          "2:5:0",        "2:5:0:0:", "2:5x:0:0", "2:-5:0:0",
+                                          "3:1785592480", ":5:0:0",   "2::0:0",   ""};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 mock_request_done(&t->req);
                 mock_request_init(&t->req);
@@ -208,11 +224,31 @@ static void test_later_poll_and_backoff(void **state) {
         assert_string_equal(t->sink.posts[1].id, "stackoverflow/q/79700005");
         assert_string_equal(t->sink.posts[1].author_handle, "J\xc3\xbcrgen");
         assert_int_equal(t->sink.posts[1].likes, 1);
-        assert_string_equal(t->sink.cursor, "1785592800");
-        /* "backoff": 10 -> a pause, and no next page although has_more */
+        /* "backoff": 10 -> a pause, and no next page although has_more: the walk stops
+         * before its end, and the next poll goes on from the cursor */
+        assert_string_equal(t->sink.cursor, "1785592800;resume");
         assert_int_equal(t->sink.backoff_usec, 10 * SEC);
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "pause of 10 s"), 1);
+}
+
+/* A page of questions created at from, from + step, ... (count of them, ids from id). */
+static cJSON *page_of(int64_t id, int64_t from, double step, int count, bool has_more) {
+        cJSON *doc = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(doc, "items");
+        for (int k = 0; k < count; k++) {
+                cJSON *q = cJSON_CreateObject();
+                char title[64];
+                (void)snprintf(title, sizeof(title), "Acme question %d", k);
+                cJSON_AddNumberToObject(q, "question_id", (double)(id + k));
+                cJSON_AddNumberToObject(q, "creation_date", (double)(from + (int64_t)(k * step)));
+                cJSON_AddStringToObject(q, "title", title);
+                cJSON_AddStringToObject(q, "body", "<p>acme</p>");
+                cJSON_AddItemToArray(items, q);
+        }
+        cJSON_AddBoolToObject(doc, "has_more", has_more);
+        cJSON_AddNumberToObject(doc, "quota_max", 10000);
+        cJSON_AddNumberToObject(doc, "quota_remaining", 9000);
+        return doc;
 }
 
 static void test_paging(void **state) {
@@ -220,36 +256,163 @@ static void test_paging(void **state) {
         cJSON *doc = load_json("stackexchange/search-asc.json");
         cJSON_DeleteItemFromObject(doc, "backoff");
 
-        /* has_more: page on; every page moves the cursor */
+        /* has_more: page on; every page moves the cursor, marked to resume should the walk
+         * break off here */
         create_ok(t, SETTINGS("sites=stackoverflow", "queries=acme",
                               "base_url=http://127.0.0.1:8080", "max_pages=3"));
         assert_int_equal(parse_json(t, "1785592600", NULL, doc), EARSHOT_MORE);
-        assert_string_equal(t->sink.page, "2:1785592480");
-        assert_string_equal(t->sink.cursor, "1785592800");
-        assert_int_equal(parse_json(t, "1785592700", "2:1785592480", doc), EARSHOT_MORE);
-        assert_string_equal(t->sink.page, "3:1785592480");
-        assert_string_equal(t->sink.cursor, "1785592800");
-        /* a later page that moves nothing: the server ignores page=; stop */
+        assert_string_equal(t->sink.page, "2:1785592480:1:1785592800");
+        assert_string_equal(t->sink.cursor, "1785592800;resume");
+        cJSON *later = page_of(79700010, 1785592900, 10, 2, true);
+        assert_int_equal(parse_json(t, "1785592800;resume", "2:1785592480:1:1785592800", later),
+                         EARSHOT_MORE);
+        assert_string_equal(t->sink.page, "3:1785592480:2:1785592910");
+        assert_string_equal(t->sink.cursor, "1785592910;resume");
+        assert_int_equal(t->sink.n_posts, 2);
+
+        /* a later page older than the page before: the server ignores page=; stop, and the
+         * next poll goes on from the cursor */
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_json(t, "1785592800", "2:1785592480", doc), 0);
+        assert_int_equal(parse_json(t, "1785592800;resume", "2:1785592480:1:1785592800", doc), 0);
         assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(t->sink.n_cursor, 0);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "page= ignored?"), 1);
+
         /* max_pages: stop; the next poll goes on from the cursor, no gap */
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_json(t, "1785592700", "3:1785592480", doc), 0);
+        assert_int_equal(parse_json(t, "1785592800;resume", "3:1785592480:2:1785592800", later), 0);
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(t->sink.n_gaps, 0);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "stopped after 3 pages"),
+        assert_string_equal(t->sink.cursor, "1785592910;resume");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "stopped after 3 requests"),
                          1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ""), 0);
 
-        /* has_more false, or an empty page: done */
+        /* has_more false, or an empty page: the walk is complete */
         cJSON_ReplaceItemInObject(doc, "has_more", cJSON_CreateFalse());
         assert_int_equal(parse_json(t, "1785592600", NULL, doc), 0);
         assert_int_equal(t->sink.n_page, 0);
-        assert_int_equal(parse(t, "1785592600", "2:1785592480",
+        assert_string_equal(t->sink.cursor, "1785592800");
+        assert_int_equal(parse_json(t, "1785592800;resume", "2:1785592480:1:1785592800", doc), 0);
+        assert_string_equal(t->sink.cursor, "1785592800");
+        assert_int_equal(parse(t, "1785592600;resume", "2:1785592480:1:1785592600",
                                "{\"items\":[],\"has_more\":true,\"quota_remaining\":50}"),
                          0);
         assert_int_equal(t->sink.n_page, 0);
+        assert_string_equal(t->sink.cursor, "1785592600");
+        cJSON_Delete(later);
+        cJSON_Delete(doc);
+}
+
+/*
+ * More than a page of questions seen already inside the overlap (a burst, or a walk cut short
+ * by max_pages): those pages are read through without counting toward max_pages, and the walk
+ * reaches the new questions behind them. (It used to stop at page 2 with "no question after
+ * the cursor", poll after poll, and the cursor never moved again.)
+ */
+static void test_pages_read_again(void **state) {
+        T *t = *state;
+        const int64_t cur = 1785592750; /* 300 questions at 4 a second from 1785592700 */
+
+        create_ok(t, SETTINGS("sites=stackoverflow", "queries=acme",
+                              "base_url=http://127.0.0.1:8080", "max_pages=1"));
+        mock_host_clear_logs(&t->mh);
+        build(t, 0, "1785592750", NULL);
+        assert_non_null(strstr(t->req.url, "&fromdate=1785592630&"));
+
+        cJSON *p1 = page_of(1, 1785592700, 0.25, 100, true);   /* 1785592700..724 */
+        cJSON *p2 = page_of(101, 1785592725, 0.25, 100, true); /* 1785592725..749 */
+        cJSON *p3 = page_of(201, 1785592750, 0.25, 100, true); /* 1785592750..774 */
+        cJSON *p4 = page_of(301, 1785592775, 1, 3, false);
+        assert_int_equal(parse_json(t, "1785592750", NULL, p1), EARSHOT_MORE);
+        assert_string_equal(t->sink.page, "2:1785592630:0:1785592724");
+        assert_string_equal(t->sink.cursor, "1785592750;resume");
+        assert_int_equal(t->sink.n_posts, 100); /* the core drops what it has seen */
+        build(t, 0, t->sink.cursor, "2:1785592630:0:1785592724");
+        assert_non_null(strstr(t->req.url, "&fromdate=1785592630&page=2&"));
+        assert_int_equal(parse_json(t, "1785592750;resume", "2:1785592630:0:1785592724", p2),
+                         EARSHOT_MORE);
+        assert_string_equal(t->sink.page, "3:1785592630:0:1785592749");
+        assert_int_equal(t->sink.n_cursor, 0);
+        /* page 3 holds new questions: it counts, and max_pages 1 stops the walk there */
+        assert_int_equal(parse_json(t, "1785592750;resume", "3:1785592630:0:1785592749", p3), 0);
+        assert_string_equal(t->sink.cursor, "1785592774;resume");
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "stopped after 3 requests"),
+                         1);
+        (void)cur;
+
+        /* the next poll goes on from the cursor itself: no overlap to read through again */
+        build(t, 0, "1785592774;resume", NULL);
+        assert_non_null(strstr(t->req.url, "&fromdate=1785592774&"));
+        assert_null(strstr(t->req.url, "&page="));
+        assert_int_equal(parse_json(t, "1785592774;resume", NULL, p4), 0);
+        assert_string_equal(t->sink.cursor, "1785592777");
+        assert_int_equal(t->sink.n_posts, 3);
+        /* and the one after that, after a complete walk, re-reads the overlap again */
+        build(t, 0, "1785592777", NULL);
+        assert_non_null(strstr(t->req.url, "&fromdate=1785592657&"));
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, ""), 0);
+
+        /* a page of nothing new still pages on, but the walk ends at the core's cap */
+        assert_int_equal(parse_json(t, "1785592800;resume", "50:1785592630:0:1785592699", p1), 0);
+        assert_int_equal(t->sink.n_page, 0);
+        assert_int_equal(
+                mock_host_count_logs(&t->mh, EARSHOT_LOG_INFO, "stopped after 50 requests"), 1);
+        cJSON_Delete(p1);
+        cJSON_Delete(p2);
+        cJSON_Delete(p3);
+        cJSON_Delete(p4);
+}
+
+/* A warning about a server that ignores page= or fromdate= is given once, not every poll,
+ * until a walk ends normally again; so is the one about a filter without bodies. */
+static void test_warnings_once(void **state) {
+        T *t = *state;
+        cJSON *doc = load_json("stackexchange/search-asc.json");
+        cJSON_DeleteItemFromObject(doc, "backoff");
+
+        create_ok(t, LOCAL);
+        mock_host_clear_logs(&t->mh);
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(
+                        parse_json(t, "1785592800;resume", "2:1785592480:1:1785592800", doc), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "page= ignored?"), 1);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_DEBUG, "page= ignored?"), 2);
+        /* another feed has its own */
+        create_ok(t, SETTINGS("sites=stackoverflow", "queries=acme", "queries=widget"));
+        mock_host_clear_logs(&t->mh);
+        assert_int_equal(parse_json(t, "1785592800;resume", "2:1785592480:1:1785592800", doc), 0);
+        struct earshot_response resp;
+        char *body = cJSON_PrintUnformatted(doc);
+        resp = mock_response(200, body, strlen(body));
+        mock_sink_done(&t->sink);
+        mock_sink_init(&t->sink);
+        assert_int_equal(P->source->parse_response(t->state, 1, "1785592800;resume",
+                                                   "2:1785592480:1:1785592800", &resp, &t->sink),
+                         0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "page= ignored?"), 2);
+        free(body);
+        /* a walk that ends normally: the next time is worth a warning again */
+        cJSON *last = page_of(9, 1785592900, 1, 2, false);
+        assert_int_equal(parse_json(t, "1785592800;resume", NULL, last), 0);
+        assert_int_equal(parse_json(t, "1785592800;resume", "2:1785592480:1:1785592800", doc), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "page= ignored?"), 3);
+
+        /* no bodies: one warning while it lasts */
+        cJSON *nobody = page_of(20, 1785592900, 1, 2, false);
+        for (cJSON *q = cJSON_GetObjectItem(nobody, "items")->child; q; q = q->next)
+                cJSON_DeleteItemFromObject(q, "body");
+        mock_host_clear_logs(&t->mh);
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(parse_json(t, "1785592800", NULL, nobody), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "leaves out the body"),
+                         1);
+        assert_int_equal(parse_json(t, "1785592800", NULL, last), 0);
+        assert_int_equal(parse_json(t, "1785592800", NULL, nobody), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "leaves out the body"),
+                         2);
+        cJSON_Delete(nobody);
+        cJSON_Delete(last);
         cJSON_Delete(doc);
 }
 
@@ -276,8 +439,8 @@ static void test_overlap_filters(void **state) {
         assert_int_equal(t->sink.n_cursor, 0);
         assert_int_equal(t->sink.n_page, 0);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
-                                              "page 1 brought no question after the cursor "
-                                              "(fromdate=1785599880"),
+                                              "page 1 holds only questions from before "
+                                              "fromdate=1785599880 (fromdate= ignored?)"),
                          1);
         cJSON_Delete(doc);
 }
@@ -289,7 +452,7 @@ static void test_quota(void **state) {
         mock_host_clear_logs(&t->mh);
         assert_int_equal(parse_fixture(t, "1785592800", NULL, "stackexchange/quota-low.json"), 0);
         assert_int_equal(t->sink.n_posts, 1);
-        assert_string_equal(t->sink.cursor, "1785592900");
+        assert_string_equal(t->sink.cursor, "1785592900;resume");
         /* 14:00 UTC: ten hours to midnight, and a minute to spare */
         assert_int_equal(t->sink.backoff_usec, (10 * 3600 + 60) * SEC);
         assert_int_equal(t->sink.n_page, 0); /* has_more, but the quota is nearly gone */
@@ -333,38 +496,143 @@ static void test_old_host(void **state) {
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "cannot pause"), 1);
 }
 
+/* An error body that came with a 200 (the API sends them with 400): read all the same. */
 static void test_error_bodies(void **state) {
         T *t = *state;
 
         create_ok(t, LOCAL);
         mock_host_clear_logs(&t->mh);
-        assert_int_equal(parse_fixture(t, "1785592600", NULL, "stackexchange/error-throttle.json"),
-                         EARSHOT_RETRY);
-        assert_int_equal(t->sink.n_posts, 0);
-        assert_int_equal(t->sink.n_cursor, 0);
+        int r = parse_fixture(t, "1785592600", NULL, "stackexchange/error-throttle.json");
+        expect_explained(t, r, EARSHOT_RETRY,
+                         "Stack Exchange throttle: too many requests from this IP");
         assert_int_equal(t->sink.backoff_usec, 79835 * SEC);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING,
-                                              "error 502 throttle_violation: too many requests "
-                                              "from this IP"),
-                         1);
 
-        mock_host_clear_logs(&t->mh);
-        assert_int_equal(
-                parse_fixture(t, "1785592600", NULL, "stackexchange/error-bad-parameter.json"),
-                EARSHOT_RETRY);
+        r = parse_fixture(t, "1785592600", NULL, "stackexchange/error-bad-parameter.json");
+        expect_explained(t, r, EARSHOT_BLOCKED, "error 400 bad_parameter: site is required");
         assert_int_equal(t->sink.backoff_usec, 0);
-        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR,
-                                              "error 400 bad_parameter: site is required; check"),
-                         1);
 
         /* an error body with odd fields is still an error body */
-        assert_int_equal(parse(t, NULL, NULL, "{\"error_id\":\"x\",\"error_message\":7}"),
-                         EARSHOT_RETRY);
-        assert_int_equal(parse(t, NULL, NULL,
-                               "{\"error_name\":\"throttle_violation\",\"error_message\":"
-                               "\"more requests available in 99999999999 seconds\"}"),
-                         EARSHOT_RETRY);
-        assert_int_equal(t->sink.backoff_usec, 0); /* not a number it can trust */
+        r = parse(t, NULL, NULL, "{\"error_id\":\"x\",\"error_message\":7}");
+        expect_explained(t, r, EARSHOT_RETRY, "Stack Exchange error");
+        r = parse(t, NULL, NULL,
+                  "{\"error_name\":\"throttle_violation\",\"error_message\":"
+                  "\"more requests available in 99999999999 seconds\"}");
+        expect_explained(t, r, EARSHOT_RETRY, "throttle");
+        assert_int_equal(t->sink.backoff_usec, 60 * SEC);          /* not a number it can trust */
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 0); /* the core logs them */
+}
+
+/* parse_error(): what the API answers with HTTP 400 (and other statuses). */
+static void test_parse_error(void **state) {
+        T *t = *state;
+        int r;
+
+        create_ok(t, LOCAL);
+        mock_host_clear_logs(&t->mh);
+
+        /* the throttle: pause the source as long as the message says, then retry */
+        r = error_response_fixture(t, 0, "1785592600", NULL, 400,
+                                   "stackexchange/error-throttle.json");
+        expect_explained(t, r, EARSHOT_RETRY,
+                         "Stack Exchange throttle: too many requests from this IP, more requests "
+                         "available in 79835 seconds");
+        assert_int_equal(t->sink.backoff_usec, 79835 * SEC);
+        assert_non_null(strstr(t->sink.error, "an app key, option `key`"));
+        r = error_response(t, "1785592600", "2:1785592480:1:1785592700", 400,
+                           "{\"error_id\":502,\"error_name\":\"throttle_violation\","
+                           "\"error_message\":\"too many requests from this IP, more requests "
+                           "available in 82 seconds\"}");
+        expect_explained(t, r, EARSHOT_RETRY, "more requests available in 82 seconds");
+        assert_int_equal(t->sink.backoff_usec, 82 * SEC);
+        /* no number: a minute */
+        r = error_response(t, NULL, NULL, 400,
+                           "{\"error_id\":502,\"error_name\":\"throttle_violation\","
+                           "\"error_message\":\"slow down\"}");
+        expect_explained(t, r, EARSHOT_RETRY, "Stack Exchange throttle: slow down");
+        assert_int_equal(t->sink.backoff_usec, 60 * SEC);
+
+        /* the options are wrong: blocked until someone fixes them */
+        r = error_response_fixture(t, 0, "1785592600", NULL, 400,
+                                   "stackexchange/error-bad-parameter.json");
+        expect_explained(t, r, EARSHOT_BLOCKED,
+                         "Stack Exchange refused the search (error 400 bad_parameter: site is "
+                         "required); check `sites`");
+        assert_int_equal(t->sink.backoff_usec, 0);
+        expect_failure(t, 0, NULL, NULL, 400,
+                       "{\"error_id\":404,\"error_name\":\"no_method\","
+                       "\"error_message\":\"no method found with this name\"}",
+                       EARSHOT_BLOCKED, "check `base_url`");
+        expect_failure(t, 0, NULL, NULL, 400,
+                       "{\"error_id\":405,\"error_name\":\"key_required\","
+                       "\"error_message\":\"a key is required\"}",
+                       EARSHOT_BLOCKED, "error 405 key_required: a key is required); check `key`");
+        expect_failure(t, 0, NULL, NULL, 403,
+                       "{\"error_id\":403,\"error_name\":\"access_denied\","
+                       "\"error_message\":\"denied\"}",
+                       EARSHOT_BLOCKED, "error 403 access_denied");
+        expect_failure(t, 0, NULL, NULL, 401,
+                       "{\"error_id\":401,\"error_name\":\"access_token_required\","
+                       "\"error_message\":\"\"}",
+                       EARSHOT_BLOCKED, "check `key`");
+        expect_failure(t, 0, NULL, NULL, 400,
+                       "{\"error_id\":406,\"error_name\":\"access_token_compromised\","
+                       "\"error_message\":\"x\\r\\ny\"}",
+                       EARSHOT_BLOCKED, "x  y");
+
+        /* the server's trouble: retried */
+        expect_failure(t, 0, NULL, NULL, 503,
+                       "{\"error_id\":503,\"error_name\":\"temporarily_unavailable\","
+                       "\"error_message\":\"try later\"}",
+                       EARSHOT_RETRY,
+                       "Stack Exchange error 503 temporarily_unavailable: try later");
+        expect_failure(t, 0, NULL, NULL, 500,
+                       "{\"error_id\":500,\"error_name\":\"internal_error\"}", EARSHOT_RETRY,
+                       "internal_error: (no message)");
+        assert_int_equal(t->sink.backoff_usec, 0);
+
+        /* nothing it knows: the core's reading */
+        expect_generic(t, 0, NULL, NULL, 400,
+                       "{\"error_id\":409,\"error_name\":\"duplicate_request\","
+                       "\"error_message\":\"x\"}");
+        expect_generic(t, 0, NULL, NULL, 503, "<html><h1>503 Service Unavailable</h1></html>");
+        expect_generic(t, 0, NULL, NULL, 429, "");
+        expect_generic(t, 0, NULL, NULL, 400, "{\"items\":[]}");
+        expect_generic(t, 0, NULL, NULL, 400, "[{\"error_id\":400}]");
+        assert_int_equal(mock_host_count_logs(&t->mh, -1, ""), 0);
+        assert_int_equal(error_response(t, NULL, NULL, 400, "{\"error_id\":400}"), EARSHOT_BLOCKED);
+        assert_int_equal(P->source->parse_error(t->state, 1, NULL, NULL,
+                                                &(struct earshot_response){.size = 1}, &t->sink),
+                         -EINVAL);
+
+        /* the key never shows, even when the API quotes it */
+        create_ok(t, SETTINGS("sites=stackoverflow", "queries=acme", "key=Sekr3tKey((",
+                              "base_url=http://127.0.0.1:8080"));
+        expect_failure(t, 0, NULL, NULL, 400,
+                       "{\"error_id\":400,\"error_name\":\"bad_parameter\","
+                       "\"error_message\":\"key Sekr3tKey(( is not valid for this site\"}",
+                       EARSHOT_BLOCKED, "key *** is not valid");
+        assert_null(strstr(t->sink.error, "Sekr3t"));
+        expect_failure(t, 0, NULL, NULL, 400,
+                       "{\"error_id\":502,\"error_name\":\"throttle_violation\","
+                       "\"error_message\":\"Sekr3tKey((Sekr3tKey((\"}",
+                       EARSHOT_RETRY, "throttle: ******;");
+        assert_null(strstr(t->sink.error, "an app key"));
+
+        /* a host from before set_error: the explanation as a log line, and RETRY */
+        create_ok(t, LOCAL);
+        t->mh.host.size = offsetof(struct earshot_host, set_error);
+        mock_host_clear_logs(&t->mh);
+        r = error_response_fixture(t, 0, NULL, NULL, 400, "stackexchange/error-bad-parameter.json");
+        assert_int_equal(r, EARSHOT_RETRY);
+        assert_int_equal(t->sink.n_error, 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR,
+                                              "stackoverflow?q=acme: Stack Exchange refused the "
+                                              "search (error 400 bad_parameter: site is required)"),
+                         1);
+        r = error_response_fixture(t, 0, NULL, NULL, 400, "stackexchange/error-throttle.json");
+        assert_int_equal(r, EARSHOT_RETRY);
+        assert_int_equal(t->sink.backoff_usec, 79835 * SEC);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "throttle"), 1);
 }
 
 static void expect_bad(T *t, const char *body, size_t len) {
@@ -507,10 +775,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_first_poll, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_later_poll_and_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pages_read_again, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_warnings_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_overlap_filters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_old_host, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_bodies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parse_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_site_language, setup, teardown),
