@@ -8,6 +8,7 @@ packages=(
     libcurl4-openssl-dev libcjson-dev libyaml-dev libsystemd-dev libsqlite3-dev
     libutf8proc-dev libxml2-dev libcmocka-dev
     python3 ca-certificates
+    debhelper dpkg-dev fakeroot lintian
     systemd systemd-container procps util-linux sqlite3
 )
 
