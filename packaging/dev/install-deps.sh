@@ -9,6 +9,7 @@ packages=(
     libutf8proc-dev libxml2-dev libcmocka-dev
     python3 ca-certificates
     debhelper dpkg-dev fakeroot lintian
+    scdoc groff-base man-db
     systemd systemd-container procps util-linux sqlite3
 )
 
