@@ -5,7 +5,7 @@
 #      it with DPKG_ROOT set, as debhelper's scripts support; the unit is neither enabled nor
 #      started, here or anywhere);
 #   3. dpkg lists /etc/earshot/earshot.yaml and rules.d/*.yaml as the package's conffiles;
-#   4. the man pages are installed; the installed earshotd's default plugin directory is where the plugins were installed,
+#   4. the man pages and the bash completion are installed; the installed earshotd's default plugin directory is where the plugins were installed,
 #      and `earshotd --check-config` passes on the installed example configuration.
 # Exits 77 (skip) when dpkg-buildpackage is not installed.
 set -euo pipefail
@@ -67,6 +67,7 @@ ls "$root$plugindir"/*.so >/dev/null 2>&1 || fail "no plugins in $plugindir"
 for m in man1/earshotctl.1 man5/earshot-rules.5 man8/earshotd.8; do
     [ -f "$root/usr/share/man/$m.gz" ] || fail "no man page $m"
 done
+[ -f "$root/usr/share/bash-completion/completions/earshotctl" ] || fail "no bash completion"
 [ -f "$root/usr/include/earshot/earshot-plugin.h" ] || fail "earshot-dev: no earshot-plugin.h"
 pc="$root/usr/lib/$multiarch/pkgconfig/earshot-plugin.pc"
 [ -f "$pc" ] || fail "earshot-dev: no earshot-plugin.pc"
