@@ -54,6 +54,13 @@ void http_request_done(struct earshot_request *req) {
         free(req->method);
         strv_free(req->headers);
         free(req->body);
+        free(req->mail_from);
+        strv_free(req->mail_rcpt);
+        free(req->user);
+        if (req->password)
+                explicit_bzero(req->password, strlen(req->password));
+        free(req->password);
+        strv_free(req->exec_argv);
         *req = (struct earshot_request){};
 }
 
@@ -100,6 +107,58 @@ int http_request_set_body(struct earshot_request *req, const void *body, size_t 
         free(req->body);
         req->body = b;
         req->body_len = len;
+        return 0;
+}
+
+static int copy_strv(char ***dst, const char *const *src) {
+        char **l = NULL;
+        for (const char *const *p = src; p && *p; p++)
+                if (strv_extend(&l, *p) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        strv_free(*dst);
+        *dst = l;
+        return 0;
+}
+
+int http_request_set_mail(struct earshot_request *req, const char *from,
+                          const char *const *rcpt) {
+        if (!from || strpbrk(from, "\r\n<>") || !rcpt || !rcpt[0])
+                return -EINVAL;
+        for (const char *const *p = rcpt; *p; p++)
+                if (!**p || strpbrk(*p, "\r\n<>"))
+                        return -EINVAL; /* no SMTP command injection through an address */
+        int r = copy_strv(&req->mail_rcpt, rcpt);
+        return r < 0 ? r : replace(&req->mail_from, from);
+}
+
+int http_request_set_login(struct earshot_request *req, const char *user, const char *password) {
+        if (!user || !password)
+                return -EINVAL;
+        int r = replace(&req->user, user);
+        if (r < 0)
+                return r;
+        if (req->password)
+                explicit_bzero(req->password, strlen(req->password));
+        return replace(&req->password, password);
+}
+
+int http_request_set_flags(struct earshot_request *req, uint32_t flags) {
+        if (flags & ~EARSHOT_REQ_PLAINTEXT)
+                return -EINVAL;
+        req->flags = flags;
+        return 0;
+}
+
+int http_request_set_exec(struct earshot_request *req, const char *const *argv,
+                          int64_t timeout_usec) {
+        if (!argv || !argv[0] || argv[0][0] != '/' || timeout_usec <= 0)
+                return -EINVAL;
+        int r = copy_strv(&req->exec_argv, argv);
+        if (r < 0)
+                return r;
+        req->exec_timeout = timeout_usec;
         return 0;
 }
 
@@ -427,5 +486,6 @@ void http_response_view(const HttpResponse *resp, struct earshot_response *ret) 
                 .body = resp->body,
                 .body_len = resp->body_len,
                 .headers = (const char *const *)resp->headers,
+                .exit_code = -1,
         };
 }

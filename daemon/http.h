@@ -22,6 +22,16 @@ struct earshot_request {
         char **headers;   /* owned strv of "Name: value" */
         char *body;       /* owned */
         size_t body_len;
+        /* SMTP (request_mail): the envelope */
+        char *mail_from;  /* owned; NULL = not a mail submission */
+        char **mail_rcpt; /* owned strv */
+        /* request_login: HTTP Basic or SMTP AUTH */
+        char *user;       /* owned */
+        char *password;   /* owned; a secret, never logged */
+        uint32_t flags;   /* EARSHOT_REQ_* */
+        /* request_exec: a program run instead of a transfer (see exec.h) */
+        char **exec_argv; /* owned strv; NULL = not a program run */
+        int64_t exec_timeout; /* µs */
 };
 
 void http_request_done(struct earshot_request *req);
@@ -29,6 +39,12 @@ int http_request_set_url(struct earshot_request *req, const char *url);
 int http_request_set_method(struct earshot_request *req, const char *method);
 int http_request_add_header(struct earshot_request *req, const char *name, const char *value);
 int http_request_set_body(struct earshot_request *req, const void *body, size_t len);
+int http_request_set_mail(struct earshot_request *req, const char *from,
+                          const char *const *rcpt);
+int http_request_set_login(struct earshot_request *req, const char *user, const char *password);
+int http_request_set_flags(struct earshot_request *req, uint32_t flags);
+int http_request_set_exec(struct earshot_request *req, const char *const *argv,
+                          int64_t timeout_usec);
 /* Whether the request already carries a header of that name (case-insensitive). */
 bool http_request_has_header(const struct earshot_request *req, const char *name);
 

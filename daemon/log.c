@@ -10,9 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <systemd/sd-journal.h>
+
 #include "log.h"
+#include "util/cleanup.h"
 #include "util/time-util.h"
 
 static int max_level = LOG_INFO;
@@ -101,6 +105,50 @@ int log_internal(int level, int error, const char *format, ...) {
         int r = log_internalv(level, error, format, ap);
         va_end(ap);
         return r;
+}
+
+int log_fields(int level, const char *prefix, const char *message, const char *const *fields) {
+        size_t n = 0;
+        int r;
+
+        if (level > max_level)
+                return 0;
+        for (const char *const *f = fields; f && *f; f++)
+                n++;
+        if (to_journal) {
+                _cleanup_free_ struct iovec *iov = calloc(n + 3, sizeof(struct iovec));
+                _cleanup_free_ char *msg = NULL, *prio = NULL;
+                if (!iov || asprintf(&msg, "MESSAGE=%s %s", prefix, message) < 0 ||
+                    asprintf(&prio, "PRIORITY=%d", level) < 0)
+                        return -ENOMEM;
+                /* one line per message, as for every other record */
+                for (char *p = msg; *p; p++)
+                        if (*p == '\n' || *p == '\r')
+                                *p = ' ';
+                iov[0] = (struct iovec){msg, strlen(msg)};
+                iov[1] = (struct iovec){prio, strlen(prio)};
+                iov[2] = (struct iovec){(char *)"SYSLOG_IDENTIFIER=earshotd", 26};
+                for (size_t i = 0; i < n; i++)
+                        iov[3 + i] = (struct iovec){(char *)fields[i], strlen(fields[i])};
+                r = sd_journal_sendv(iov, (int)(n + 3));
+                if (r >= 0)
+                        return 0;
+                /* no journal socket after all: fall through to a plain line */
+        }
+        _cleanup_free_ char *line = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&line, &len);
+        if (!f)
+                return -ENOMEM;
+        fputs(message, f);
+        for (size_t i = 0; i < n; i++) {
+                fputc(' ', f);
+                fputs(fields[i], f);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        (void)log_internal(level, 0, "%s %s", prefix, line);
+        return 0;
 }
 
 bool complaint_fail(Complaint *c, const char *what) {

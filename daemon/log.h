@@ -28,6 +28,13 @@ int log_internal(int level, int error, const char *format, ...) __attribute__((f
 int log_internalv(int level, int error, const char *format, va_list ap)
         __attribute__((format(printf, 3, 0)));
 
+/*
+ * A structured record: "PREFIX MESSAGE" plus fields "KEY=value" (keys already checked). Under
+ * the journal the fields go in as journal fields (sd_journal_sendv); elsewhere one line
+ * "PREFIX MESSAGE KEY=value ...". Returns 0 or negative errno.
+ */
+int log_fields(int level, const char *prefix, const char *message, const char *const *fields);
+
 #define log_full_errno(level, error, ...) log_internal(level, error, __VA_ARGS__)
 #define log_error(...) (void)log_internal(LOG_ERR, 0, __VA_ARGS__)
 #define log_warning(...) (void)log_internal(LOG_WARNING, 0, __VA_ARGS__)

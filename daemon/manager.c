@@ -218,6 +218,24 @@ static void host_log(const struct earshot_host *host, int priority, const char *
                      "%s %s", prefix, msg);
 }
 
+/* Fields "KEY=value" to the journal (with MESSAGE, PRIORITY and the plugin's prefix). */
+static int host_log_fields(const struct earshot_host *host, int priority, const char *message,
+                           const char *const *fields) {
+        const char *prefix = host->userdata ? (const char *)host->userdata : "[plugin]";
+        for (const char *const *f = fields; f && *f; f++) {
+                const char *eq = strchr(*f, '=');
+                if (!eq || eq == *f || **f == '_')
+                        return -EINVAL;
+                for (const char *k = *f; k < eq; k++)
+                        if (!((*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') || *k == '_'))
+                                return -EINVAL;
+        }
+        if (priority > log_get_max_level())
+                return 0;
+        return log_fields(priority < LOG_ERR ? LOG_ERR : priority > LOG_DEBUG ? LOG_DEBUG : priority,
+                          prefix, message ? message : "", fields);
+}
+
 static int64_t host_now(const struct earshot_host *host) {
         return (int64_t)now_usec(CLOCK_REALTIME);
 }
@@ -245,6 +263,11 @@ void manager_host_init(struct earshot_host *host, void *userdata) {
                 .set_backoff = host_set_backoff,
                 .report_gap = host_report_gap,
                 .set_error = host_set_error,
+                .request_mail = http_request_set_mail,
+                .request_login = http_request_set_login,
+                .request_flags = http_request_set_flags,
+                .request_exec = http_request_set_exec,
+                .log_fields = host_log_fields,
         };
 }
 

@@ -141,7 +141,13 @@ struct earshot_response {
         const char *body;          /* NUL-terminated for convenience; may contain NULs */
         size_t body_len;
         const char *const *headers; /* "Name: value" lines, NULL-terminated, as received */
+        /* Since earshot 0.3 (check size: EARSHOT_RESPONSE_HAS()): */
+        int32_t exit_code;         /* request_exec(): the program's exit code; -1 otherwise */
 };
+
+/* Whether a response carries a member (cores from before it was added do not). */
+#define EARSHOT_RESPONSE_HAS(resp, member)                                                         \
+        ((resp)->size >= offsetof(struct earshot_response, member) + sizeof((resp)->member))
 
 /* Case-insensitive header lookup; returns the value with leading blanks skipped. */
 static inline const char *earshot_response_header(const struct earshot_response *resp,
@@ -210,7 +216,11 @@ struct earshot_alert {
         int64_t respond_within_usec;
         const char *event;         /* "new" for a first alert; "escalation-N" for the Nth
                                     * reminder of an unanswered one; "thread" when the author
-                                    * posted again about it */
+                                    * posted again about it; "digest" for several alerts in
+                                    * one message (a route with `digest:`): post->text lists
+                                    * them one per line, post->url and the author are NULL,
+                                    * id is the digest's own, stable across retries; "test"
+                                    * for a sample from `earshotctl notify-test` */
         /* Since earshot 0.2 (check size: EARSHOT_ALERT_HAS()): */
         const char *message;       /* what this event says, e.g. "overdue by 5m"; may be NULL */
         const char *state;         /* "open", "acknowledged", ... at the time of sending */
@@ -300,7 +310,52 @@ struct earshot_host {
          * Only meaningful with EARSHOT_RETRY or EARSHOT_BLOCKED. 0 or -ENOMEM.
          */
         int (*set_error)(struct earshot_sink *sink, const char *message);
+
+        /* Since earshot 0.3, for notifiers; check with EARSHOT_HOST_HAS() before calling. */
+
+        /*
+         * request_mail - make the request an SMTP submission. The URL is smtp://HOST[:PORT] or
+         * smtps://HOST[:PORT]; from is the envelope sender, rcpt the envelope recipients
+         * (NULL-terminated, at least one); the body (request_body) is the whole RFC 5322
+         * message with CRLF line ends. smtp:// requires STARTTLS unless the request carries
+         * EARSHOT_REQ_PLAINTEXT, which the core honours only for a loopback address. 0,
+         * -EINVAL or -ENOMEM.
+         */
+        int (*request_mail)(struct earshot_request *req, const char *from,
+                            const char *const *rcpt);
+
+        /* request_login - a user name and password: HTTP Basic authentication, or SMTP AUTH.
+         * The password is a secret: the core never logs it. 0 or -ENOMEM. */
+        int (*request_login)(struct earshot_request *req, const char *user, const char *password);
+
+        /* request_flags - EARSHOT_REQ_* flags for this request. 0 or -EINVAL. */
+        int (*request_flags)(struct earshot_request *req, uint32_t flags);
+
+        /*
+         * request_exec - make the request a run of a program instead of a transfer. argv[0]
+         * is an absolute path (no shell, no $PATH search); argv is NULL-terminated. The body
+         * is written to the program's standard input; its environment holds only PATH, LANG
+         * and EARSHOT_ALERT_ID (the alert's id). It is killed (SIGTERM, then SIGKILL 5 s
+         * later) when it runs longer than timeout_usec. The response: status 200 when it
+         * exits 0, 500 when it exits with another code, 0 when it could not be started, was
+         * killed or timed out; exit_code says which code (-1 for none); body holds the first
+         * 64 KiB of its standard output and error. 0, -EINVAL or -ENOMEM.
+         */
+        int (*request_exec)(struct earshot_request *req, const char *const *argv,
+                            int64_t timeout_usec);
+
+        /*
+         * log_fields - one structured log record: message plus fields as "KEY=value" strings
+         * (NULL-terminated; KEY is upper-case letters, digits and '_', not starting with
+         * '_'). To the journal with every field when the journal is there, else as a log
+         * line "message KEY=value ...". 0, -EINVAL (a bad KEY) or negative errno.
+         */
+        int (*log_fields)(const struct earshot_host *host, int priority, const char *message,
+                          const char *const *fields);
 };
+
+/* request_flags() */
+#define EARSHOT_REQ_PLAINTEXT UINT32_C(1) /* smtp:// without STARTTLS (loopback servers only) */
 
 /* Whether the host provides a member (hosts from before it was added do not). */
 #define EARSHOT_HOST_HAS(host, member)                                                             \
@@ -436,7 +491,21 @@ struct earshot_notifier_ops {
          */
         int (*response)(void *state, const struct earshot_alert *alert,
                         const struct earshot_response *resp);
+
+        /* Since earshot 0.3; the core checks the size (EARSHOT_NOTIFIER_HAS()). */
+
+        /*
+         * The least time between the starts of two deliveries of one instance of this
+         * notifier: the receiver's documented rate limit (Slack: one message a second per
+         * webhook). Deliveries wait for their turn; none is dropped. 0 = no limit. The
+         * config's `min_interval:` on the notifier overrides it.
+         */
+        int64_t min_interval_usec;
 };
+
+/* Whether notifier ops provide a member (plugins from before it was added do not). */
+#define EARSHOT_NOTIFIER_HAS(ops, member)                                                          \
+        ((ops)->size >= offsetof(struct earshot_notifier_ops, member) + sizeof((ops)->member))
 
 /* ---------------------------------------------------------------------------------------------
  * The descriptor.

@@ -192,6 +192,101 @@ static const char *mock_format_time(int64_t usec, char *buf, size_t len) {
         return format_timestamp(buf, len, usec);
 }
 
+static char **strv_copy(const char *const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        char **c = calloc(n + 1, sizeof(char *));
+        assert_non_null(c);
+        for (size_t i = 0; i < n; i++)
+                c[i] = xstrdup(l[i]);
+        return c;
+}
+
+static void strv_free_(char **l) {
+        for (size_t i = 0; l && l[i]; i++)
+                free(l[i]);
+        free(l);
+}
+
+static void no_crlf(const char *what, const char *s) {
+        if (s && strpbrk(s, "\r\n"))
+                fail_msg("%s: CR or LF in \"%s\"", what, s);
+}
+
+static int host_request_mail(struct earshot_request *req, const char *from,
+                             const char *const *rcpt) {
+        assert_non_null(from);
+        assert_non_null(rcpt);
+        assert_non_null(rcpt[0]);
+        no_crlf("request_mail from", from);
+        for (const char *const *r = rcpt; *r; r++)
+                no_crlf("request_mail rcpt", *r);
+        free(req->mail_from);
+        req->mail_from = xstrdup(from);
+        strv_free_(req->mail_rcpt);
+        req->mail_rcpt = strv_copy(rcpt);
+        return 0;
+}
+
+static int host_request_login(struct earshot_request *req, const char *user,
+                              const char *password) {
+        assert_non_null(user);
+        assert_non_null(password);
+        free(req->user);
+        free(req->password);
+        req->user = xstrdup(user);
+        req->password = xstrdup(password);
+        return 0;
+}
+
+static int host_request_flags(struct earshot_request *req, uint32_t flags) {
+        if (flags & ~EARSHOT_REQ_PLAINTEXT)
+                return -EINVAL;
+        req->flags = flags;
+        return 0;
+}
+
+static int host_request_exec(struct earshot_request *req, const char *const *argv,
+                             int64_t timeout_usec) {
+        if (!argv || !argv[0] || argv[0][0] != '/' || timeout_usec <= 0)
+                return -EINVAL;
+        strv_free_(req->exec_argv);
+        req->exec_argv = strv_copy(argv);
+        req->exec_timeout = timeout_usec;
+        return 0;
+}
+
+static int mock_log_fields(const struct earshot_host *host, int priority, const char *message,
+                           const char *const *fields) {
+        MockHost *m = host->userdata;
+        for (const char *const *f = fields; f && *f; f++) {
+                const char *eq = strchr(*f, '=');
+                if (!eq || eq == *f || **f == '_')
+                        return -EINVAL;
+                for (const char *k = *f; k < eq; k++)
+                        if (!((*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') || *k == '_'))
+                                return -EINVAL;
+        }
+        MockRecord *r = realloc(m->records, (m->n_records + 1) * sizeof(*r));
+        assert_non_null(r);
+        m->records = r;
+        m->records[m->n_records++] = (MockRecord){
+                .priority = priority,
+                .message = xstrdup(message ? message : ""),
+                .fields = strv_copy(fields),
+        };
+        return 0;
+}
+
+const char *mock_record_field(const MockRecord *r, const char *key) {
+        size_t n = strlen(key);
+        for (char **f = r->fields; f && *f; f++)
+                if (strncmp(*f, key, n) == 0 && (*f)[n] == '=')
+                        return *f + n + 1;
+        return NULL;
+}
+
 void mock_host_init(MockHost *m) {
         *m = (MockHost){
                 .host =
@@ -212,6 +307,11 @@ void mock_host_init(MockHost *m) {
                                 .set_backoff = mock_set_backoff,
                                 .report_gap = mock_report_gap,
                                 .set_error = mock_set_error,
+                                .request_mail = host_request_mail,
+                                .request_login = host_request_login,
+                                .request_flags = host_request_flags,
+                                .request_exec = host_request_exec,
+                                .log_fields = mock_log_fields,
                         },
                 /* 2026-08-01T14:00:00Z: a little after the recorded fixtures */
                 .now = INT64_C(1785592800) * 1000000,
@@ -229,6 +329,13 @@ void mock_host_clear_logs(MockHost *m) {
 
 void mock_host_done(MockHost *m) {
         mock_host_clear_logs(m);
+        for (size_t i = 0; i < m->n_records; i++) {
+                free(m->records[i].message);
+                strv_free_(m->records[i].fields);
+        }
+        free(m->records);
+        m->records = NULL;
+        m->n_records = 0;
 }
 
 size_t mock_host_count_logs(const MockHost *m, int priority, const char *needle) {
@@ -252,6 +359,11 @@ void mock_request_done(struct earshot_request *req) {
                 free(req->headers[i]);
         free(req->headers);
         free(req->body);
+        free(req->mail_from);
+        strv_free_(req->mail_rcpt);
+        free(req->user);
+        free(req->password);
+        strv_free_(req->exec_argv);
         *req = (struct earshot_request){0};
 }
 
@@ -408,6 +520,7 @@ struct earshot_response mock_response(int32_t status, const char *body, size_t l
                 .body = body,
                 .body_len = len,
                 .headers = no_headers,
+                .exit_code = -1,
         };
 }
 

@@ -22,6 +22,12 @@ struct earshot_request {
         size_t n_headers;
         char *body;
         size_t body_len;
+        char *mail_from;   /* request_mail() */
+        char **mail_rcpt;  /* NULL-terminated */
+        char *user, *password; /* request_login() */
+        uint32_t flags;    /* request_flags() */
+        char **exec_argv;  /* request_exec(), NULL-terminated */
+        int64_t exec_timeout;
 };
 
 /* What one parse_response() produced; every string owned. */
@@ -46,11 +52,20 @@ typedef struct MockLogLine {
         char *message;
 } MockLogLine;
 
+/* One log_fields() record. */
+typedef struct MockRecord {
+        int priority;
+        char *message;
+        char **fields; /* "KEY=value", NULL-terminated */
+} MockRecord;
+
 typedef struct MockHost {
         struct earshot_host host;
         int64_t now; /* what now_usec() answers */
         MockLogLine *logs;
         size_t n_logs;
+        MockRecord *records;
+        size_t n_records;
 } MockHost;
 
 void mock_host_init(MockHost *m);
@@ -59,6 +74,9 @@ void mock_host_done(MockHost *m);
 void mock_host_clear_logs(MockHost *m);
 /* Number of log lines at `priority` (or any priority if < 0) containing `needle`. */
 size_t mock_host_count_logs(const MockHost *m, int priority, const char *needle);
+
+/* The value of field KEY in a log_fields() record, or NULL. */
+const char *mock_record_field(const MockRecord *r, const char *key);
 
 void mock_request_init(struct earshot_request *req);
 void mock_request_done(struct earshot_request *req);
