@@ -33,6 +33,7 @@ typedef struct Delivery {
         char **rules;            /* owned */
         struct earshot_request req; /* owned */
         HttpCall *call;
+        ExecCall *run;           /* instead of call, for a program (request_exec) */
         struct Delivery *prev, *next; /* Dispatcher::deliveries */
 } Delivery;
 
@@ -95,6 +96,7 @@ void dispatcher_retire(Dispatcher *d, Instances *old) {
 static void delivery_free(Delivery *dl) {
         Dispatcher *d = dl->d;
         http_cancel(dl->call);
+        exec_cancel(dl->run);
         if (dl->prev)
                 dl->prev->next = dl->next;
         else if (d->deliveries == dl)
@@ -174,25 +176,73 @@ static void finish(Delivery *dl, int outcome, const char *error, usec_t server) 
         manager_check_once_done(m);
 }
 
-static void on_response(HttpCall *call, const HttpResponse *resp, void *userdata) {
-        Delivery *dl = userdata;
+/*
+ * "HTTP 400 from URL: <the receiver's answer>", "SMTP 550 from URL: ...", "/usr/bin/x exited
+ * with 3: <its output>": what the operator needs to fix a permanent failure. The answer is
+ * cut to one line of 200 bytes, control characters replaced.
+ */
+static void describe_failure(const struct earshot_request *req, const HttpResponse *resp,
+                             char *buf, size_t len) {
+        char answer[201];
+        size_t n = 0;
+
+        for (size_t i = 0; resp->body && i < resp->body_len && n < sizeof(answer) - 1; i++) {
+                unsigned char ch = (unsigned char)resp->body[i];
+                if (ch < 0x20 || ch == 0x7f) {
+                        if (n > 0 && answer[n - 1] != ' ')
+                                answer[n++] = ' ';
+                } else
+                        answer[n++] = (char)ch;
+        }
+        while (n > 0 && answer[n - 1] == ' ')
+                n--;
+        /* never end inside a UTF-8 sequence */
+        while (n > 0 && ((unsigned char)answer[n - 1] & 0xC0) == 0x80)
+                n--;
+        if (n > 0 && ((unsigned char)answer[n - 1] & 0xC0) == 0xC0)
+                n--;
+        answer[n] = 0;
+
+        if (req->exec_argv) {
+                if (resp->exit_code >= 0)
+                        snprintf(buf, len, "%s exited with %d%s%s", req->exec_argv[0],
+                                 resp->exit_code, n ? ": " : "", answer);
+                else
+                        snprintf(buf, len, "%s: %s%s%s", req->exec_argv[0],
+                                 resp->error ? resp->error : "failed", n ? ": " : "", answer);
+        } else if (resp->result != CURLE_OK)
+                snprintf(buf, len, "%s: %s", strna(req->url), resp->error);
+        else
+                snprintf(buf, len, "%s %d from %s%s%s", req->mail_from ? "SMTP" : "HTTP",
+                         resp->status, strna(req->url), n ? ": " : "", answer);
+}
+
+static void on_done(Delivery *dl, const HttpResponse *resp) {
         const struct earshot_notifier_ops *ops = dl->notifier->cfg->plugin->desc->notifier;
         struct earshot_response view;
         char err[512];
         int outcome;
 
-        dl->call = NULL;
         http_response_view(resp, &view);
         outcome = ops->response ? ops->response(dl->notifier->state, &dl->alert, &view)
                                 : earshot_http_outcome(resp->status);
         if (outcome != EARSHOT_DELIVERED && outcome != EARSHOT_REJECTED)
                 outcome = EARSHOT_RETRY;
-        if (resp->result != CURLE_OK)
-                snprintf(err, sizeof(err), "%s: %s", strna(dl->req.url), resp->error);
-        else
-                snprintf(err, sizeof(err), "HTTP %d from %s", resp->status, strna(dl->req.url));
+        describe_failure(&dl->req, resp, err, sizeof(err));
         finish(dl, outcome, outcome == EARSHOT_DELIVERED ? NULL : err,
                server_delay(&view, (int64_t)now_usec(CLOCK_REALTIME)));
+}
+
+static void on_response(HttpCall *call, const HttpResponse *resp, void *userdata) {
+        Delivery *dl = userdata;
+        dl->call = NULL;
+        on_done(dl, resp);
+}
+
+static void on_run_done(ExecCall *call, const HttpResponse *resp, void *userdata) {
+        Delivery *dl = userdata;
+        dl->run = NULL;
+        on_done(dl, resp);
 }
 
 static Notifier *find_notifier(Manager *m, const char *name) {
@@ -311,6 +361,14 @@ static void start(Dispatcher *d, OutboxItem *item) {
         build_alert(dl);
 
         r = n->cfg->plugin->desc->notifier->deliver(n->state, &dl->alert, &dl->req);
+        if (r == EARSHOT_SEND && dl->req.exec_argv) {
+                r = exec_start(m->exec, &dl->req, on_run_done, dl, &dl->run);
+                if (r < 0) {
+                        dl->run = NULL;
+                        finish(dl, EARSHOT_RETRY, "cannot start the program", 0);
+                }
+                return;
+        }
         if (r == EARSHOT_SEND) {
                 if (!dl->req.url) {
                         finish(dl, EARSHOT_RETRY, "the plugin built a request without a URL", 0);

@@ -211,6 +211,7 @@ static void check_done(HttpGlue *g) {
                         .headers = c->resp_headers,
                         .url = eff,
                         .elapsed = now_usec(CLOCK_MONOTONIC) - c->started,
+                        .exit_code = -1,
                 };
                 /* file:// transfers report no status; a successful read is a 200 */
                 if (result == CURLE_OK && status == 0 && eff && strncmp(eff, "file:", 5) == 0)
@@ -486,6 +487,6 @@ void http_response_view(const HttpResponse *resp, struct earshot_response *ret) 
                 .body = resp->body,
                 .body_len = resp->body_len,
                 .headers = (const char *const *)resp->headers,
-                .exit_code = -1,
+                .exit_code = resp->exit_code,
         };
 }

@@ -67,6 +67,7 @@ typedef struct HttpResponse {
         char **headers;       /* strv, of the last response only (after redirects) */
         const char *url;      /* effective URL */
         usec_t elapsed;
+        int exit_code;        /* a program run (exec.h): its exit code; -1 otherwise */
 } HttpResponse;
 
 typedef struct HttpGlue HttpGlue;

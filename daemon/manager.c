@@ -1582,6 +1582,9 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
         r = http_glue_new(m->event, &m->http);
         if (r < 0)
                 return r;
+        r = exec_glue_new(m->event, &m->exec);
+        if (r < 0)
+                return r;
         r = dispatcher_new(m, &m->dispatcher);
         if (r < 0)
                 return r;
@@ -1599,6 +1602,7 @@ Manager *manager_free(Manager *m) {
         dispatcher_free(m->dispatcher);
         instances_done(&m->inst);
         http_glue_free(m->http);
+        exec_glue_free(m->exec);
         store_free(m->store);
         sd_event_source_disable_unref(m->prune_timer);
         sd_event_source_disable_unref(m->health_timer);
@@ -1650,6 +1654,7 @@ int manager_start(Manager *m) {
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
         sigaddset(&ss, SIGHUP);
+        sigaddset(&ss, SIGCHLD); /* notifier programs are watched by the loop (exec.c) */
         if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
                 return log_error_errno(-errno, "cannot block signals: %m");
         if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m)) < 0 ||

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "hosts.h"
+#include "exec.h"
 #include "http.h"
 #include "log.h"
 #include "plugin.h"
@@ -85,6 +86,7 @@ struct Manager {
         ManagerOptions opts;
         sd_event *event;              /* owned */
         HttpGlue *http;               /* owned */
+        ExecGlue *exec;               /* owned: notifier programs (request_exec) */
         Store *store;                 /* owned */
         PluginRegistry *registry;     /* owned */
         Instances inst;               /* owned */

@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
     build-essential meson ninja-build pkg-config
     libcurl4-openssl-dev libcjson-dev libyaml-dev libsystemd-dev libsqlite3-dev
-    libutf8proc-dev libxml2-dev libcmocka-dev
-    python3 ca-certificates
+    libutf8proc-dev libxml2-dev libcmocka-dev libssl-dev
+    python3 python3-aiosmtpd ca-certificates
     debhelper dpkg-dev fakeroot lintian
     scdoc groff-base man-db
     systemd systemd-container procps util-linux sqlite3
