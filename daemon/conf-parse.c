@@ -410,3 +410,22 @@ const char *closest_word(const char *word, const char *const *candidates, size_t
                 return best;
         return NULL;
 }
+
+bool name_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 100)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!(isalnum((unsigned char)*c) || strchr("-_.", *c)))
+                        return false;
+        return true;
+}
+
+/* The item of a list node that says s (case aside), for pointing at it; else the list. */
+Node list_item_named(Node list, const char *s) {
+        for (size_t i = 0; i < sequence_length(list); i++) {
+                Node item = sequence_item(list, i);
+                if (is_scalar(item) && strcasecmp(scalar_raw(item), s) == 0)
+                        return item;
+        }
+        return list;
+}

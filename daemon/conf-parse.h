@@ -91,5 +91,9 @@ int map_keys(Parser *p, Node map, const char *section, const KeyDef *keys, size_
 /* Iterate over a list section; a null value is an empty list. */
 int sequence_items(Parser *p, Node n, const char *what, yaml_node_item_t **ret_start,
                    yaml_node_item_t **ret_end);
+/* A name of a source, notifier, route or policy: letters, digits, '-', '_', '.'. */
+bool name_valid(const char *s);
+/* The item of a list node that says s (case aside), for pointing at it; else the list. */
+Node list_item_named(Node list, const char *s);
 /* The nearest of `candidates` to `word` when it is a plausible typo, else NULL. */
 const char *closest_word(const char *word, const char *const *candidates, size_t n);

@@ -27,6 +27,7 @@
 #include "earshot-build.h"
 #include "log.h"
 #include "plugin.h"
+#include "routes.h"
 #include "rules.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -360,15 +361,6 @@ static int plugin_section(Parser *p, Node map, const char *section, const Plugin
 
 /* ---- sections ---------------------------------------------------------------------------- */
 
-static bool name_valid(const char *s) {
-        if (isempty(s) || strlen(s) > 100)
-                return false;
-        for (const char *c = s; *c; c++)
-                if (!(isalnum((unsigned char)*c) || strchr("-_.", *c)))
-                        return false;
-        return true;
-}
-
 static int get_name(Parser *p, Node map, Node n, const char *what, char **ret) {
         _cleanup_free_ char *s = NULL;
         if (!n.n) {
@@ -395,8 +387,8 @@ enum {
         _SK_MAX
 };
 
-static const KeyDef notifier_core_keys[] = {{"name"}, {"type"}, {"enabled"}};
-enum { NK_NAME, NK_TYPE, NK_ENABLED, _NK_MAX };
+static const KeyDef notifier_core_keys[] = {{"name"}, {"type"}, {"enabled"}, {"min_interval"}};
+enum { NK_NAME, NK_TYPE, NK_ENABLED, NK_MIN_INTERVAL, _NK_MAX };
 
 static const Plugin *section_plugin(Parser *p, Node map, uint32_t kind, char **ret_type) {
         Node tn = {.n = NULL};
@@ -515,6 +507,19 @@ static int parse_notifier(Parser *p, Node map, NotifierConfig *n) {
                 r = -EINVAL;
         if (v[NK_ENABLED].n && get_bool(p, v[NK_ENABLED], "enabled", &n->enabled) < 0)
                 r = -EINVAL;
+        /* the receiver's documented rate, as the plugin knows it, unless the config says */
+        if (plugin && plugin->desc->notifier &&
+            EARSHOT_NOTIFIER_HAS(plugin->desc->notifier, min_interval_usec) &&
+            plugin->desc->notifier->min_interval_usec > 0)
+                n->min_interval = (usec_t)plugin->desc->notifier->min_interval_usec;
+        if (v[NK_MIN_INTERVAL].n) {
+                if (get_duration(p, v[NK_MIN_INTERVAL], "min_interval", &n->min_interval) < 0)
+                        r = -EINVAL;
+                else if (n->min_interval > USEC_PER_HOUR) {
+                        error_at(p, v[NK_MIN_INTERVAL], "min_interval: at most 1h");
+                        r = -EINVAL;
+                }
+        }
         return r;
 }
 
@@ -578,11 +583,12 @@ static const KeyDef top_keys[] = {
         {"delivery"},  {"store"},      {"include"},         {"sources"},    {"notifiers"},
         {"brands"},    {"rules"},      {"matching"},        {"watch_config"},
         {"priority"},  {"grouping"},   {"network_classes"}, {"escalation"}, {"retention"},
+        {"routes"},
 };
 enum {
         TK_STATE_DIR, TK_PLUGIN_DIR, TK_LOG_LEVEL, TK_DEFAULTS, TK_HTTP, TK_DELIVERY, TK_STORE,
         TK_INCLUDE, TK_SOURCES, TK_NOTIFIERS, TK_BRANDS, TK_RULES, TK_MATCHING, TK_WATCH,
-        TK_PRIORITY, TK_GROUPING, TK_CLASSES, TK_ESCALATION, TK_RETENTION, _TK_MAX
+        TK_PRIORITY, TK_GROUPING, TK_CLASSES, TK_ESCALATION, TK_RETENTION, TK_ROUTES, _TK_MAX
 };
 
 static const KeyDef include_keys[] = {{"sources"}, {"notifiers"}, {"brands"}, {"rules"}};
@@ -593,7 +599,7 @@ static const KeyDef defaults_keys[] = {{"respond_within"}, {"backfill"}, {"inter
 static const KeyDef http_keys[] = {{"timeout"},      {"connect_timeout"}, {"max_response_size"},
                                    {"user_agent"},   {"max_per_host"},    {"host_spacing"},
                                    {"ca_file"}};
-static const KeyDef delivery_keys[] = {{"retry_initial"}, {"retry_max"}};
+static const KeyDef delivery_keys[] = {{"retry_initial"}, {"retry_max"}, {"max_age"}};
 static const KeyDef store_keys[] = {{"seen_retention"}};
 static const KeyDef class_keys[] = {{"respond_within"}, {"networks"}};
 static const KeyDef priority_keys[] = {{"severity"}, {"reach"}, {"engagement"}};
@@ -725,16 +731,6 @@ static int process_includes(Parser *p, Node inc, Lists *lists) {
 }
 
 /* ---- the alert queue: targets, priority, grouping, retention, escalation ------------------ */
-
-/* The item of a list node that says s (case aside), for pointing at it; else the list. */
-static Node list_item_named(Node list, const char *s) {
-        for (size_t i = 0; i < sequence_length(list); i++) {
-                Node item = sequence_item(list, i);
-                if (is_scalar(item) && strcasecmp(scalar_raw(item), s) == 0)
-                        return item;
-        }
-        return list;
-}
 
 /*
  * `network_classes:`. A class that sets no respond_within keeps the shipped default (1h social,
@@ -890,7 +886,8 @@ static int parse_step_at(Parser *p, Node n, EscalationStep *s) {
         return 0;
 }
 
-/* `notify:` names of configured notifiers. */
+/* `notify:` names of configured routes or notifiers (a route wins over a notifier of the same
+ * name). */
 static int parse_step_notify(Parser *p, Node n, const char *const *names, EscalationStep *s) {
         const Config *c = p->cfg;
         _cleanup_strv_free_ char **l = NULL;
@@ -906,6 +903,8 @@ static int parse_step_notify(Parser *p, Node n, const char *const *names, Escala
         STRV_FOREACH(name, l) {
                 Node at = list_item_named(n, *name);
                 size_t i;
+                if (config_route(c, *name))
+                        continue;
                 for (i = 0; i < c->n_notifiers; i++)
                         if (strcmp(names[i], *name) == 0)
                                 break;
@@ -921,7 +920,9 @@ static int parse_step_notify(Parser *p, Node n, const char *const *names, Escala
                         error_at(p, at, "unknown notifier '%s' (did you mean '%s'?)", *name,
                                  best);
                 else
-                        error_at(p, at, "unknown notifier '%s' (not in notifiers:)", *name);
+                        error_at(p, at, "unknown route or notifier '%s' (not in routes: or "
+                                        "notifiers:)",
+                                 *name);
                 r = -EINVAL;
         }
         if (r < 0)
@@ -1227,8 +1228,11 @@ static int parse_globals(Parser *p, Node *v) {
                 }
         }
         if (v[TK_DELIVERY].n) {
-                Node d[2];
-                if (map_keys(p, v[TK_DELIVERY], "delivery", delivery_keys, 2, d) < 0)
+                Node d[ELEMENTSOF(delivery_keys)];
+                if (map_keys(p, v[TK_DELIVERY], "delivery", delivery_keys,
+                             ELEMENTSOF(delivery_keys), d) < 0)
+                        r = -EINVAL;
+                if (d[2].n && get_duration(p, d[2], "max_age", &c->delivery_max_age) < 0)
                         r = -EINVAL;
                 if (d[0].n && get_duration(p, d[0], "retry_initial", &c->retry_initial) < 0)
                         r = -EINVAL;
@@ -1309,6 +1313,7 @@ int config_load_with_rules(const char *path, const char *plugin_dir_override,
         c->default_silent_after = 24 * USEC_PER_HOUR;
         c->retry_initial = 10 * USEC_PER_SEC;
         c->retry_max = USEC_PER_HOUR;
+        c->delivery_max_age = 24 * USEC_PER_HOUR;
         c->seen_retention = 30 * USEC_PER_DAY;
         c->alert_retention = 180 * USEC_PER_DAY;
         c->outbox_retention = 30 * USEC_PER_DAY;
@@ -1396,6 +1401,10 @@ int config_load_with_rules(const char *path, const char *plugin_dir_override,
                         (void)check_unique(&p, "notifier", n->name, n->pos,
                                            c->notifiers[j].name, c->notifiers[j].pos);
         }
+        if (routes_parse(&p, v[TK_ROUTES]) == -ENOMEM) {
+                r = -ENOMEM;
+                goto finish;
+        }
         if (parse_escalation(&p, v[TK_ESCALATION], &policy_keys) == -ENOMEM) {
                 r = -ENOMEM;
                 goto finish;
@@ -1429,6 +1438,10 @@ int config_load_with_rules(const char *path, const char *plugin_dir_override,
                         r = -ENOMEM;
                         goto finish;
                 }
+        }
+        if (c->rules && routes_check(&p, v[TK_ROUTES]) == -ENOMEM) {
+                r = -ENOMEM;
+                goto finish;
         }
         if (p.n_errors == 0)
                 lint_escalation(&p, policy_keys);
@@ -1465,6 +1478,9 @@ Config *config_free(Config *c) {
                 strv_free(c->network_classes[i].networks);
         for (size_t i = 0; i < c->n_escalation_policies; i++)
                 policy_done(&c->escalation_policies[i]);
+        for (size_t i = 0; i < c->n_routes; i++)
+                route_config_done(&c->routes[i]);
+        free(c->routes);
         free(c->escalation_policies);
         strv_free(c->warnings);
         free(c->sources);
@@ -1670,8 +1686,32 @@ void config_dump_summary(const Config *c, FILE *f) {
         fprintf(f, "  notifiers: %zu\n", c->n_notifiers);
         for (size_t i = 0; i < c->n_notifiers; i++) {
                 const NotifierConfig *n = &c->notifiers[i];
-                fprintf(f, "    %s (%s)%s\n", n->name, n->type, n->enabled ? "" : " [disabled]");
+                char gap[48] = "";
+                if (n->min_interval > 0) {
+                        char d[32];
+                        snprintf(gap, sizeof(gap), ", at most one per %s",
+                                 format_duration(d, sizeof(d), n->min_interval));
+                }
+                fprintf(f, "    %s (%s)%s%s\n", n->name, n->type, gap,
+                        n->enabled ? "" : " [disabled]");
                 dump_values(&n->values, n->plugin, f);
+        }
+        if (c->n_routes == 0)
+                fprintf(f, "  routes: none (every alert to every enabled notifier)\n");
+        else
+                fprintf(f, "  routes: %zu (then every enabled notifier for alerts none takes)\n",
+                        c->n_routes);
+        for (size_t i = 0; i < c->n_routes; i++) {
+                const RouteConfig *rt = &c->routes[i];
+                char d[32];
+                fprintf(f, "    %s ->", rt->name);
+                for (size_t k = 0; k < rt->n_notifiers; k++)
+                        fprintf(f, " %s", c->notifiers[rt->notifiers[k]].name);
+                if (rt->digest)
+                        fprintf(f, "; digest every %s up to %s",
+                                format_duration(d, sizeof(d), rt->digest),
+                                severity_to_string((Severity)rt->digest_severity));
+                fprintf(f, "%s\n", rt->cont ? "; continue" : "");
         }
         const Ruleset *rs = c->rules;
         fprintf(f, "  brands: %zu\n", rs->n_brands);

@@ -50,9 +50,29 @@ typedef struct NotifierConfig {
         char *type;
         const Plugin *plugin; /* borrowed from the registry */
         bool enabled;
+        usec_t min_interval; /* least time between two delivery starts; 0 = no limit */
         PluginValues values;
         ConfigPos pos;
 } NotifierConfig;
+
+/*
+ * A route (`routes:`): which alerts go to which notifiers. Routes are tried in order; an alert
+ * takes the first route that matches and stops there unless the route says `continue: true`.
+ * Every match key present must match (a list matches any of its values); a route with no
+ * match keys matches every alert. An alert no route takes goes to every enabled notifier (the
+ * implicit default route), so no alert goes unheard.
+ */
+typedef struct RouteConfig {
+        char *name;
+        char **brands, **rules, **networks, **sources, **tags; /* owned; NULL = any */
+        unsigned severities; /* bit (1 << Severity) per severity; 0 = any */
+        size_t *notifiers;   /* owned: indexes into Config::notifiers */
+        size_t n_notifiers;
+        bool cont;           /* `continue: true`: later routes are tried too */
+        usec_t digest;       /* batch into one message per this interval; 0 = one each */
+        int digest_severity; /* only alerts up to this Severity are batched (default low) */
+        ConfigPos pos;
+} RouteConfig;
 
 typedef enum Severity {
         SEVERITY_LOW,
@@ -100,6 +120,8 @@ typedef struct Config {
 
         usec_t retry_initial;
         usec_t retry_max;
+        usec_t delivery_max_age; /* a row still undelivered this long after it was queued
+                                  * fails; 0 = never */
 
         /* the alert queue */
         NetworkClassConfig network_classes[_NETWORK_CLASS_MAX];
@@ -117,6 +139,8 @@ typedef struct Config {
         size_t n_sources;
         NotifierConfig *notifiers;
         size_t n_notifiers;
+        RouteConfig *routes; /* owned, n_routes; none = every alert to every enabled notifier */
+        size_t n_routes;
         Ruleset *rules; /* owned: brands and rules, compiled */
         bool watch_config; /* reload by itself when a config file changes */
 

@@ -69,6 +69,11 @@ bool ctl_use_color(void);
  */
 int ctl_open_store(bool writable, Store **ret, char **ret_path);
 
+/* A delivery command (ctl-deliveries.c: deliveries, redeliver, notify-test): argv[0] is its
+ * name. */
+bool ctl_delivery_command(const char *name);
+int ctl_delivery_main(int argc, char **argv);
+
 /* A queue command: argv[0] is its name. */
 bool ctl_queue_command(const char *name);
 int ctl_queue_main(int argc, char **argv);

@@ -32,6 +32,8 @@ typedef struct Delivery {
         struct earshot_alert alert;
         char **rules;            /* owned */
         struct earshot_request req; /* owned */
+        OutboxItem *batch;       /* owned: a digest's rows (item is then made up), else NULL */
+        size_t n_batch;
         HttpCall *call;
         ExecCall *run;           /* instead of call, for a program (request_exec) */
         struct Delivery *prev, *next; /* Dispatcher::deliveries */
@@ -45,9 +47,21 @@ struct Dispatcher {
         bool due_now;               /* the last look found more due rows than it could take */
         Instances **retired;        /* owned: replaced by a reload, still delivering */
         size_t n_retired;
+        usec_t wake;                /* CLOCK_MONOTONIC: a notifier's rate or hold ends */
 };
 
 static void delivery_free(Delivery *dl);
+
+static void item_done(OutboxItem *it) {
+        free(it->alert_id);
+        free(it->notifier);
+        free(it->event);
+        free(it->stop_on);
+        free(it->message);
+        free(it->route);
+        alert_done(&it->alert);
+        *it = (OutboxItem){};
+}
 
 static void arm(Dispatcher *d, usec_t delay) {
         usec_t when = now_usec(CLOCK_MONOTONIC) + delay;
@@ -106,11 +120,8 @@ static void delivery_free(Delivery *dl) {
         d->n_in_flight--;
         http_request_done(&dl->req);
         strv_free(dl->rules);
-        free(dl->item.notifier);
-        free(dl->item.event);
-        free(dl->item.stop_on);
-        free(dl->item.message);
-        alert_done(&dl->item.alert);
+        outbox_items_free(dl->batch, dl->n_batch);
+        item_done(&dl->item);
         free(dl);
 }
 
@@ -127,6 +138,7 @@ static void rearm(Dispatcher *d) {
         }
         int r = store_outbox_next(m->store, &next);
         if (r == -ENOENT) {
+                /* nothing pending: wait for a kick */
                 (void)sd_event_source_set_enabled(d->timer, SD_EVENT_OFF);
                 return;
         }
@@ -136,35 +148,78 @@ static void rearm(Dispatcher *d) {
                 arm(d, 10 * USEC_PER_SEC);
                 return;
         }
-        /* rows in flight are pending too: never spin on them, look again a little later */
-        arm(d, next > now ? (usec_t)(next - now) : (d->n_in_flight ? USEC_PER_SEC : 0));
+        /* rows due now that the last look left (in flight, or their notifier's rate or hold
+         * not passed): never spin on them; look again a little later, or when the rate or
+         * hold allows */
+        usec_t delay = next > now ? (usec_t)(next - now) : USEC_PER_SEC;
+        usec_t mono = now_usec(CLOCK_MONOTONIC);
+        if (d->wake != USEC_INFINITY && d->wake < mono + delay)
+                delay = d->wake > mono ? d->wake - mono : 0;
+        arm(d, delay);
 }
 
-static void finish(Delivery *dl, int outcome, const char *error, usec_t server) {
+/* Record one outcome for one row. */
+static int record(Manager *m, int64_t id, int outcome, const char *error, int64_t now,
+                  int64_t retry_at) {
+        if (outcome == EARSHOT_DELIVERED)
+                return store_outbox_delivered(m->store, id, now);
+        if (outcome == EARSHOT_REJECTED)
+                return store_outbox_rejected(m->store, id, error, now);
+        return store_outbox_retry(m->store, id, retry_at, error);
+}
+
+/*
+ * `answered`: the outcome is the receiver's (a response, or none in time), not the plugin's
+ * own. A receiver that failed is left alone for a while (the retry delay, at most 5 minutes,
+ * or as long as it asked with Retry-After): its backlog waits rather than hammering it, and
+ * goes out in due order once a probe succeeds.
+ */
+static void finish_ex(Delivery *dl, int outcome, const char *error, usec_t server,
+                      bool answered) {
         Dispatcher *d = dl->d;
         Manager *m = d->m;
         Notifier *n = dl->notifier;
+        const Config *c = m->inst.config;
         int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        usec_t delay = 0;
         char when[32];
         int r;
 
+        if (outcome != EARSHOT_DELIVERED && outcome != EARSHOT_REJECTED)
+                delay = retry_delay(c->retry_initial, c->retry_max,
+                                    (unsigned)dl->item.attempts + 1, server);
+        if (dl->n_batch > 0) {
+                r = store_begin(m->store);
+                for (size_t i = 0; r >= 0 && i < dl->n_batch; i++)
+                        r = record(m, dl->batch[i].id, outcome, error, now, now + (int64_t)delay);
+                r = r >= 0 ? store_commit(m->store) : r;
+                if (r < 0)
+                        store_rollback(m->store);
+        } else
+                r = record(m, dl->item.id, outcome, error, now, now + (int64_t)delay);
+
         if (outcome == EARSHOT_DELIVERED) {
-                r = store_outbox_delivered(m->store, dl->item.id, now);
                 if (complaint_release(&n->complaint))
                         log_notice("%s delivering again", n->prefix);
-                log_info("%s delivered alert %s", n->prefix, dl->item.alert.id);
-        } else if (outcome == EARSHOT_REJECTED) {
-                r = store_outbox_rejected(m->store, dl->item.id, error, now);
-                log_error("%s alert %s rejected, not retrying: %s", n->prefix, dl->item.alert.id,
+                n->hold_until = 0;
+                log_info("%s delivered %s %s%s%s", n->prefix,
+                         dl->n_batch ? "digest" : "alert", dl->item.alert.id,
+                         dl->n_batch ? " of " : "", dl->n_batch ? dl->item.message : "");
+        } else if (outcome == EARSHOT_REJECTED)
+                log_error("%s %s %s rejected, not retrying: %s", n->prefix,
+                          dl->n_batch ? "digest" : "alert", dl->item.alert.id,
                           error ? error : "rejected");
-        } else {
-                const Config *c = m->inst.config;
-                usec_t delay = retry_delay(c->retry_initial, c->retry_max,
-                                           (unsigned)dl->item.attempts + 1, server);
-                r = store_outbox_retry(m->store, dl->item.id, now + (int64_t)delay, error);
+        else {
+                if (answered) {
+                        usec_t hold = delay < 5 * USEC_PER_MINUTE ? delay : 5 * USEC_PER_MINUTE;
+                        if (server > hold)
+                                hold = server;
+                        n->hold_until = now_usec(CLOCK_MONOTONIC) + hold;
+                }
                 if (complaint_fail(&n->complaint, error ? error : "failed"))
-                        log_warning("%s alert %s not delivered (%s); will retry in %s", n->prefix,
-                                    dl->item.alert.id, error ? error : "failed",
+                        log_warning("%s %s %s not delivered (%s); will retry in %s", n->prefix,
+                                    dl->n_batch ? "digest" : "alert", dl->item.alert.id,
+                                    error ? error : "failed",
                                     format_duration(when, sizeof(when), delay));
         }
         if (r < 0)
@@ -174,6 +229,10 @@ static void finish(Delivery *dl, int outcome, const char *error, usec_t server) 
         gc_retired(d);
         rearm(d);
         manager_check_once_done(m);
+}
+
+static void finish(Delivery *dl, int outcome, const char *error, usec_t server) {
+        finish_ex(dl, outcome, error, server, false);
 }
 
 /*
@@ -229,8 +288,8 @@ static void on_done(Delivery *dl, const HttpResponse *resp) {
         if (outcome != EARSHOT_DELIVERED && outcome != EARSHOT_REJECTED)
                 outcome = EARSHOT_RETRY;
         describe_failure(&dl->req, resp, err, sizeof(err));
-        finish(dl, outcome, outcome == EARSHOT_DELIVERED ? NULL : err,
-               server_delay(&view, (int64_t)now_usec(CLOCK_REALTIME)));
+        finish_ex(dl, outcome, outcome == EARSHOT_DELIVERED ? NULL : err,
+                  server_delay(&view, (int64_t)now_usec(CLOCK_REALTIME)), true);
 }
 
 static void on_response(HttpCall *call, const HttpResponse *resp, void *userdata) {
@@ -253,9 +312,13 @@ static Notifier *find_notifier(Manager *m, const char *name) {
 }
 
 static bool in_flight(Dispatcher *d, int64_t id) {
-        for (Delivery *dl = d->deliveries; dl; dl = dl->next)
+        for (Delivery *dl = d->deliveries; dl; dl = dl->next) {
                 if (dl->item.id == id)
                         return true;
+                for (size_t i = 0; i < dl->n_batch; i++)
+                        if (dl->batch[i].id == id)
+                                return true;
+        }
         return false;
 }
 
@@ -318,13 +381,211 @@ static bool step_obsolete(const OutboxItem *item) {
         return !escalation_step_live(&step, state);
 }
 
+#define DIGEST_MAX_ROWS 500 /* rows one digest message carries; more wait for the next */
+#define DIGEST_MAX_LINES 50 /* alerts listed in it; the rest are counted */
+
+/* One line of a digest: "• [high] mastodon @alice: the text… https://…". */
+static void digest_line(FILE *f, const Alert *a) {
+        char text[241];
+        size_t n = 0;
+        bool space = false;
+        for (const char *p = a->text ? a->text : ""; *p && n < sizeof(text) - 4; p++) {
+                unsigned char ch = (unsigned char)*p;
+                if (ch < 0x20 || ch == ' ') {
+                        space = n > 0;
+                        continue;
+                }
+                if (space)
+                        text[n++] = ' ';
+                space = false;
+                text[n++] = (char)ch;
+        }
+        /* cut on a character boundary */
+        while (n > 0 && ((unsigned char)text[n - 1] & 0xC0) == 0x80)
+                n--;
+        if (n > 0 && (unsigned char)text[n - 1] >= 0xC0)
+                n--;
+        text[n] = 0;
+        fprintf(f, "• [%s] %s%s%s: %s%s%s%s\n", strna(a->severity), strna(a->network),
+                a->author_handle ? " @" : "", a->author_handle ? a->author_handle : "", text,
+                a->text && strlen(a->text) > n ? "…" : "", a->url ? " " : "",
+                a->url ? a->url : "");
+}
+
+/*
+ * The digest of a batch as one made-up row: its own id (the same for every retry of this
+ * batch), the highest severity, the union of the rules, one line per alert.
+ */
+static int make_digest(const OutboxItem *batch, size_t n, const RouteConfig *route,
+                       OutboxItem *ret) {
+        _cleanup_free_ char *text = NULL, *rules_json = NULL;
+        size_t len = 0;
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        Severity sev = SEVERITY_LOW;
+        int64_t due = INT64_MAX, within = INT64_MAX;
+        char key[128], d[32];
+        const char *brand = batch[0].alert.brand;
+
+        snprintf(key, sizeof(key), "%s|%s|%" PRId64, batch[0].notifier, strna(batch[0].route),
+                 batch[0].digest_usec);
+        for (const char *p = key; *p; p++)
+                h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+
+        cJSON *rules = cJSON_CreateArray();
+        FILE *f = open_memstream(&text, &len);
+        if (!rules || !f) {
+                cJSON_Delete(rules);
+                if (f)
+                        fclose(f);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const Alert *a = &batch[i].alert;
+                Severity s = severity_from_string(a->severity);
+                if (s > sev)
+                        sev = s;
+                if (a->due_usec > 0 && a->due_usec < due)
+                        due = a->due_usec;
+                if (a->respond_within_usec > 0 && a->respond_within_usec < within)
+                        within = a->respond_within_usec;
+                if (!streq_ptr(brand, a->brand))
+                        brand = NULL;
+                cJSON *rl = cJSON_Parse(a->rules_json ? a->rules_json : "[]"), *it;
+                cJSON_ArrayForEach(it, rl) {
+                        bool have = false;
+                        const cJSON *x;
+                        cJSON_ArrayForEach(x, rules) have = have || (cJSON_IsString(it) &&
+                                                                     streq(x->valuestring,
+                                                                           it->valuestring));
+                        if (!have && cJSON_IsString(it))
+                                cJSON_AddItemToArray(rules, cJSON_CreateString(it->valuestring));
+                }
+                cJSON_Delete(rl);
+                if (i < DIGEST_MAX_LINES)
+                        digest_line(f, a);
+        }
+        if (n > DIGEST_MAX_LINES)
+                fprintf(f, "… and %zu more (earshotctl list)\n", n - DIGEST_MAX_LINES);
+        if (fclose(f) != 0 || !(rules_json = cJSON_PrintUnformatted(rules))) {
+                cJSON_Delete(rules);
+                return -ENOMEM;
+        }
+        cJSON_Delete(rules);
+
+        *ret = (OutboxItem){.id = batch[0].id, .created_usec = batch[0].created_usec,
+                            .digest_usec = batch[0].digest_usec};
+        Alert *a = &ret->alert;
+        char id[32];
+        snprintf(id, sizeof(id), "digest-%016" PRIx64, h);
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        if (asprintf(&ret->message, "%zu alert%s in the last %s", n, n == 1 ? "" : "s",
+                     format_duration(d, sizeof(d), route ? route->digest : 0)) < 0)
+                ret->message = NULL;
+        ret->notifier = strdup(batch[0].notifier);
+        ret->route = batch[0].route ? strdup(batch[0].route) : NULL;
+        ret->event = strdup("digest");
+        ret->alert_id = strdup(id);
+        *a = (Alert){
+                .id = strdup(id),
+                .post_key = strdup(id),
+                .post_id = strdup(id),
+                .source = strdup("earshot"),
+                .network = strdup("earshot"),
+                .brand = brand ? strdup(brand) : NULL,
+                .severity = strdup(severity_to_string(sev)),
+                .state = strdup("open"),
+                .text = TAKE_PTR(text),
+                .rules_json = TAKE_PTR(rules_json),
+                .author_followers = -1,
+                .replies = -1,
+                .reposts = -1,
+                .likes = -1,
+                .created_usec = batch[0].digest_usec ? batch[0].digest_usec : now,
+                .detected_usec = now,
+                .due_usec = due == INT64_MAX ? 0 : due,
+                .respond_within_usec = within == INT64_MAX ? 0 : within,
+                .posts = (int64_t)n,
+                .copies = 1,
+        };
+        if (!ret->message || !ret->notifier || (batch[0].route && !ret->route) || !ret->event ||
+            !ret->alert_id || !a->id || !a->post_key || !a->post_id || !a->source ||
+            !a->network || (brand && !a->brand) || !a->severity || !a->state)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The sample alert of an `earshotctl notify-test` row (its alert id names no alert). */
+static int make_sample(const Config *c, OutboxItem *item) {
+        Alert *a = &item->alert;
+        const char *brand = c->rules && c->rules->n_brands ? c->rules->brands[0].name : NULL;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        char *text = NULL, *message = NULL;
+
+        if (asprintf(&text,
+                     "This is a test from earshotctl notify-test: the route %s reaches the "
+                     "notifier %s. Nobody needs to answer it.",
+                     item->route ? item->route : "default", item->notifier) < 0)
+                return -ENOMEM;
+        if (asprintf(&message, "a test of route %s", item->route ? item->route : "default") <
+            0) {
+                free(text);
+                return -ENOMEM;
+        }
+        alert_done(a);
+        free(item->message);
+        item->message = message;
+        *a = (Alert){
+                .id = strdup(item->alert_id),
+                .post_key = strdup(item->alert_id),
+                .post_id = strdup(item->alert_id),
+                .source = strdup("earshotctl"),
+                .network = strdup("earshot"),
+                .brand = brand ? strdup(brand) : NULL,
+                .severity = strdup("normal"),
+                .state = strdup("open"),
+                .text = text,
+                .rules_json = strdup("[\"notify-test\"]"),
+                .author_handle = strdup("earshot"),
+                .author_name = strdup("earshot"),
+                .author_followers = -1,
+                .replies = -1,
+                .reposts = -1,
+                .likes = -1,
+                .created_usec = item->created_usec,
+                .detected_usec = now,
+                .due_usec = now + (int64_t)USEC_PER_HOUR,
+                .respond_within_usec = (int64_t)USEC_PER_HOUR,
+                .posts = 1,
+                .copies = 1,
+        };
+        if (!a->id || !a->post_key || !a->post_id || !a->source || !a->network ||
+            (brand && !a->brand) || !a->severity || !a->state || !a->rules_json ||
+            !a->author_handle || !a->author_name)
+                return -ENOMEM;
+        return 0;
+}
+
 static void start(Dispatcher *d, OutboxItem *item) {
         Manager *m = d->m;
         Notifier *n = find_notifier(m, item->notifier);
+        OutboxItem *batch = NULL;
+        size_t n_batch = 0;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
         int r;
 
+        if (!item->alert.id) {
+                if (!streq_ptr(item->event, "test")) {
+                        /* the alert was pruned while its row waited: nothing left to say */
+                        (void)store_outbox_cancel(m->store, item->id, "cancelled: the alert is gone",
+                                                  now);
+                        return;
+                }
+                if (!item->alert_id || make_sample(m->inst.config, item) < 0) {
+                        log_error("out of memory, delivery postponed");
+                        return;
+                }
+        }
         if (step_obsolete(item)) {
-                int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
                 char why[64];
                 snprintf(why, sizeof(why), "cancelled: the alert is %s", item->alert.state);
                 log_info("alert %s: %s to %s not sent, the alert is %s meanwhile",
@@ -344,15 +605,58 @@ static void start(Dispatcher *d, OutboxItem *item) {
                                          "notifier not configured or disabled");
                 return;
         }
+        if (item->digest_usec > 0) {
+                r = store_outbox_batch(m->store, item->notifier, item->route, item->digest_usec,
+                                       DIGEST_MAX_ROWS, &batch, &n_batch);
+                if (r < 0) {
+                        log_warning("cannot read digest rows: %s; trying again later",
+                                    store_errmsg(m->store));
+                        return;
+                }
+                size_t kept = 0;
+                for (size_t i = 0; i < n_batch; i++) {
+                        if (batch[i].alert.id) {
+                                batch[kept++] = batch[i];
+                                continue;
+                        }
+                        /* pruned meanwhile: dropped from the digest */
+                        (void)store_outbox_cancel(m->store, batch[i].id,
+                                                  "cancelled: the alert is gone", now);
+                        item_done(&batch[i]);
+                }
+                n_batch = kept;
+                if (n_batch <= 1) {
+                        /* a digest of one is that alert, sent as it is */
+                        outbox_items_free(batch, n_batch);
+                        batch = NULL;
+                        n_batch = 0;
+                }
+        }
         Delivery *dl = calloc(1, sizeof(*dl));
         if (!dl) {
+                outbox_items_free(batch, n_batch);
                 log_error("out of memory, delivery postponed");
                 return;
         }
         dl->d = d;
         dl->notifier = n;
-        dl->item = *item;
-        *item = (OutboxItem){}; /* ownership moved */
+        if (n_batch > 1) {
+                if (make_digest(batch, n_batch, config_route(m->inst.config, item->route),
+                                &dl->item) < 0) {
+                        item_done(&dl->item);
+                        outbox_items_free(batch, n_batch);
+                        free(dl);
+                        log_error("out of memory, delivery postponed");
+                        return;
+                }
+                dl->batch = batch;
+                dl->n_batch = n_batch;
+                dl->item.attempts = batch[0].attempts;
+        } else {
+                dl->item = *item;
+                *item = (OutboxItem){}; /* ownership moved */
+        }
+        n->next_start = now_usec(CLOCK_MONOTONIC) + n->cfg->min_interval;
         dl->next = d->deliveries;
         if (d->deliveries)
                 d->deliveries->prev = dl;
@@ -362,6 +666,7 @@ static void start(Dispatcher *d, OutboxItem *item) {
 
         r = n->cfg->plugin->desc->notifier->deliver(n->state, &dl->alert, &dl->req);
         if (r == EARSHOT_SEND && dl->req.exec_argv) {
+                dl->req.exec_alert_id = dl->alert.id; /* the program's EARSHOT_ALERT_ID */
                 r = exec_start(m->exec, &dl->req, on_run_done, dl, &dl->run);
                 if (r < 0) {
                         dl->run = NULL;
@@ -393,24 +698,68 @@ static void start(Dispatcher *d, OutboxItem *item) {
                 finish(dl, EARSHOT_RETRY, strerror(r < 0 ? -r : EINVAL), 0);
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Dispatcher *d = userdata;
+/* Rows queued longer ago than delivery.max_age give up: failed, logged, counted. */
+static void expire_old(Dispatcher *d, int64_t now) {
+        Manager *m = d->m;
+        const Config *c = m->inst.config;
+        DeliveryRow *rows = NULL;
+        size_t n = 0;
+        char age[32];
+
+        if (c->delivery_max_age == 0)
+                return;
+        if (store_outbox_expire(m->store, now - (int64_t)c->delivery_max_age, now, &rows, &n) <
+            0) {
+                log_warning("cannot expire old outbox rows: %s", store_errmsg(m->store));
+                return;
+        }
+        format_duration(age, sizeof(age), c->delivery_max_age);
+        for (size_t i = 0; i < n; i++)
+                log_error("alert %s (%s) to %s: given up, undelivered after %s; last error: %s "
+                          "(earshotctl deliveries --failed; earshotctl redeliver %" PRId64 ")",
+                          strna(rows[i].alert_id), strna(rows[i].event), strna(rows[i].notifier),
+                          age, rows[i].last_error ? rows[i].last_error : "none", rows[i].id);
+        delivery_rows_free(rows, n);
+}
+
+static void wake_at(Dispatcher *d, usec_t when) {
+        if (when < d->wake)
+                d->wake = when;
+}
+
+/* Start the due rows of one notifier, within its rate and the in-flight cap. */
+static void take(Dispatcher *d, Notifier *n, int64_t now, usec_t mono) {
         Manager *m = d->m;
         OutboxItem *items = NULL;
-        size_t n = 0;
+        size_t busy = 0, got = 0, taken = 0;
 
-        if (m->stopping)
-                return 0;
-        d->due_now = false;
-        int r = store_outbox_due(m->store, (int64_t)now_usec(CLOCK_REALTIME), BATCH, &items, &n);
+        if (n->hold_until > mono) {
+                wake_at(d, n->hold_until);
+                return;
+        }
+        if (n->next_start > mono) {
+                wake_at(d, n->next_start);
+                return;
+        }
+        if (d->n_in_flight >= MAX_IN_FLIGHT) {
+                d->due_now = true;
+                return;
+        }
+        for (Delivery *dl = d->deliveries; dl; dl = dl->next)
+                if (dl->notifier == n)
+                        busy += 1 + dl->n_batch;
+        size_t want = n->cfg->min_interval > 0 ? 1 : MAX_IN_FLIGHT - d->n_in_flight;
+        if (want > BATCH)
+                want = BATCH;
+        int r = store_outbox_due_for(m->store, n->cfg->name, NULL, now, want + busy, &items,
+                                     &got);
         if (r < 0) {
                 log_warning("cannot read the outbox: %s; looking again in 10s",
                             store_errmsg(m->store));
-                arm(d, 10 * USEC_PER_SEC);
-                return 0;
+                wake_at(d, mono + 10 * USEC_PER_SEC);
+                return;
         }
-        size_t taken = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < got && taken < want; i++) {
                 if (in_flight(d, items[i].id))
                         continue;
                 if (d->n_in_flight >= MAX_IN_FLIGHT) {
@@ -420,8 +769,48 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 start(d, &items[i]);
                 taken++;
         }
-        if (n == BATCH && taken > 0)
+        if (n->cfg->min_interval > 0 && taken > 0)
+                wake_at(d, n->next_start); /* its next row, at its rate */
+        else if (got == want + busy && taken > 0)
                 d->due_now = true;
+        outbox_items_free(items, got);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Dispatcher *d = userdata;
+        Manager *m = d->m;
+        OutboxItem *items = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        usec_t mono = now_usec(CLOCK_MONOTONIC);
+        size_t n = 0;
+
+        if (m->stopping)
+                return 0;
+        d->due_now = false;
+        d->wake = USEC_INFINITY;
+        expire_old(d, now);
+        names = calloc(1, sizeof(char *));
+        for (size_t k = 0; names && k < m->inst.n_notifiers; k++) {
+                Notifier *nf = &m->inst.notifiers[k];
+                if (!nf->cfg->enabled)
+                        continue;
+                if (strv_extend(&names, nf->cfg->name) < 0)
+                        names = strv_free(names);
+                take(d, nf, now, mono);
+        }
+        /* rows for notifiers no longer configured or disabled: start() keeps them for later */
+        int r = names ? store_outbox_due_for(m->store, NULL, names, now, BATCH, &items, &n)
+                      : -ENOMEM;
+        if (r < 0) {
+                log_warning("cannot read the outbox: %s; looking again in 10s",
+                            r == -ENOMEM ? "out of memory" : store_errmsg(m->store));
+                arm(d, 10 * USEC_PER_SEC);
+                return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!in_flight(d, items[i].id))
+                        start(d, &items[i]);
         outbox_items_free(items, n);
         rearm(d);
         manager_check_once_done(m);
@@ -434,6 +823,7 @@ int dispatcher_new(Manager *m, Dispatcher **ret) {
         if (!d)
                 return -ENOMEM;
         d->m = m;
+        d->wake = USEC_INFINITY;
         r = sd_event_add_time(m->event, &d->timer, CLOCK_MONOTONIC, USEC_INFINITY, 1, on_timer,
                               d);
         if (r < 0) {

@@ -54,6 +54,11 @@ static void help(void) {
                "  explain TEXT          for every rule: does it match TEXT, and why (not)\n"
                "  backtest              re-run the rules over the posts the daemon has seen and\n"
                "                        report the alerts a rule change would add or remove\n"
+               "  deliveries            the outbox: pending, failed and rejected deliveries\n"
+               "                        with their last error; --pending, --failed, --all\n"
+               "  redeliver ID...       queue outbox rows again (or --failed: all of those)\n"
+               "  notify-test ROUTE     send a sample alert through a route (or a notifier, or\n"
+               "                        default) and wait for the outcome\n"
                "  sources               every source and feed: last poll, status, next poll,\n"
                "                        backoff, rate limit, posts seen, coverage gaps\n"
                "  poll NAME             poll source NAME once, now, and print the posts it\n"
@@ -326,6 +331,8 @@ int main(int argc, char **argv) {
         }
         if (ctl_queue_command(argv[optind]))
                 return ctl_queue_main(argc - optind, argv + optind);
+        if (ctl_delivery_command(argv[optind]))
+                return ctl_delivery_main(argc - optind, argv + optind);
 
         char **cargv = argv + optind;
         int cargc = argc - optind;

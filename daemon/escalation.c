@@ -120,18 +120,15 @@ static int step_alert(Escalator *e, const char *id, int64_t now, bool *ret_fired
                 snprintf(event, sizeof(event), "escalation-%zu", plan.level);
                 escalation_message(message, sizeof(message), a->due_usec, now);
                 size_t sent = 0;
-                for (size_t k = 0; r >= 0 && k < m->inst.n_notifiers; k++) {
-                        const Notifier *n = &m->inst.notifiers[k];
-                        if (!n->cfg->enabled)
-                                continue;
-                        if (step->notify && !strv_contains(step->notify, n->cfg->name))
-                                continue;
-                        AlertState stop =
-                                config_step_stop_on(step, (usec_t)a->respond_within_usec);
-                        r = store_outbox_add_step(m->store, a->id, n->cfg->name, event,
-                                                  alert_state_to_string(stop), message, now, now);
-                        sent++;
-                }
+                _cleanup_strv_free_ char **rules = NULL;
+                AlertFacts f;
+                AlertState stop = config_step_stop_on(step, (usec_t)a->respond_within_usec);
+                r = alert_facts_init(&f, a, &rules);
+                if (r >= 0)
+                        r = manager_queue_event(m, &f, step->notify, a->id, event,
+                                                alert_state_to_string(stop), message, now);
+                if (r > 0)
+                        sent = (size_t)r;
                 snprintf(note, sizeof(note), "%s: %s (%zu notifier%s)", event, message, sent,
                          sent == 1 ? "" : "s");
                 if (r >= 0)

@@ -32,6 +32,8 @@ struct earshot_request {
         /* request_exec: a program run instead of a transfer (see exec.h) */
         char **exec_argv; /* owned strv; NULL = not a program run */
         int64_t exec_timeout; /* µs */
+        const char *exec_alert_id; /* borrowed: the alert's id, for the program's
+                                    * EARSHOT_ALERT_ID (set by the dispatcher); NULL = none */
 };
 
 void http_request_done(struct earshot_request *req);
@@ -58,7 +60,9 @@ typedef struct HttpOptions {
 } HttpOptions;
 
 typedef struct HttpResponse {
-        int status;           /* HTTP status, 0 when the transfer failed */
+        int status;           /* HTTP status, 0 when the transfer failed; for a mail
+                               * submission the last SMTP reply code (2yz on success, 4yz/5yz
+                               * when the server refused), 0 without an error reply */
         CURLcode result;      /* CURLE_OK or why it failed */
         const char *error;    /* readable reason when result != CURLE_OK */
         bool too_large;       /* the body passed max_size and was cut off */
@@ -79,7 +83,11 @@ typedef void (*HttpDoneFunc)(HttpCall *call, const HttpResponse *resp, void *use
 int http_glue_new(sd_event *e, HttpGlue **ret);
 HttpGlue *http_glue_free(HttpGlue *g);
 
-/* Start a transfer. *ret (may be NULL) is valid until the callback runs or http_cancel(). */
+/*
+ * Start a transfer. *ret (may be NULL) is valid until the callback runs or http_cancel().
+ * A request with mail_from set is an SMTP submission (smtp:// with STARTTLS required, or
+ * smtps://); -EPERM (logged) when it asks for plain SMTP to a host that is not loopback.
+ */
 int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions *o,
                HttpDoneFunc cb, void *userdata, HttpCall **ret);
 /* Abort a transfer; its callback will not run. NULL is fine. */

@@ -479,19 +479,73 @@ static char *text_key_of(const char *text) {
         return out;
 }
 
-/* Notify every enabled notifier of an event of an alert (INSERT OR IGNORE: once per event). */
-static int outbox_event(Manager *m, const char *id, const char *event, const char *message,
+int alert_facts_init(AlertFacts *f, const Alert *a, char ***ret_rules) {
+        cJSON *rules = cJSON_Parse(a->rules_json ? a->rules_json : "[]");
+        const cJSON *it;
+        char **l = calloc(1, sizeof(char *));
+
+        if (!l) {
+                cJSON_Delete(rules);
+                return -ENOMEM;
+        }
+        cJSON_ArrayForEach(it, rules) if (cJSON_IsString(it) && strv_extend(&l, it->valuestring) < 0) {
+                cJSON_Delete(rules);
+                strv_free(l);
+                return -ENOMEM;
+        }
+        cJSON_Delete(rules);
+        *f = (AlertFacts){
+                .brand = a->brand,
+                .rules = (const char *const *)l,
+                .severity = severity_from_string(a->severity),
+                .network = a->network,
+                .source = a->source,
+        };
+        *ret_rules = l;
+        return 0;
+}
+
+int manager_queue_event(Manager *m, const AlertFacts *f, char *const *names, const char *id,
+                        const char *event, const char *stop_on, const char *message,
                         int64_t now) {
-        for (size_t k = 0; k < m->inst.n_notifiers; k++) {
-                const Notifier *n = &m->inst.notifiers[k];
-                if (!n->cfg->enabled)
-                        continue;
-                int r = store_outbox_add_step(m->store, id, n->cfg->name, event, NULL, message,
-                                              now, now);
+        const Config *c = m->inst.config;
+        _cleanup_free_ RouteTarget *t = NULL;
+        size_t n = 0;
+        int queued = 0;
+        int r = route_names(c, names, f, &t, &n);
+        if (r < 0)
+                return r;
+        if (n == 0 && c->n_notifiers > 0)
+                log_warning("alert %s (%s): no enabled notifier to tell", id, event);
+        for (size_t i = 0; i < n; i++) {
+                int64_t window;
+                OutboxNew o = {
+                        .alert_id = id,
+                        .notifier = c->notifiers[t[i].notifier].name,
+                        .route = t[i].route ? t[i].route->name : NULL,
+                        .event = event,
+                        .stop_on = stop_on,
+                        .message = message,
+                };
+                o.next_attempt = route_when(&t[i], f->severity, event, now, &window);
+                o.digest_usec = window;
+                r = store_outbox_queue(m->store, &o, now);
                 if (r < 0)
                         return r;
+                queued += r;
         }
-        return 0;
+        return queued;
+}
+
+/* Tell an alert's routes of an event (once per event and notifier). */
+static int outbox_event(Manager *m, const Alert *a, const char *event, const char *message,
+                        int64_t now) {
+        _cleanup_strv_free_ char **rules = NULL;
+        AlertFacts f;
+        int r = alert_facts_init(&f, a, &rules);
+        if (r < 0)
+                return r;
+        return manager_queue_event(m, &f, NULL, a->id, event, NULL, message, now);
 }
 
 /*
@@ -524,9 +578,14 @@ static int alert_or_attach(Feed *f, const struct earshot_post *p, const char *ke
                         return r;
                 if (r >= 0) {
                         r = store_alert_attach(m->store, target, "thread", &ap, now);
-                        if (r > 0)
-                                r = outbox_event(m, target, "thread",
-                                                 "the author posted again about it", now);
+                        if (r > 0) {
+                                _cleanup_(alert_done) Alert ta = {};
+                                r = store_alert_get(m->store, target, &ta);
+                                if (r >= 0)
+                                        r = outbox_event(m, &ta, "thread",
+                                                         "the author posted again about it",
+                                                         now);
+                        }
                         if (r < 0)
                                 return r;
                         log_info("%s post %s joins the thread of alert %s", f->source->prefix,
@@ -606,7 +665,7 @@ static int alert_or_attach(Feed *f, const struct earshot_post *p, const char *ke
         if (r >= 0 && plan.level > 0)
                 r = store_alert_set_escalation(m->store, id, (int64_t)plan.level, plan.next_usec);
         if (r >= 0)
-                r = outbox_event(m, id, "new", NULL, now);
+                r = outbox_event(m, &a, "new", NULL, now);
         if (r < 0)
                 return r;
         char d[32];
@@ -1231,11 +1290,8 @@ static int raise_operator_alert(Manager *m, Feed *f, const char *kind, int64_t e
                 store_rollback(m->store);
                 return 0;
         }
-        for (size_t k = 0; r >= 0 && k < m->inst.n_notifiers; k++) {
-                const Notifier *n = &m->inst.notifiers[k];
-                if (n->cfg->enabled)
-                        r = store_outbox_add(m->store, id, n->cfg->name, "new", now, now);
-        }
+        if (r >= 0)
+                r = outbox_event(m, &a, "new", NULL, now);
         if (r >= 0 && streq(kind, "silent"))
                 r = store_feed_set_silent(m->store, f->key, f->silent_since);
         if (r >= 0)

@@ -12,6 +12,7 @@
 #include "hosts.h"
 #include "exec.h"
 #include "http.h"
+#include "routes.h"
 #include "log.h"
 #include "plugin.h"
 #include "rules.h"
@@ -62,6 +63,8 @@ typedef struct Notifier {
         struct earshot_host host;
         char prefix[160];
         Complaint complaint;
+        usec_t next_start; /* CLOCK_MONOTONIC: min_interval after the last start */
+        usec_t hold_until; /* CLOCK_MONOTONIC: the receiver failed; its backlog waits */
 } Notifier;
 
 /* Source and notifier instances built from one Config; swapped as a whole on reload. */
@@ -117,6 +120,18 @@ int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void 
 void instances_done(Instances *i);
 /* Stop and free the sources only (polls in flight are dropped uncommitted). */
 void instances_stop_sources(Instances *i);
+
+/* An alert's facts for routing; *ret_rules (strv, the caller frees it) backs f->rules. */
+int alert_facts_init(AlertFacts *f, const Alert *a, char ***ret_rules);
+/*
+ * Queue an event of an alert for delivery: to the alert's routes (names NULL), or to the routes
+ * and notifiers named (an escalation step's notify:). Once per event and notifier; digest
+ * routes hold new alerts until their window ends. Returns the number of rows queued, or a
+ * negative errno. Call inside the store transaction that records the event.
+ */
+int manager_queue_event(Manager *m, const AlertFacts *f, char *const *names, const char *id,
+                        const char *event, const char *stop_on, const char *message,
+                        int64_t now);
 
 int manager_new(const ManagerOptions *opts, Manager **ret);
 Manager *manager_free(Manager *m);

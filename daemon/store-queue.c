@@ -573,7 +573,7 @@ int store_prune_outbox(Store *s, int64_t before) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = sql_prepare(s,
                             "DELETE FROM outbox WHERE state IN ('delivered', 'rejected', "
-                            "'cancelled') AND created_usec < ?",
+                            "'cancelled', 'failed') AND created_usec < ?",
                             &st);
         if (r < 0)
                 return r;

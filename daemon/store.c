@@ -161,6 +161,10 @@ static const char *const migrations[] = {
         "ALTER TABLE outbox ADD COLUMN stop_on TEXT;"
         "ALTER TABLE outbox ADD COLUMN message TEXT;"
         "CREATE INDEX outbox_by_time ON outbox(state, created_usec);",
+        /* 4 -> 5: routes and digests; rows that gave up are 'failed' */
+        "ALTER TABLE outbox ADD COLUMN route TEXT;"
+        "ALTER TABLE outbox ADD COLUMN digest_usec INTEGER;"
+        "CREATE INDEX outbox_by_notifier ON outbox(notifier, state, next_attempt_usec);",
 };
 
 int sql_errno(int rc) {
@@ -829,55 +833,15 @@ void alert_done(Alert *a) {
 
 void outbox_items_free(OutboxItem *items, size_t n) {
         for (size_t i = 0; i < n; i++) {
+                free(items[i].alert_id);
                 free(items[i].notifier);
                 free(items[i].event);
                 free(items[i].stop_on);
                 free(items[i].message);
+                free(items[i].route);
                 alert_done(&items[i].alert);
         }
         free(items);
-}
-
-int store_outbox_due(Store *s, int64_t now, size_t max, OutboxItem **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        OutboxItem *items = NULL;
-        size_t n = 0;
-        int r = sql_prepare(s,
-                        "SELECT o.id, o.notifier, o.event, o.attempts, o.stop_on, o.message, "
-                        ALERT_COLUMNS
-                        " FROM outbox o JOIN alerts a ON a.id = o.alert_id "
-                        "WHERE o.state = 'pending' AND o.next_attempt_usec <= ? "
-                        "ORDER BY o.next_attempt_usec, o.id LIMIT ?",
-                        &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int64(st, 2, (int64_t)max);
-        items = calloc(max ? max : 1, sizeof(OutboxItem));
-        if (!items)
-                return -ENOMEM;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
-                OutboxItem *it = &items[n++];
-                it->id = sqlite3_column_int64(st, 0);
-                it->notifier = sql_column_dup(st, 1);
-                it->event = sql_column_dup(st, 2);
-                it->attempts = sqlite3_column_int64(st, 3);
-                bool oom = false;
-                it->stop_on = sql_column_dup_or_null(st, 4, &oom);
-                it->message = sql_column_dup_or_null(st, 5, &oom);
-                if (!it->notifier || !it->event || oom || store_read_alert(st, 6, &it->alert) < 0) {
-                        outbox_items_free(items, n);
-                        return -ENOMEM;
-                }
-        }
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-                outbox_items_free(items, n);
-                return sql_errno(rc);
-        }
-        *ret = items;
-        *ret_n = n;
-        return 0;
 }
 
 int store_outbox_next(Store *s, int64_t *ret) {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_FILE "earshot.db"
 
 typedef struct Store Store;
@@ -53,12 +53,16 @@ void alert_done(Alert *a);
 
 typedef struct OutboxItem {
         int64_t id;
+        char *alert_id;
         char *notifier;
         char *event;
         char *stop_on; /* escalation steps: the state name that cancels the row; else NULL */
         char *message; /* escalation steps: what it says; else NULL */
+        char *route;   /* the route that queued it; NULL = the implicit default route */
+        int64_t digest_usec; /* a digest row: the end of its window; else 0 */
+        int64_t created_usec;
         int64_t attempts;
-        Alert alert;
+        Alert alert;   /* alert.id is NULL when the alert is gone (or for a "test" row) */
 } OutboxItem;
 
 void outbox_items_free(OutboxItem *items, size_t n);
@@ -146,8 +150,67 @@ int store_alert_insert(Store *s, const Alert *a);
 int store_outbox_add(Store *s, const char *alert_id, const char *notifier, const char *event,
                      int64_t next_attempt, int64_t now);
 
-/* Up to max pending outbox rows due at `now`, oldest first, with their alerts. */
+/* Up to max pending outbox rows due at `now`, the most urgent alert (soonest due) first, with
+ * their alerts. */
 int store_outbox_due(Store *s, int64_t now, size_t max, OutboxItem **ret, size_t *ret_n);
+
+/* ---- delivery (store-outbox.c) ---- */
+
+/* A row to queue. */
+typedef struct OutboxNew {
+        const char *alert_id, *notifier, *event; /* required */
+        const char *route;   /* NULL = the implicit default route */
+        const char *stop_on; /* escalation steps: the state name that cancels the row */
+        const char *message; /* escalation steps: what it says */
+        int64_t next_attempt;
+        int64_t digest_usec; /* a digest row: the end of its window; 0 = not batched */
+} OutboxNew;
+
+/* Queue a row: 1 when queued, 0 when that alert's event was already queued for that notifier
+ * (once per event), or negative errno. */
+int store_outbox_queue(Store *s, const OutboxNew *o, int64_t now);
+/*
+ * Up to max pending rows due at `now` of one notifier (notifier != NULL); or, with notifier
+ * NULL, of every notifier not named in `except` (NULL-terminated; may be NULL). The most
+ * urgent alert first.
+ */
+int store_outbox_due_for(Store *s, const char *notifier, char *const *except, int64_t now,
+                         size_t max, OutboxItem **ret, size_t *ret_n);
+/* The pending rows of one digest (notifier, route, window), the most urgent first. */
+int store_outbox_batch(Store *s, const char *notifier, const char *route, int64_t digest_usec,
+                       size_t max, OutboxItem **ret, size_t *ret_n);
+
+/* An outbox row as `earshotctl deliveries` shows it. */
+typedef struct DeliveryRow {
+        int64_t id;
+        char *alert_id, *notifier, *route, *event, *state, *last_error;
+        int64_t attempts, next_attempt_usec, created_usec, done_usec, digest_usec;
+} DeliveryRow;
+void delivery_row_done(DeliveryRow *d);
+void delivery_rows_free(DeliveryRow *rows, size_t n);
+
+typedef enum DeliveryFilter {
+        DELIVERIES_OPEN,    /* pending, failed and rejected: what needs looking at */
+        DELIVERIES_PENDING,
+        DELIVERIES_FAILED,  /* failed (gave up after max_age) and rejected (refused for good) */
+        DELIVERIES_ALL,
+} DeliveryFilter;
+
+/* Rows, newest first. */
+int store_outbox_list(Store *s, DeliveryFilter f, size_t limit, DeliveryRow **ret,
+                      size_t *ret_n);
+/* The id of the row the last successful INSERT made. */
+int64_t store_last_insert_id(Store *s);
+/* One row by id: 0, or -ENOENT. */
+int store_outbox_get(Store *s, int64_t id, DeliveryRow *ret);
+/* Rows per state: pending, delivered, failed, rejected, cancelled. */
+int store_outbox_counts(Store *s, int64_t ret[5]);
+/* Pending rows queued before `before` give up: they become 'failed', and are returned. */
+int store_outbox_expire(Store *s, int64_t before, int64_t now, DeliveryRow **ret,
+                        size_t *ret_n);
+/* Queue a finished row again, now, as new (attempts 0, max_age counted from now): 0, -ENOENT,
+ * or -EALREADY when it is still pending. */
+int store_outbox_redeliver(Store *s, int64_t id, int64_t now);
 /* The earliest next_attempt of any pending row; -ENOENT when none. */
 int store_outbox_next(Store *s, int64_t *ret);
 int store_outbox_delivered(Store *s, int64_t id, int64_t now);
@@ -258,7 +321,8 @@ int store_alert_attach(Store *s, const char *alert_id, const char *kind, const A
 /* Delete closed alerts (resolved, muted, false positive) whose state changed before the time,
  * with their history and outbox rows; returns how many. */
 int store_prune_alerts(Store *s, int64_t closed_before);
-/* Delete finished outbox rows (delivered, rejected, cancelled) created before the time. */
+/* Delete finished outbox rows (delivered, rejected, cancelled, failed) created before the
+ * time. */
 int store_prune_outbox(Store *s, int64_t before);
 /* Run SQL as it is: for benchmarks and tools that shape a store directly, never with input. */
 int store_exec(Store *s, const char *sql);

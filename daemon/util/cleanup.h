@@ -5,8 +5,10 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -47,6 +49,10 @@ static inline void closep(int *fd) {
         }
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+/* Equal strings, or both NULL. */
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? strcmp(a, b) == 0 : a == b;
+}
 #define strcaseeq(a, b) (strcasecmp((a), (b)) == 0)
 #define isempty(s) (!(s) || !*(s))
 

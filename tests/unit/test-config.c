@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "plugin.h"
+#include "routes.h"
 #include "rules.h"
 #include "util/strv.h"
 
@@ -1599,7 +1600,7 @@ static void test_escalation_notify(void **state) {
                  "        notify: []\n" ACME,
                  dir, 3);
         assert_error(f, 8, 18, "unknown notifier 'jurnal' (did you mean 'journal'?)");
-        assert_error(f, 8, 26, "unknown notifier 'pager' (not in notifiers:)");
+        assert_error(f, 8, 26, "unknown route or notifier 'pager' (not in routes: or notifiers:)");
         assert_error(f, 10, 17, "notify: names no notifier (leave it out to notify every "
                                 "enabled notifier)");
 }
@@ -1711,9 +1712,182 @@ static void test_shipped_config(void **state) {
         assert_true(pol->steps[1].fraction == 1.0);
 }
 
+/* ---- routes ------------------------------------------------------------------------------ */
+
+#define ROUTE_NOTIFIERS                                                                           \
+        "notifiers:\n"                                                                           \
+        "  - {name: chat, type: log}\n"                                                          \
+        "  - {name: pager, type: log}\n"                                                         \
+        "  - {name: mail, type: log}\n"                                                          \
+        "  - {name: off, type: log, enabled: false}\n"
+#define ROUTE_RULES                                                                               \
+        "brands:\n  - name: acme\n    terms: [acme]\n  - name: zeta\n    terms: [zeta]\n"          \
+        "rules:\n"                                                                               \
+        "  - {name: refund, brand: any, any: [refund], tags: [billing]}\n"                       \
+        "  - {name: outage, brand: any, any: [down], severity: critical, tags: [ops]}\n"
+
+/* The notifier names an alert goes to, space-separated, with "@route" after each. */
+static char *routed(const Config *c, const char *brand, const char *rule, Severity sev,
+                    const char *network) {
+        const char *rules[] = {rule, NULL};
+        AlertFacts fa = {.brand = brand, .rules = rules, .severity = sev, .network = network,
+                         .source = "src"};
+        RouteTarget *t = NULL;
+        size_t n = 0;
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        assert_int_equal(route_alert(c, &fa, &t, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%s@%s", i ? " " : "", c->notifiers[t[i].notifier].name,
+                        t[i].route ? t[i].route->name : "default");
+        fclose(f);
+        free(t);
+        return out;
+}
+
+static void assert_routed(const Config *c, const char *brand, const char *rule, Severity sev,
+                          const char *network, const char *want) {
+        char *got = routed(c, brand, rule, sev, network);
+        if (strcmp(got, want) != 0)
+                fail_msg("%s/%s/%s/%s: routed to \"%s\", want \"%s\"", brand, rule,
+                         severity_to_string(sev), network, got, want);
+        free(got);
+}
+
+static void test_routes(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+        Config *c = load_ok(f,
+                            ROUTE_NOTIFIERS
+                            "routes:\n"
+                            "  - name: urgent\n"
+                            "    match: {severity: [high, critical]}\n"
+                            "    notify: [pager, chat]\n"
+                            "    continue: true\n"
+                            "  - name: billing\n"
+                            "    match: {tag: billing, brand: acme}\n"
+                            "    notify: mail\n"
+                            "  - name: zeta-social\n"
+                            "    match: {brand: zeta, network: [mastodon, bluesky]}\n"
+                            "    notify: [chat, off]\n"
+                            "    digest: 15m\n"
+                            "  - name: quiet\n"
+                            "    match: {rule: refund}\n"
+                            "    notify: chat\n"
+                            "    digest: 1h\n"
+                            "    digest_severity: normal\n" ROUTE_RULES,
+                            dir);
+        assert_int_equal(c->n_routes, 4);
+        assert_true(c->routes[0].cont);
+        assert_int_equal(c->routes[0].severities,
+                         (1u << SEVERITY_HIGH) | (1u << SEVERITY_CRITICAL));
+        assert_int_equal(c->routes[2].digest, 15 * USEC_PER_MINUTE);
+        assert_int_equal(c->routes[2].digest_severity, SEVERITY_LOW);
+        assert_int_equal(c->routes[3].digest_severity, SEVERITY_NORMAL);
+        assert_warning(f, 16, 20, "notifier 'off' is disabled: route 'zeta-social' does not reach it");
+
+        /* continue: the urgent route, then the first of the others that matches */
+        assert_routed(c, "acme", "outage", SEVERITY_CRITICAL, "mastodon", "pager@urgent chat@urgent");
+        assert_routed(c, "acme", "refund", SEVERITY_HIGH, "mastodon",
+                      "pager@urgent chat@urgent mail@billing");
+        /* first match wins without continue */
+        assert_routed(c, "acme", "refund", SEVERITY_NORMAL, "reddit", "mail@billing");
+        assert_routed(c, "zeta", "refund", SEVERITY_NORMAL, "mastodon", "chat@zeta-social");
+        assert_routed(c, "zeta", "refund", SEVERITY_NORMAL, "reddit", "chat@quiet");
+        /* no route takes it: every enabled notifier */
+        assert_routed(c, "zeta", "outage", SEVERITY_NORMAL, "reddit",
+                      "chat@default pager@default mail@default");
+        assert_routed(c, NULL, "source-blocked", SEVERITY_LOW, "earshot",
+                      "chat@default pager@default mail@default");
+
+        /* digests: new alerts up to the digest severity wait for the window's end */
+        RouteTarget t = {.route = &c->routes[2], .notifier = 0};
+        int64_t window, now = INT64_C(1785592800) * 1000000 + 7 * USEC_PER_MINUTE;
+        int64_t end = INT64_C(1785592800) * 1000000 + 15 * USEC_PER_MINUTE;
+        assert_int_equal(route_when(&t, SEVERITY_LOW, "new", now, &window), end);
+        assert_int_equal(window, end);
+        assert_int_equal(route_when(&t, SEVERITY_LOW, "thread", now + 60, &window), end);
+        assert_int_equal(route_when(&t, SEVERITY_NORMAL, "new", now, &window), now);
+        assert_int_equal(window, 0);
+        assert_int_equal(route_when(&t, SEVERITY_LOW, "escalation-1", now, &window), now);
+        assert_int_equal(route_when(&t, SEVERITY_LOW, "test", now, &window), now);
+        t.route = NULL;
+        assert_int_equal(route_when(&t, SEVERITY_LOW, "new", now, &window), now);
+
+        /* an escalation step names routes or notifiers */
+        const char *names[] = {"billing", "pager", NULL};
+        const char *rules[] = {"refund", NULL};
+        AlertFacts fa = {.brand = "acme", .rules = rules, .severity = SEVERITY_LOW};
+        RouteTarget *ts = NULL;
+        size_t n = 0;
+        assert_int_equal(route_names(c, (char *const *)names, &fa, &ts, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(c->notifiers[ts[0].notifier].name, "mail");
+        assert_string_equal(ts[0].route->name, "billing");
+        assert_string_equal(c->notifiers[ts[1].notifier].name, "pager");
+        assert_null(ts[1].route);
+        free(ts);
+
+        char *dump = dump_of(c);
+        assert_contains(dump, "  routes: 4 (then every enabled notifier for alerts none takes)\n");
+        assert_contains(dump, "    urgent -> pager chat; continue\n");
+        assert_contains(dump, "    zeta-social -> chat off; digest every 15m up to low\n");
+        free(dump);
+}
+
+static void test_route_errors(void **state) {
+        Fixture *f = *state;
+        const char *dir = plugin_dir();
+
+        load_bad(f,
+                 ROUTE_NOTIFIERS
+                 "routes:\n"
+                 "  - name: a\n"
+                 "    match: {severity: urgent, brnd: acme}\n"
+                 "    notify: [chatt]\n"
+                 "  - name: a\n"
+                 "    notify: []\n"
+                 "    digest: 10s\n"
+                 "  - match: {rule: refnd, brand: acmee}\n"
+                 "    notify: chat\n" ROUTE_RULES,
+                 dir, 7);
+        assert_error(f, 8, 23, "invalid severity 'urgent'");
+        assert_error(f, 8, 31, "unknown key 'brnd' in a route's match (did you mean 'brand'?)");
+        assert_error(f, 9, 14, "unknown notifier 'chatt' (did you mean 'chat'?)");
+        assert_error(f, 10, 5, "duplicate route name 'a'");
+        assert_error(f, 11, 13, "route 'a': notify: names no notifier");
+        assert_error(f, 12, 13, "digest: from 1m to 24h");
+        assert_error(f, 13, 5, "a route needs a 'name'");
+
+        /* names checked against the rules once they are known */
+        load_bad(f,
+                 ROUTE_NOTIFIERS
+                 "routes:\n"
+                 "  - name: b\n"
+                 "    match: {rule: refnd, brand: acmee, tag: nothing}\n"
+                 "    notify: chat\n" ROUTE_RULES,
+                 dir, 2);
+        assert_error(f, 7, 5, "route 'b' matches unknown rule 'refnd' (did you mean 'refund'?)");
+        assert_error(f, 7, 5, "route 'b' matches unknown brand 'acmee' (did you mean 'acme'?)");
+
+        /* a catch-all that stops hides what follows */
+        Config *c = load_ok(f,
+                            ROUTE_NOTIFIERS
+                            "routes:\n"
+                            "  - {name: all, notify: chat}\n"
+                            "  - {name: never, match: {tag: ops}, notify: pager}\n" ROUTE_RULES,
+                            dir);
+        assert_warning(f, 8, 5, "route 'all' takes every alert and has no continue: true");
+        (void)c;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 TEST("config/unknown-key-did-you-mean", test_unknown_key_did_you_mean),
+                TEST("config/routes", test_routes),
+                TEST("config/route-errors", test_route_errors),
                 TEST("config/unknown-key-valid-keys", test_unknown_key_valid_keys),
                 TEST("config/unknown-key-in-rule", test_unknown_key_in_rule),
                 TEST("config/unknown-key-in-brand", test_unknown_key_in_brand),

@@ -504,19 +504,21 @@ static void test_outbox_retry(void **state) {
         assert_int_equal(store_outbox_next(s, &next), 0);
         assert_int_equal(next, NOW + 50);
 
+        /* both due: the most urgent alert first (equal due times: the row queued first),
+         * whatever the retry times */
         assert_int_equal(store_outbox_due(s, NOW + 100, 10, &items, &n), 0);
         assert_int_equal(n, 2);
-        assert_string_equal(items[0].alert.id, a2.id); /* now the older of the two */
-        assert_int_equal(items[0].attempts, 0);
-        assert_int_equal(items[1].id, id);
-        assert_int_equal(items[1].attempts, 1);
+        assert_int_equal(items[0].id, id);
+        assert_int_equal(items[0].attempts, 1);
+        assert_string_equal(items[1].alert.id, a2.id);
+        assert_int_equal(items[1].attempts, 0);
         outbox_items_free(items, n);
 
         assert_int_equal(store_outbox_retry(s, id, NOW + 200, "HTTP 503"), 0);
         assert_int_equal(store_outbox_due(s, NOW + 200, 10, &items, &n), 0);
         assert_int_equal(n, 2);
-        assert_int_equal(items[1].id, id);
-        assert_int_equal(items[1].attempts, 2);
+        assert_int_equal(items[0].id, id);
+        assert_int_equal(items[0].attempts, 2);
         outbox_items_free(items, n);
 }
 
