@@ -289,24 +289,24 @@ static int cmd_test(const char *name, bool wait, usec_t timeout) {
         snprintf(alert_id, sizeof(alert_id), "test-%" PRIx64 "-%x", (uint64_t)now,
                  (unsigned)getpid());
         ids = calloc(n, sizeof(int64_t));
-        r = ids ? store_begin(s) : -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                OutboxNew o = {
+        _cleanup_free_ OutboxNew *rows = calloc(n, sizeof(OutboxNew));
+        if (!ids || !rows) {
+                fprintf(stderr, "earshotctl: out of memory\n");
+                store_free(s);
+                return EXIT_FAILURE;
+        }
+        for (size_t i = 0; i < n; i++)
+                rows[i] = (OutboxNew){
                         .alert_id = alert_id,
                         .notifier = cfg->notifiers[t[i].notifier].name,
                         .route = t[i].route ? t[i].route->name : NULL,
                         .event = "test",
                         .next_attempt = now,
                 };
-                r = store_outbox_queue(s, &o, now);
-                if (r >= 0)
-                        ids[i] = store_last_insert_id(s);
-        }
-        r = r >= 0 ? store_commit(s) : r;
+        r = store_outbox_queue_tests(s, rows, n, now, ids);
         if (r < 0) {
-                store_rollback(s);
                 fprintf(stderr, "earshotctl notify-test: cannot queue the test: %s\n",
-                        store_errmsg(s));
+                        r == -EBUSY ? "the store stayed locked" : store_errmsg(s));
                 store_free(s);
                 return CTL_EXIT_STORE;
         }

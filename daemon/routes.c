@@ -184,8 +184,8 @@ static int parse_route(Parser *p, Node map, RouteConfig *rt) {
                 if (get_duration(p, v[RK_DIGEST], "digest", &rt->digest) < 0)
                         r = -EINVAL;
                 else if (rt->digest != 0 &&
-                         (rt->digest < USEC_PER_MINUTE || rt->digest > USEC_PER_DAY)) {
-                        error_at(p, v[RK_DIGEST], "digest: from 1m to 24h (or 0 for none)");
+                         (rt->digest < 10 * USEC_PER_SEC || rt->digest > USEC_PER_DAY)) {
+                        error_at(p, v[RK_DIGEST], "digest: from 10s to 24h (or 0 for none)");
                         r = -EINVAL;
                 }
         }

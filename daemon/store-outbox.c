@@ -5,6 +5,7 @@
  * listed and queued again for the operator (earshotctl deliveries / redeliver).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,28 +83,27 @@ int store_outbox_due_for(Store *s, const char *notifier, char *const *except, in
                          size_t max, OutboxItem **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *sql = NULL;
-        size_t n_except = 0;
-        char *q;
+        size_t n_except = 0, len = 0;
 
         while (!notifier && except && except[n_except])
                 n_except++;
-        /* "?, " per excluded name */
-        sql = malloc(1024 + 3 * n_except);
-        if (!sql)
+        FILE *f = open_memstream(&sql, &len);
+        if (!f)
                 return -ENOMEM;
-        q = sql + sprintf(sql,
-                          "SELECT " OUTBOX_COLUMNS ", " ALERT_COLUMNS
-                          " FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id "
-                          "WHERE o.state = 'pending' AND o.next_attempt_usec <= ?1");
+        fputs("SELECT " OUTBOX_COLUMNS ", " ALERT_COLUMNS
+              " FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id "
+              "WHERE o.state = 'pending' AND o.next_attempt_usec <= ?1", f);
         if (notifier)
-                q += sprintf(q, " AND o.notifier = ?2");
+                fputs(" AND o.notifier = ?2", f);
         else if (n_except > 0) {
-                q += sprintf(q, " AND o.notifier NOT IN (");
+                fputs(" AND o.notifier NOT IN (", f);
                 for (size_t i = 0; i < n_except; i++)
-                        q += sprintf(q, "%s?%zu", i ? ", " : "", i + 3);
-                q += sprintf(q, ")");
+                        fprintf(f, "%s?%zu", i ? ", " : "", i + 3);
+                fputs(")", f);
         }
-        sprintf(q, " ORDER BY COALESCE(a.due_usec, o.created_usec), o.id LIMIT %zu", max);
+        fprintf(f, " ORDER BY COALESCE(a.due_usec, o.created_usec), o.id LIMIT %zu", max);
+        if (fclose(f) != 0)
+                return -ENOMEM;
         int r = sql_prepare(s, sql, &st);
         if (r < 0)
                 return r;
@@ -296,4 +296,26 @@ int store_outbox_redeliver(Store *s, int64_t id, int64_t now) {
 
 int64_t store_last_insert_id(Store *s) {
         return sqlite3_last_insert_rowid(s->db);
+}
+
+int store_outbox_queue_tests(Store *s, const OutboxNew *rows, size_t n, int64_t now,
+                             int64_t *ret_ids) {
+        /* a test row names an alert that does not exist (the dispatcher makes up the sample):
+         * foreign keys are off for this connection while it is written; they can only be
+         * switched outside a transaction */
+        int r = sql_exec(s, "PRAGMA foreign_keys=OFF");
+        if (r < 0)
+                return r;
+        r = sql_exec(s, "BEGIN IMMEDIATE");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                r = store_outbox_queue(s, &rows[i], now);
+                if (r >= 0)
+                        ret_ids[i] = sqlite3_last_insert_rowid(s->db);
+        }
+        if (r >= 0)
+                r = sql_exec(s, "COMMIT");
+        if (r < 0 && !sqlite3_get_autocommit(s->db))
+                (void)sql_exec(s, "ROLLBACK");
+        int k = sql_exec(s, "PRAGMA foreign_keys=ON");
+        return r < 0 ? r : k;
 }

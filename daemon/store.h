@@ -201,6 +201,10 @@ int store_outbox_list(Store *s, DeliveryFilter f, size_t limit, DeliveryRow **re
                       size_t *ret_n);
 /* The id of the row the last successful INSERT made. */
 int64_t store_last_insert_id(Store *s);
+/* Queue `earshotctl notify-test` rows (event "test"; their alert_id names no alert), in one
+ * transaction; ret_ids[i] gets each row's id. 0 or negative errno. */
+int store_outbox_queue_tests(Store *s, const OutboxNew *rows, size_t n, int64_t now,
+                             int64_t *ret_ids);
 /* One row by id: 0, or -ENOENT. */
 int store_outbox_get(Store *s, int64_t id, DeliveryRow *ret);
 /* Rows per state: pending, delivered, failed, rejected, cancelled. */

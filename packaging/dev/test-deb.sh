@@ -64,7 +64,7 @@ fi
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 plugindir="/usr/lib/$multiarch/earshot/plugins"
 ls "$root$plugindir"/*.so >/dev/null 2>&1 || fail "no plugins in $plugindir"
-for m in man1/earshotctl.1 man5/earshot-rules.5 man8/earshotd.8; do
+for m in man1/earshotctl.1 man5/earshot-rules.5 man5/earshot.yaml.5 man8/earshotd.8; do
     [ -f "$root/usr/share/man/$m.gz" ] || fail "no man page $m"
 done
 [ -f "$root/usr/share/bash-completion/completions/earshotctl" ] || fail "no bash completion"

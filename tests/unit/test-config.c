@@ -1849,7 +1849,7 @@ static void test_route_errors(void **state) {
                  "    notify: [chatt]\n"
                  "  - name: a\n"
                  "    notify: []\n"
-                 "    digest: 10s\n"
+                 "    digest: 5s\n"
                  "  - match: {rule: refnd, brand: acmee}\n"
                  "    notify: chat\n" ROUTE_RULES,
                  dir, 7);
@@ -1858,7 +1858,7 @@ static void test_route_errors(void **state) {
         assert_error(f, 9, 14, "unknown notifier 'chatt' (did you mean 'chat'?)");
         assert_error(f, 10, 5, "duplicate route name 'a'");
         assert_error(f, 11, 13, "route 'a': notify: names no notifier");
-        assert_error(f, 12, 13, "digest: from 1m to 24h");
+        assert_error(f, 12, 13, "digest: from 10s to 24h");
         assert_error(f, 13, 5, "a route needs a 'name'");
 
         /* names checked against the rules once they are known */
