@@ -65,6 +65,8 @@ struct earshot_sink {
         SinkGap *gaps;        /* owned */
         size_t n_gaps;
         char *error;          /* the plugin's words for a failure; NULL = none */
+        char **deleted;       /* owned: "network:id" of posts deleted at their source */
+        size_t n_deleted;
 };
 
 static void sink_done(struct earshot_sink *s) {
@@ -87,6 +89,9 @@ static void sink_done(struct earshot_sink *s) {
                 free(s->gaps[i].reason);
         free(s->gaps);
         free(s->error);
+        for (size_t i = 0; i < s->n_deleted; i++)
+                free(s->deleted[i]);
+        free(s->deleted);
         *s = (struct earshot_sink){};
 }
 
@@ -184,6 +189,114 @@ static int host_set_error(struct earshot_sink *s, const char *message) {
         return 0;
 }
 
+static int host_post_deleted(struct earshot_sink *s, const char *network, const char *id) {
+        char *key;
+        if (!network || !id || !*network || !*id)
+                return -EINVAL;
+        if (s->n_deleted >= 1000)
+                return 0; /* more come with the next response */
+        if (asprintf(&key, "%s:%s", network, id) < 0)
+                return -ENOMEM;
+        char **nl = realloc(s->deleted, sizeof(char *) * (s->n_deleted + 1));
+        if (!nl) {
+                free(key);
+                return -ENOMEM;
+        }
+        s->deleted = nl;
+        s->deleted[s->n_deleted++] = key;
+        return 0;
+}
+
+/* ---- what a source keeps (state_get / state_set) --------------------------------------------- */
+
+static Source *source_of(const struct earshot_host *host) {
+        return (Source *)((char *)host - offsetof(Source, host));
+}
+
+static void source_state_load(Source *s) {
+        Manager *m = s->manager;
+        if (s->kv_loaded)
+                return;
+        s->kv_loaded = true;
+        if (!m->store)
+                return;
+        int r = store_state_load(m->store, s->cfg->name, (int64_t)now_usec(CLOCK_REALTIME),
+                                 &s->kv, &s->n_kv);
+        if (r < 0)
+                log_warning("%s cannot read its saved state: %s", s->prefix,
+                            store_errmsg(m->store));
+}
+
+static const char *host_state_get(const struct earshot_host *host, const char *key) {
+        Source *s = source_of(host);
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        if (!key)
+                return NULL;
+        source_state_load(s);
+        for (size_t i = 0; i < s->n_kv; i++)
+                if (streq(s->kv[i].key, key))
+                        return s->kv[i].expires_usec == 0 || s->kv[i].expires_usec > now
+                                       ? s->kv[i].value
+                                       : NULL;
+        return NULL;
+}
+
+static bool state_key_valid(const char *key) {
+        size_t n = 0;
+        for (const char *p = key; p && *p; p++, n++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+                        return false;
+        return n > 0 && n <= 64;
+}
+
+static int host_state_set(const struct earshot_host *host, const char *key, const char *value,
+                          int64_t expires_usec) {
+        Source *s = source_of(host);
+        Manager *m = s->manager;
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
+        size_t i;
+
+        if (!state_key_valid(key) || (value && strlen(value) > 65536) || expires_usec < 0)
+                return -EINVAL;
+        source_state_load(s);
+        if (m->store) {
+                int r = store_state_set(m->store, s->cfg->name, key, value, expires_usec, now);
+                if (r < 0) {
+                        log_warning("%s cannot save its state '%s': %s", s->prefix, key,
+                                    store_errmsg(m->store));
+                        return r;
+                }
+        }
+        for (i = 0; i < s->n_kv && !streq(s->kv[i].key, key); i++)
+                ;
+        if (i == s->n_kv) {
+                if (!value)
+                        return 0;
+                StateEntry *nk = realloc(s->kv, sizeof(StateEntry) * (s->n_kv + 1));
+                if (!nk)
+                        return -ENOMEM;
+                s->kv = nk;
+                s->kv[s->n_kv] = (StateEntry){.key = strdup(key)};
+                if (!s->kv[s->n_kv].key)
+                        return -ENOMEM;
+                s->n_kv++;
+        }
+        StateEntry *e = &s->kv[i];
+        if (e->value)
+                explicit_bzero(e->value, strlen(e->value));
+        free(e->value);
+        e->value = NULL;
+        if (!value) {
+                free(e->key);
+                *e = s->kv[--s->n_kv];
+                return 0;
+        }
+        e->value = strdup(value);
+        e->expires_usec = expires_usec;
+        return e->value ? 0 : -ENOMEM;
+}
+
 static int host_set_cursor(struct earshot_sink *s, const char *cursor) {
         char *c = NULL;
         if (cursor && !(c = strndup(cursor, 4096)))
@@ -268,6 +381,7 @@ void manager_host_init(struct earshot_host *host, void *userdata) {
                 .request_flags = http_request_set_flags,
                 .request_exec = http_request_set_exec,
                 .log_fields = host_log_fields,
+                .post_deleted = host_post_deleted,
         };
 }
 
@@ -289,6 +403,7 @@ static void source_done(Source *s) {
         free(s->feeds);
         if (s->state && s->cfg->plugin->desc->source->destroy)
                 s->cfg->plugin->desc->source->destroy(s->state);
+        state_entries_free(s->kv, s->n_kv);
         *s = (Source){};
 }
 
@@ -354,6 +469,8 @@ int instances_load(Manager *m, const char *path, ConfigErrorFunc on_error, void 
                 s->cfg = sc;
                 snprintf(s->prefix, sizeof(s->prefix), "[source:%s:%s]", sc->type, sc->name);
                 manager_host_init(&s->host, s->prefix);
+                s->host.state_get = host_state_get;
+                s->host.state_set = host_state_set;
                 r = ops->create(&s->host, &vals, err, sizeof(err), &s->state);
                 if (r < 0) {
                         char msg[1024];
@@ -677,6 +794,24 @@ static int alert_or_attach(Feed *f, const struct earshot_post *p, const char *ke
         return 1;
 }
 
+/* An alert whose post was deleted at its source: its history says so and its routes hear it. */
+static int alert_deleted(Manager *m, const char *id, int64_t now) {
+        _cleanup_(alert_done) Alert a = {};
+        int r = store_alert_get(m->store, id, &a);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        r = store_event_add(m->store, id, now, "deleted", NULL, NULL, "earshotd",
+                            "the post was deleted at its source");
+        if (r < 0)
+                return r;
+        /* closed alerts are history: nobody needs telling */
+        AlertState st = alert_state_from_string(a.state);
+        if (st != ALERT_OPEN && st != ALERT_ACKNOWLEDGED)
+                return 0;
+        r = outbox_event(m, &a, "deleted", "the post was deleted at its source", now);
+        return r < 0 ? r : 0;
+}
+
 /*
  * Write what one response yields, in one transaction. Returns the number of new alerts, or a
  * negative errno (nothing was written).
@@ -769,6 +904,19 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, bool poll
                                              : "an unknown time",
                             g->to_usec > 0 ? format_timestamp(b, sizeof(b), g->to_usec)
                                            : "an unknown time");
+        }
+        for (size_t i = 0; i < sink->n_deleted; i++) {
+                _cleanup_free_ char *id = NULL;
+                r = store_post_deleted(m->store, sink->deleted[i], now, &id);
+                if (r > 0)
+                        r = alert_deleted(m, id, now);
+                if (r < 0)
+                        goto fail;
+                if (id) {
+                        n_attached++; /* something to deliver */
+                        log_info("%s alert %s: its post %s was deleted at the source",
+                                 f->source->prefix, id, sink->deleted[i]);
+                }
         }
         r = store_feed_success(m->store, f->key, sc->name, sink->cursor, poll_done, now);
         if (r >= 0)

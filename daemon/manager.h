@@ -54,6 +54,10 @@ struct Source {
         char prefix[160];             /* "[source:mastodon:NAME]" */
         usec_t paused_until;          /* CLOCK_MONOTONIC: a pause the server asked for in a body
                                        * (set_backoff) holds every feed of the source */
+        StateEntry *kv;               /* owned: what the plugin keeps (state_get/state_set),
+                                       * loaded from the store on first use */
+        size_t n_kv;
+        bool kv_loaded;
 };
 
 typedef struct Notifier {

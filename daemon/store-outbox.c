@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store-internal.h"
+#include "util/cleanup.h"
 
 #define OUTBOX_COLUMNS                                                                         \
         "o.id, o.notifier, o.event, o.attempts, o.stop_on, o.message, o.route, "             \
@@ -318,4 +319,115 @@ int store_outbox_queue_tests(Store *s, const OutboxNew *rows, size_t n, int64_t 
                 (void)sql_exec(s, "ROLLBACK");
         int k = sql_exec(s, "PRAGMA foreign_keys=ON");
         return r < 0 ? r : k;
+}
+
+/* ---- source state ---------------------------------------------------------------------------- */
+
+void state_entries_free(StateEntry *e, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(e[i].key);
+                if (e[i].value)
+                        explicit_bzero(e[i].value, strlen(e[i].value));
+                free(e[i].value);
+        }
+        free(e);
+}
+
+int store_state_load(Store *s, const char *source, int64_t now, StateEntry **ret,
+                     size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        StateEntry *e = NULL;
+        size_t n = 0, cap = 0;
+        int rc, r = sql_prepare(s,
+                                "SELECT key, value, expires_usec FROM source_state "
+                                "WHERE source = ? AND (expires_usec = 0 OR expires_usec > ?)",
+                                &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, source);
+        sqlite3_bind_int64(st, 2, now);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (sql_grow((void **)&e, &cap, n, sizeof(StateEntry)) < 0)
+                        goto oom;
+                e[n] = (StateEntry){.key = sql_column_dup(st, 0), .value = sql_column_dup(st, 1),
+                                    .expires_usec = sqlite3_column_int64(st, 2)};
+                n++;
+                if (!e[n - 1].key || !e[n - 1].value)
+                        goto oom;
+        }
+        if (rc != SQLITE_DONE) {
+                state_entries_free(e, n);
+                return sql_errno(rc);
+        }
+        *ret = e;
+        *ret_n = n;
+        return 0;
+oom:
+        state_entries_free(e, n);
+        return -ENOMEM;
+}
+
+int store_state_set(Store *s, const char *source, const char *key, const char *value,
+                    int64_t expires_usec, int64_t now) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sql_prepare(s,
+                            value ? "INSERT INTO source_state(source, key, value, expires_usec, "
+                                    "updated_usec) VALUES(?1, ?2, ?3, ?4, ?5) "
+                                    "ON CONFLICT(source, key) DO UPDATE SET value = ?3, "
+                                    "expires_usec = ?4, updated_usec = ?5"
+                                  : "DELETE FROM source_state WHERE source = ?1 AND key = ?2",
+                            &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, source);
+        sql_bind_text(st, 2, key);
+        if (value) {
+                sql_bind_text(st, 3, value);
+                sqlite3_bind_int64(st, 4, expires_usec);
+                sqlite3_bind_int64(st, 5, now);
+        }
+        return sql_step_done(s, st);
+}
+
+/* ---- deletions at the source ------------------------------------------------------------------ */
+
+#define DELETED_TEXT "[deleted at the source]"
+
+int store_post_deleted(Store *s, const char *post_key, int64_t now, char **ret_alert_id) {
+        static const char *const drops[] = {
+                "UPDATE seen SET text = NULL WHERE post_key = ?1",
+                "UPDATE alert_posts SET text = '" DELETED_TEXT "' WHERE post_key = ?1",
+        };
+        int r;
+
+        *ret_alert_id = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(drops); i++) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                r = sql_prepare(s, drops[i], &st);
+                if (r < 0)
+                        return r;
+                sql_bind_text(st, 1, post_key);
+                r = sql_step_done(s, st);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = sql_prepare(s,
+                        "UPDATE alerts SET text = '" DELETED_TEXT "', deleted_usec = ?2 "
+                        "WHERE post_key = ?1 AND deleted_usec IS NULL RETURNING id",
+                        &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, post_key);
+        sqlite3_bind_int64(st, 2, now);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret_alert_id = sql_column_dup(st, 0);
+                if (!*ret_alert_id)
+                        return -ENOMEM;
+                rc = sqlite3_step(st);
+        }
+        if (rc != SQLITE_DONE)
+                return sql_errno(rc);
+        return *ret_alert_id ? 1 : 0;
 }

@@ -164,7 +164,18 @@ static const char *const migrations[] = {
         /* 4 -> 5: routes and digests; rows that gave up are 'failed' */
         "ALTER TABLE outbox ADD COLUMN route TEXT;"
         "ALTER TABLE outbox ADD COLUMN digest_usec INTEGER;"
-        "CREATE INDEX outbox_by_notifier ON outbox(notifier, state, next_attempt_usec);",
+        "CREATE INDEX outbox_by_notifier ON outbox(notifier, state, next_attempt_usec);"
+        /* ... what sources keep across restarts (sessions, tokens, caches), and posts
+         * deleted at their source */
+        "CREATE TABLE source_state ("
+        "  source TEXT NOT NULL,"
+        "  key TEXT NOT NULL,"
+        "  value TEXT NOT NULL,"
+        "  expires_usec INTEGER NOT NULL DEFAULT 0,"
+        "  updated_usec INTEGER NOT NULL,"
+        "  PRIMARY KEY(source, key)"
+        ");"
+        "ALTER TABLE alerts ADD COLUMN deleted_usec INTEGER;",
 };
 
 int sql_errno(int rc) {

@@ -201,6 +201,27 @@ int store_outbox_list(Store *s, DeliveryFilter f, size_t limit, DeliveryRow **re
                       size_t *ret_n);
 /* The id of the row the last successful INSERT made. */
 int64_t store_last_insert_id(Store *s);
+/* ---- what sources keep (source_state) and posts deleted at their source (store-outbox.c) */
+
+typedef struct StateEntry {
+        char *key, *value;
+        int64_t expires_usec; /* 0 = never */
+} StateEntry;
+void state_entries_free(StateEntry *e, size_t n);
+/* Every saved value of a source that has not expired at `now`. */
+int store_state_load(Store *s, const char *source, int64_t now, StateEntry **ret,
+                     size_t *ret_n);
+/* Save (value NULL: forget) one value, at once (or within the open transaction). */
+int store_state_set(Store *s, const char *source, const char *key, const char *value,
+                    int64_t expires_usec, int64_t now);
+/*
+ * A post deleted at its source (post_key "network:id"): its text is dropped from the seen
+ * posts and from any alert (or thread/copy post) that holds it; an alert whose own post it
+ * was is marked deleted and *ret_alert_id (malloc()ed) names it: 1. 0 when no alert's own post,
+ * negative errno on failure.
+ */
+int store_post_deleted(Store *s, const char *post_key, int64_t now, char **ret_alert_id);
+
 /* Queue `earshotctl notify-test` rows (event "test"; their alert_id names no alert), in one
  * transaction; ret_ids[i] gets each row's id. 0 or negative errno. */
 int store_outbox_queue_tests(Store *s, const OutboxNew *rows, size_t n, int64_t now,

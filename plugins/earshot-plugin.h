@@ -220,7 +220,8 @@ struct earshot_alert {
                                     * one message (a route with `digest:`): post->text lists
                                     * them one per line, post->url and the author are NULL,
                                     * id is the digest's own, stable across retries; "test"
-                                    * for a sample from `earshotctl notify-test` */
+                                    * for a sample from `earshotctl notify-test`; "deleted"
+                                    * when the post was deleted at its source */
         /* Since earshot 0.2 (check size: EARSHOT_ALERT_HAS()): */
         const char *message;       /* what this event says, e.g. "overdue by 5m"; may be NULL */
         const char *state;         /* "open", "acknowledged", ... at the time of sending */
@@ -352,6 +353,34 @@ struct earshot_host {
          */
         int (*log_fields)(const struct earshot_host *host, int priority, const char *message,
                           const char *const *fields);
+
+        /* Since earshot 0.3, for sources; check with EARSHOT_HOST_HAS() before calling. */
+
+        /*
+         * state_get - a value this source saved with state_set() (a session, a refreshed
+         * token, a cache), kept in the store across restarts and reloads; NULL when there is
+         * none or it expired. The string stays valid until the next state_set() of the same
+         * key, or the end of the plugin's state (destroy()).
+         */
+        const char *(*state_get)(const struct earshot_host *host, const char *key);
+
+        /*
+         * state_set - save a value for this source under key (at most 64 bytes of [A-Za-z0-9_.-]),
+         * durably, at once; value NULL forgets it. expires_usec: wall-clock time after which
+         * state_get() no longer returns it (0 = never). Values are never logged, so a session
+         * token may be kept here (the state directory is private to the daemon). At most
+         * 64 KiB per value. 0, -EINVAL or negative errno.
+         */
+        int (*state_set)(const struct earshot_host *host, const char *key, const char *value,
+                         int64_t expires_usec);
+
+        /*
+         * post_deleted - the network says a post is gone (Mastodon's `delete` event, Reddit's
+         * "[deleted]"/"[removed]"): network and id as the post was emitted. Committed with the
+         * response. An alert for it is marked deleted, the team is told (event "deleted"),
+         * and its text is dropped from the store (Reddit's terms require it). 0 or -ENOMEM.
+         */
+        int (*post_deleted)(struct earshot_sink *sink, const char *network, const char *id);
 };
 
 /* request_flags() */
@@ -450,6 +479,33 @@ struct earshot_source_ops {
          */
         int (*parse_error)(void *state, uint32_t i, const char *cursor, const char *page,
                            const struct earshot_response *resp, struct earshot_sink *sink);
+
+        /* Since earshot 0.3 (streams); the core checks the size (EARSHOT_SOURCE_HAS()). */
+
+        /*
+         * stream_request - optional: describe a long-lived request for feed i that answers with
+         * server-sent events (text/event-stream), such as Mastodon's streaming API. Return 0
+         * when req is filled, -EOPNOTSUPP when this feed has no stream (it is only polled).
+         * The core keeps the connection open in its event loop, hands every event to
+         * parse_event(), and after any drop reconnects with backoff. The feed is still polled
+         * with build_request() on its schedule, and at once after every (re)connect, from the
+         * committed cursor: what was posted while the stream was down comes in over REST, and
+         * the seen posts keep it from alerting twice.
+         */
+        int (*stream_request)(void *state, uint32_t i, const char *cursor,
+                              struct earshot_request *req);
+
+        /*
+         * parse_event - one event of the stream: `event` is its event: field (NULL when it had
+         * none), data its data: lines joined by "\n" (NUL-terminated; len without the NUL).
+         * Heartbeats (comment lines) never reach the plugin. Emit posts, post_deleted() and
+         * set_cursor() as parse_response() does; the core commits events as they come (a burst
+         * may be committed together). Return 0; -EBADMSG for an event that makes no sense (it
+         * is logged and skipped); EARSHOT_RETRY or EARSHOT_BLOCKED (with set_error()) to drop
+         * the connection.
+         */
+        int (*parse_event)(void *state, uint32_t i, const char *event, const char *data,
+                           size_t len, struct earshot_sink *sink);
 };
 
 /* The size of struct earshot_source_ops as first published; the core accepts any size from

@@ -279,6 +279,59 @@ static int mock_log_fields(const struct earshot_host *host, int priority, const 
         return 0;
 }
 
+static const char *mock_state_get(const struct earshot_host *host, const char *key) {
+        MockHost *m = host->userdata;
+        for (size_t i = 0; key && i < m->n_state; i++)
+                if (strcmp(m->state_keys[i], key) == 0)
+                        return m->state_expires[i] == 0 || m->state_expires[i] > m->now
+                                       ? m->state_values[i]
+                                       : NULL;
+        return NULL;
+}
+
+static int mock_state_set(const struct earshot_host *host, const char *key, const char *value,
+                          int64_t expires_usec) {
+        MockHost *m = host->userdata;
+        size_t i;
+        assert_non_null(key);
+        assert_true(strlen(key) > 0 && strlen(key) <= 64);
+        m->n_state_set++;
+        for (i = 0; i < m->n_state && strcmp(m->state_keys[i], key) != 0; i++)
+                ;
+        if (i == m->n_state) {
+                if (!value)
+                        return 0;
+                assert_true(m->n_state < 32);
+                m->state_keys[m->n_state++] = xstrdup(key);
+                m->state_values[i] = NULL;
+        }
+        free(m->state_values[i]);
+        if (!value) {
+                free(m->state_keys[i]);
+                m->n_state--;
+                m->state_keys[i] = m->state_keys[m->n_state];
+                m->state_values[i] = m->state_values[m->n_state];
+                m->state_expires[i] = m->state_expires[m->n_state];
+                return 0;
+        }
+        m->state_values[i] = xstrdup(value);
+        m->state_expires[i] = expires_usec;
+        return 0;
+}
+
+static int mock_post_deleted(struct earshot_sink *sink, const char *network, const char *id) {
+        char *key = NULL;
+        assert_non_null(network);
+        assert_non_null(id);
+        assert_true(asprintf(&key, "%s:%s", network, id) >= 0);
+        char **l = realloc(sink->deleted, (sink->n_deleted + 2) * sizeof(char *));
+        assert_non_null(l);
+        sink->deleted = l;
+        sink->deleted[sink->n_deleted++] = key;
+        sink->deleted[sink->n_deleted] = NULL;
+        return 0;
+}
+
 const char *mock_record_field(const MockRecord *r, const char *key) {
         size_t n = strlen(key);
         for (char **f = r->fields; f && *f; f++)
@@ -312,6 +365,9 @@ void mock_host_init(MockHost *m) {
                                 .request_flags = host_request_flags,
                                 .request_exec = host_request_exec,
                                 .log_fields = mock_log_fields,
+                                .state_get = mock_state_get,
+                                .state_set = mock_state_set,
+                                .post_deleted = mock_post_deleted,
                         },
                 /* 2026-08-01T14:00:00Z: a little after the recorded fixtures */
                 .now = INT64_C(1785592800) * 1000000,
@@ -336,6 +392,11 @@ void mock_host_done(MockHost *m) {
         free(m->records);
         m->records = NULL;
         m->n_records = 0;
+        for (size_t i = 0; i < m->n_state; i++) {
+                free(m->state_keys[i]);
+                free(m->state_values[i]);
+        }
+        m->n_state = 0;
 }
 
 size_t mock_host_count_logs(const MockHost *m, int priority, const char *needle) {
@@ -398,6 +459,9 @@ void mock_sink_done(struct earshot_sink *sink) {
         free(sink->page);
         free(sink->gap_reason);
         free(sink->error);
+        for (size_t i = 0; i < sink->n_deleted; i++)
+                free(sink->deleted[i]);
+        free(sink->deleted);
         *sink = (struct earshot_sink){0};
 }
 

@@ -45,6 +45,8 @@ struct earshot_sink {
         char *gap_reason;
         char *error;      /* last set_error() argument, or NULL */
         unsigned n_error; /* set_error() calls */
+        char **deleted;   /* post_deleted() calls as "network:id", NULL-terminated */
+        size_t n_deleted;
 };
 
 typedef struct MockLogLine {
@@ -66,6 +68,11 @@ typedef struct MockHost {
         size_t n_logs;
         MockRecord *records;
         size_t n_records;
+        /* state_get()/state_set(): what the plugin keeps, as the store would */
+        char *state_keys[32], *state_values[32];
+        int64_t state_expires[32];
+        size_t n_state;
+        unsigned n_state_set; /* state_set() calls */
 } MockHost;
 
 void mock_host_init(MockHost *m);
