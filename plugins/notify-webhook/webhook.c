@@ -7,8 +7,11 @@
  * other status rejected for good. Delivery is at least once: a retried alert carries the same
  * `id`, and the `Idempotency-Key` header names the event ("ID" for the first alert,
  * "ID/escalation-1", "ID/thread" for later events of the same alert), so a receiver drops what
- * it has already seen and still gets every reminder. The body is always valid JSON in valid UTF-8 (bytes that are not UTF-8 become U+FFFD);
- * the bearer token only ever goes into the Authorization header.
+ * it has already seen and still gets every reminder. The body is always valid JSON in valid
+ * UTF-8 (bytes that are not UTF-8 become U+FFFD); the bearer token only ever goes into the
+ * Authorization header. With a `secret`, every request is signed (HMAC-SHA256 by libcrypto, see
+ * SIGNATURES below), so a receiver can tell that it came from earshot and was not replayed. A
+ * secret is never logged and never sent; it only keys the MAC.
  *
  * THE PAYLOAD (schema "earshot.alert.v1"; this comment is the receiver's reference)
  *
@@ -16,6 +19,7 @@
  *   Content-Type: application/json
  *   Idempotency-Key: <id>   (or <id>/<event> for events other than "new")
  *   Authorization: Bearer <bearer_token>          (only when configured)
+ *   Earshot-Signature: t=<unix seconds>,v1=<hex>  (only with a secret; see SIGNATURES)
  *
  *   {
  *     "schema": "earshot.alert.v1",   string; a new version string means an incompatible
@@ -55,6 +59,34 @@
  *   }
  *
  * The times of "detected_at" and "due_at" are null only if earshot did not know them.
+ *
+ * SIGNATURES (when `secret` is set; the header's name is the `signature_header` option)
+ *
+ *   Earshot-Signature: t=1785592800,v1=3f9c…64 hex digits…[,v1=…]
+ *
+ * `t` is the Unix time in whole seconds at which earshot signed the request. Each `v1` is the
+ * lowercase hex HMAC-SHA256, keyed with the secret's bytes (as configured; a `secret_file`
+ * loses its trailing line break), of the signed string
+ *
+ *   <t as written in the header> "." <the raw body bytes, exactly as received>
+ *
+ * Every attempt is signed afresh: a retry carries a new `t` and a new `v1` over the same body,
+ * with the same Idempotency-Key. With `previous_secret` set as well, a second `v1` is made with
+ * it, so a secret can be changed without a gap: give earshot the new `secret` and the old one
+ * as `previous_secret`, switch the receiver to the new one, then drop `previous_secret`.
+ * There is no separate timestamp header: `t` sits where the signature covers it.
+ *
+ * How a receiver verifies (the receiver's part; earshot cannot do it for them):
+ *   1. Split the header value at "," into key=value pairs; take `t` and every `v1`; ignore
+ *      other keys (a later scheme adds `v2=` beside `v1=`). No `t` or no `v1`: reject.
+ *   2. Reject when |now - t| > 300 seconds (5 minutes): a replayed or long-held request. The
+ *      receiver's clock must be in sync (NTP); retries are re-signed, so they pass.
+ *   3. Compute HMAC-SHA256(secret, t + "." + raw body) over the bytes read from the wire,
+ *      before any JSON parsing or re-encoding, as lowercase hex. Accept when it equals ANY
+ *      `v1`, compared in constant time (Python hmac.compare_digest, Go hmac.Equal, Node
+ *      crypto.timingSafeEqual, Ruby Rack::Utils.secure_compare), never with == or strcmp.
+ *   4. Then drop repeats by Idempotency-Key, as without a signature: a retry after a lost
+ *      answer is a new, valid signature over an event already handled.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -64,18 +96,36 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
+#include "alert-json.h"
 #include "earshot-plugin.h"
 #include "plugin-json.h"
 #include "plugin-util.h"
 
 #define SCHEMA "earshot.alert.v1"
 
+#define SIGNATURE_HEADER "Earshot-Signature"
+#define SHA256_LEN 32
+
 typedef struct Webhook {
         const struct earshot_host *host; /* borrowed, valid until destroy */
         char *url;                       /* owned */
         char *authorization;             /* owned, secret: "Bearer TOKEN", or NULL */
+        char *secret;                    /* owned, secret: the HMAC key, or NULL: no signature */
+        char *previous_secret;           /* owned, secret: a second key while rotating, or NULL */
+        char *signature_header;          /* owned; set when secret is */
+        EVP_MAC *hmac;                   /* owned: libcrypto's HMAC, fetched once; with secret */
 } Webhook;
+
+static void secret_free(char *s) {
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+}
 
 static void webhook_destroy(void *state) {
         Webhook *w = state;
@@ -83,10 +133,11 @@ static void webhook_destroy(void *state) {
         if (!w)
                 return;
         free(w->url);
-        if (w->authorization) {
-                explicit_bzero(w->authorization, strlen(w->authorization));
-                free(w->authorization);
-        }
+        secret_free(w->authorization);
+        secret_free(w->secret);
+        secret_free(w->previous_secret);
+        free(w->signature_header);
+        EVP_MAC_free(w->hmac);
         free(w);
 }
 
@@ -101,10 +152,84 @@ static bool has_control(const char *s) {
         return false;
 }
 
+/* An HTTP field name (RFC 9110 5.1: a token, 5.6.2 tchar). */
+static bool is_field_name(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!char_is_alnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+                        return false;
+        return true;
+}
+
+/* Header names the plugin or HTTP itself sets: a signature under one of them would clash. */
+static bool is_reserved_header(const char *s) {
+        static const char *const names[] = {"Authorization", "Content-Length", "Content-Type",
+                                            "Host",          "Idempotency-Key", "Transfer-Encoding",
+                                            NULL};
+        for (const char *const *n = names; *n; n++)
+                if (strcasecmp(s, *n) == 0)
+                        return true;
+        return false;
+}
+
+static int signing_create(Webhook *w, const struct earshot_values *vals, char *err,
+                          size_t err_len) {
+        const char *secret, *previous, *header;
+
+        secret = earshot_value_str(vals, "secret");
+        previous = earshot_value_str(vals, "previous_secret");
+        if (!secret) {
+                if (previous)
+                        return set_error(err, err_len,
+                                         "previous_secret: only meaningful beside `secret`");
+                return 0;
+        }
+        /* an empty secret (say, an unset ${VAR}) must not quietly turn signing off */
+        if (!*secret)
+                return set_error(err, err_len,
+                                 "secret: must not be empty (leave it out to send unsigned "
+                                 "requests)");
+        if (previous && !*previous)
+                return set_error(err, err_len, "previous_secret: must not be empty");
+        header = earshot_value_str(vals, "signature_header");
+        if (!header)
+                header = SIGNATURE_HEADER;
+        if (has_control(header))
+                return set_error(err, err_len, "signature_header: contains control characters");
+        if (!is_field_name(header))
+                return set_error(err, err_len, "signature_header: '%s' is not an HTTP header name",
+                                 header);
+        if (is_reserved_header(header))
+                return set_error(err, err_len,
+                                 "signature_header: '%s' is a header earshot sets otherwise",
+                                 header);
+
+        w->secret = strdup(secret);
+        if (!w->secret)
+                return -ENOMEM;
+        /* the same key twice would only repeat the same v1 */
+        if (previous && strcmp(previous, secret) != 0) {
+                w->previous_secret = strdup(previous);
+                if (!w->previous_secret)
+                        return -ENOMEM;
+        }
+        w->signature_header = strdup(header);
+        if (!w->signature_header)
+                return -ENOMEM;
+        w->hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+        if (!w->hmac) {
+                (void)set_error(err, err_len, "secret: libcrypto offers no HMAC here");
+                return -EOPNOTSUPP;
+        }
+        return 0;
+}
+
 static int webhook_create(const struct earshot_host *host, const struct earshot_values *vals,
                           char *err, size_t err_len, void **ret_state) {
         _cleanup_(webhook_destroyp) Webhook *w = NULL;
         const char *url, *token;
+        int r;
 
         url = earshot_value_str(vals, "url");
         if (!url || !*url)
@@ -129,165 +254,73 @@ static int webhook_create(const struct earshot_host *host, const struct earshot_
                         return -ENOMEM;
                 strcpy(stpcpy(w->authorization, "Bearer "), token);
         }
+        r = signing_create(w, vals, err, err_len);
+        if (r < 0)
+                return r;
 
         *ret_state = w;
         w = NULL;
         return 0;
 }
 
+/* The body: the alert in schema earshot.alert.v1, built by alert-json.h (shared with the exec
+ * notifier, which hands a program the same document). */
+static int payload_build(Webhook *w, const struct earshot_alert *a, char **ret) {
+        return alert_json_build(w->host, a, ret);
+}
+
+static inline void EVP_MAC_CTX_freep(EVP_MAC_CTX **ctx) {
+        EVP_MAC_CTX_free(*ctx);
+}
+
 /*
- * Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, nothing
- * above U+10FFFF), or 0 if the byte at s does not start one.
+ * Append ",v1=" and the lowercase hex HMAC-SHA256 under key of "<t>.<body>" to *o, which has
+ * room for it, and advance *o. 0, or -ENOMEM / -EIO when libcrypto fails.
  */
-static size_t utf8_valid_len(const unsigned char *s) {
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                unsigned char lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+static int sign_v1(EVP_MAC *hmac, const char *key, const char *t, const char *body,
+                   size_t body_len, char **o) {
+        static const char hex[] = "0123456789abcdef";
+        OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                OSSL_PARAM_construct_end(),
+        };
+        _cleanup_(EVP_MAC_CTX_freep) EVP_MAC_CTX *ctx = NULL;
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        size_t n = 0;
+
+        ctx = EVP_MAC_CTX_new(hmac);
+        if (!ctx)
+                return -ENOMEM;
+        if (!EVP_MAC_init(ctx, (const unsigned char *)key, strlen(key), params) ||
+            !EVP_MAC_update(ctx, (const unsigned char *)t, strlen(t)) ||
+            !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
+            !EVP_MAC_update(ctx, (const unsigned char *)body, body_len) ||
+            !EVP_MAC_final(ctx, mac, &n, sizeof(mac)) || n != SHA256_LEN)
+                return -EIO;
+        *o = stpcpy(*o, ",v1=");
+        for (size_t i = 0; i < n; i++) {
+                *(*o)++ = hex[mac[i] >> 4];
+                *(*o)++ = hex[mac[i] & 0xf];
         }
-        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                unsigned char lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
-                               ? 4
-                               : 0;
-        }
+        **o = 0;
         return 0;
 }
 
-/* A JSON string with invalid UTF-8 replaced by U+FFFD, or JSON null for NULL. */
-static cJSON *json_string(const char *s) {
-        const unsigned char *p;
-        size_t n, bad = 0;
+/* The signature header's value for body, signed now: "t=T,v1=HEX[,v1=HEX]". */
+static int signature_build(Webhook *w, const char *body, size_t body_len, char *buf,
+                           size_t len) {
+        char t[32], *o = buf;
+        int r;
 
-        if (!s)
-                return cJSON_CreateNull();
-        for (p = (const unsigned char *)s; *p; p += n ? n : 1)
-                if ((n = utf8_valid_len(p)) == 0)
-                        bad++;
-        if (bad == 0)
-                return cJSON_CreateString(s);
-
-        _cleanup_free_ char *copy = malloc(strlen(s) + 2 * bad + 1);
-        char *o = copy;
-        if (!copy)
-                return NULL;
-        for (p = (const unsigned char *)s; *p;) {
-                n = utf8_valid_len(p);
-                if (n == 0) {
-                        o = stpcpy(o, "\xef\xbf\xbd");
-                        p++;
-                } else {
-                        memcpy(o, p, n);
-                        o += n;
-                        p += n;
-                }
-        }
-        *o = 0;
-        return cJSON_CreateString(copy);
-}
-
-/* An exact integer (cJSON's doubles lose digits past 2^53 and print 1e+15), or null. */
-static cJSON *json_integer(int64_t v, bool null_if_negative) {
-        char buf[32];
-
-        if (null_if_negative && v < 0)
-                return cJSON_CreateNull();
-        (void)snprintf(buf, sizeof(buf), "%" PRId64, v);
-        return cJSON_CreateRaw(buf);
-}
-
-static cJSON *json_time(const struct earshot_host *h, int64_t usec) {
-        char buf[64];
-
-        if (usec <= 0)
-                return cJSON_CreateNull();
-        return cJSON_CreateString(h->format_time(usec, buf, sizeof(buf)));
-}
-
-/* Add item to obj under key (or to an array when key is NULL), taking ownership of item. */
-static bool add(cJSON *obj, const char *key, cJSON *item) {
-        bool ok;
-
-        if (!item)
-                return false;
-        ok = key ? cJSON_AddItemToObject(obj, key, item) : cJSON_AddItemToArray(obj, item);
-        if (!ok)
-                cJSON_Delete(item);
-        return ok;
-}
-
-/*
- * Each container is attached to its parent before it is filled, so on any failure `root`
- * owns everything built so far and its cleanup frees it.
- */
-static int payload_build(Webhook *w, const struct earshot_alert *a, char **ret) {
-        const struct earshot_host *h = w->host;
-        const struct earshot_post *p = a->post;
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        cJSON *rules, *post, *author;
-        const char *event = NULL;
-
-        /* an alert from a core that predates `event` ends before it */
-        if (a->size >= offsetof(struct earshot_alert, event) + sizeof(a->event))
-                event = a->event;
-
-        root = cJSON_CreateObject();
-        if (!root)
-                return -ENOMEM;
-        if (!add(root, "schema", cJSON_CreateString(SCHEMA)) ||
-            !add(root, "event", json_string(event ? event : "new")) ||
-            !add(root, "id", json_string(a->id)))
-                return -ENOMEM;
-        if (EARSHOT_ALERT_HAS(a, priority)) {
-                bool late = a->late_usec > 0;
-                if (!add(root, "message", json_string(a->message)) ||
-                    !add(root, "state", json_string(a->state ? a->state : "open")) ||
-                    !add(root, "late", cJSON_CreateBool(late)) ||
-                    !add(root, "late_by", json_integer(late ? a->late_usec / 1000000 : 0, false)) ||
-                    !add(root, "posts", json_integer(a->posts > 0 ? a->posts : 1, false)) ||
-                    !add(root, "copies", json_integer(a->copies > 0 ? a->copies : 1, false)) ||
-                    !add(root, "priority", cJSON_CreateNumber(a->priority)))
-                        return -ENOMEM;
-        }
-        rules = cJSON_CreateArray();
-        if (!add(root, "rules", rules))
-                return -ENOMEM;
-        for (const char *const *r = a->rules; r && *r; r++)
-                if (!add(rules, NULL, json_string(*r)))
-                        return -ENOMEM;
-        if (!add(root, "brand", json_string(a->brand)) ||
-            !add(root, "severity", json_string(a->severity)) ||
-            !add(root, "network", json_string(p->network)) ||
-            !add(root, "source", json_string(a->source)) ||
-            !add(root, "detected_at", json_time(h, a->detected_usec)) ||
-            !add(root, "due_at", json_time(h, a->due_usec)) ||
-            !add(root, "respond_within", json_integer(a->respond_within_usec / 1000000, false)))
-                return -ENOMEM;
-
-        post = cJSON_CreateObject();
-        if (!add(root, "post", post))
-                return -ENOMEM;
-        if (!add(post, "id", json_string(p->id)) || !add(post, "url", json_string(p->url)) ||
-            !add(post, "text", json_string(p->text ? p->text : "")) ||
-            !add(post, "lang", json_string(p->lang)) ||
-            !add(post, "created_at", json_time(h, p->created_usec)))
-                return -ENOMEM;
-        author = cJSON_CreateObject();
-        if (!add(post, "author", author))
-                return -ENOMEM;
-        if (!add(author, "handle", json_string(p->author_handle)) ||
-            !add(author, "name", json_string(p->author_name)) ||
-            !add(author, "followers", json_integer(p->author_followers, true)) ||
-            !add(post, "replies", json_integer(p->replies, true)) ||
-            !add(post, "reposts", json_integer(p->reposts, true)) ||
-            !add(post, "likes", json_integer(p->likes, true)))
-                return -ENOMEM;
-
-        *ret = cJSON_PrintUnformatted(root);
-        return *ret ? 0 : -ENOMEM;
+        /* t, then one v1 (4 + 64) for each of the two keys */
+        if (len < sizeof(t) + 2 * (4 + 2 * SHA256_LEN) + 1)
+                return -ENOBUFS;
+        (void)snprintf(t, sizeof(t), "%" PRId64, w->host->now_usec(w->host) / 1000000);
+        o = stpcpy(stpcpy(o, "t="), t);
+        r = sign_v1(w->hmac, w->secret, t, body, body_len, &o);
+        if (r >= 0 && w->previous_secret)
+                r = sign_v1(w->hmac, w->previous_secret, t, body, body_len, &o);
+        return r;
 }
 
 static int webhook_deliver(void *state, const struct earshot_alert *alert,
@@ -330,6 +363,16 @@ static int webhook_deliver(void *state, const struct earshot_alert *alert,
                 if (r < 0)
                         return r;
         }
+        /* signed at each attempt, so a retry carries a fresh t */
+        if (w->secret) {
+                char sig[256];
+                r = signature_build(w, body, strlen(body), sig, sizeof(sig));
+                if (r < 0)
+                        return r;
+                r = h->request_header(req, w->signature_header, sig);
+                if (r < 0)
+                        return r;
+        }
         r = h->request_body(req, body, strlen(body));
         if (r < 0)
                 return r;
@@ -341,6 +384,12 @@ static const struct earshot_option webhook_options[] = {
          "where to POST each alert as JSON (schema earshot.alert.v1)"},
         {"bearer_token", EARSHOT_OPT_STRING, EARSHOT_OPT_SECRET, NULL,
          "sent as 'Authorization: Bearer TOKEN'"},
+        {"secret", EARSHOT_OPT_STRING, EARSHOT_OPT_SECRET, NULL,
+         "sign each request: HMAC-SHA256 of '<t>.<body>' in the signature header"},
+        {"previous_secret", EARSHOT_OPT_STRING, EARSHOT_OPT_SECRET, NULL,
+         "while rotating: also sign with the old secret (a second v1=)"},
+        {"signature_header", EARSHOT_OPT_STRING, 0, SIGNATURE_HEADER,
+         "the header that carries 't=<unix seconds>,v1=<hex>' when a secret is set"},
         {.name = NULL},
 };
 

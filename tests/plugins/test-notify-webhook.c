@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test-notify-webhook.c - the webhook notifier: options, the request (method, URL, headers)
- * and the earshot.alert.v1 payload field by field, including nulls and hostile strings.
+ * and the earshot.alert.v1 payload field by field, including nulls and hostile strings; the
+ * HMAC-SHA256 signature header, checked against a hard-coded vector and against libcrypto's
+ * one-shot HMAC() over the exact body bytes (another API than the plugin's EVP_MAC).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "earshot-plugin.h"
 #include "mock-host.h"
@@ -157,7 +161,19 @@ static void test_descriptor(void **state) {
         assert_true(P->options[0].flags & EARSHOT_OPT_REQUIRED);
         assert_string_equal(P->options[1].name, "bearer_token");
         assert_true(P->options[1].flags & EARSHOT_OPT_SECRET);
-        assert_null(P->options[2].name);
+        /* secrets: SECRET, so that secret_file and systemd credentials work and dumps hide them */
+        assert_string_equal(P->options[2].name, "secret");
+        assert_int_equal(P->options[2].type, EARSHOT_OPT_STRING);
+        assert_int_equal(P->options[2].flags, EARSHOT_OPT_SECRET);
+        assert_null(P->options[2].def);
+        assert_string_equal(P->options[3].name, "previous_secret");
+        assert_int_equal(P->options[3].type, EARSHOT_OPT_STRING);
+        assert_int_equal(P->options[3].flags, EARSHOT_OPT_SECRET);
+        assert_string_equal(P->options[4].name, "signature_header");
+        assert_int_equal(P->options[4].type, EARSHOT_OPT_STRING);
+        assert_int_equal(P->options[4].flags, 0);
+        assert_string_equal(P->options[4].def, "Earshot-Signature");
+        assert_null(P->options[5].name);
 }
 
 static void test_create_rejects(void **state) {
@@ -359,6 +375,221 @@ static void test_payload_hostile_strings(void **state) {
         assert_non_null(strstr(t->req.body, "\"followers\":9007199254740993"));
 }
 
+/* ---- signatures -------------------------------------------------------------------------- */
+
+#define SECRET "whsec_5Jq!unit-test key"
+#define OLD_SECRET "whsec_previous"
+
+/* Lowercase hex HMAC-SHA256(key, "<t>.<body>"), by libcrypto's one-shot HMAC(). */
+static void hmac_hex(const char *key, const char *t, const char *body, size_t len,
+                            char out[static 65]) {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+        size_t tl = strlen(t);
+        char *msg = malloc(tl + 1 + len);
+
+        assert_non_null(msg);
+        memcpy(msg, t, tl);
+        msg[tl] = '.';
+        memcpy(msg + tl + 1, body, len);
+        assert_non_null(HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg,
+                             tl + 1 + len, mac, &n));
+        free(msg);
+        assert_int_equal(n, 32);
+        for (unsigned i = 0; i < n; i++)
+                (void)snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* Split "t=T,v1=A[,v1=B]" into t and up to two v1 values (copied into fixed buffers). */
+typedef struct Sig {
+        char t[32];
+        char v1[2][65];
+        size_t n_v1;
+} Sig;
+
+static Sig sig_parse(const char *value) {
+        Sig s = {};
+        const char *p = value;
+
+        assert_non_null(value);
+        while (*p) {
+                size_t n = strcspn(p, ",");
+                if (n > 2 && strncmp(p, "t=", 2) == 0) {
+                        assert_true(n - 2 < sizeof(s.t));
+                        memcpy(s.t, p + 2, n - 2);
+                } else if (n == 3 + 64 && strncmp(p, "v1=", 3) == 0) {
+                        assert_true(s.n_v1 < 2);
+                        memcpy(s.v1[s.n_v1++], p + 3, 64);
+                } else
+                        fail_msg("unexpected part in signature header: %s", value);
+                p += n;
+                if (*p == ',')
+                        p++;
+        }
+        assert_true(s.t[0]);
+        assert_true(s.n_v1 > 0);
+        return s;
+}
+
+static void test_hmac_helper(void **state) {
+        char hex[65];
+
+        /* the test's own helper against a vector computed elsewhere, by python3 -c
+         * 'import hmac,hashlib;print(hmac.new(b"k",b"t.body",hashlib.sha256).hexdigest())' */
+        hmac_hex("k", "t", "body", 4, hex);
+        assert_string_equal(hex,
+                            "002eea923baba2980aab67edf2386beb1f2002d9acfbdf825e77c97d948b93a0");
+}
+
+static void test_signature_absent(void **state) {
+        T *t = *state;
+
+        /* no secret, no signature, whatever signature_header says */
+        create_ok(t, SETTINGS("url=https://hooks.example/x", "signature_header=X-Sig"));
+        deliver(t, &alert);
+        assert_null(mock_request_header(&t->req, "Earshot-Signature"));
+        assert_null(mock_request_header(&t->req, "X-Sig"));
+        assert_int_equal(t->req.n_headers, 2);
+}
+
+static void test_signature_vector(void **state) {
+        T *t = *state;
+        char want[65];
+
+        create_ok(t, SETTINGS("url=https://hooks.example/x", "secret=" SECRET));
+        t->mh.now = INT64_C(1785592800) * 1000000 + 999999; /* whole seconds, rounded down */
+        deliver(t, &alert);
+        const char *v = mock_request_header(&t->req, "Earshot-Signature");
+        assert_non_null(v);
+        /* a fixed vector: HMAC-SHA256(SECRET, "1785592800." + the JSON of `alert`), computed
+         * by Python's hmac module over the body this plugin builds (724 bytes). A deliberate
+         * change of the payload changes it: recompute it over the new body. */
+        assert_int_equal(t->req.body_len, 724);
+        assert_string_equal(v, "t=1785592800,v1=5cb35a1e334ad8aaece0fabdab2df653"
+                               "79b965ace7d397791be71e85d9919017");
+        /* the same by libcrypto's HMAC() over the exact bytes the plugin sends */
+        hmac_hex(SECRET, "1785592800", t->req.body, t->req.body_len, want);
+        Sig s = sig_parse(v);
+        assert_string_equal(s.t, "1785592800");
+        assert_int_equal(s.n_v1, 1);
+        assert_string_equal(s.v1[0], want);
+        /* the signature is a header beside the others; the body is unchanged */
+        assert_int_equal(t->req.n_headers, 3);
+        assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"), "al-0001");
+        assert_null(strstr(t->req.body, SECRET));
+        assert_null(strstr(v, SECRET));
+        assert_int_equal(t->mh.n_logs, 0);
+        assert_int_equal(t->mh.n_records, 0);
+}
+
+static void test_signature_fresh(void **state) {
+        T *t = *state;
+        char want[65];
+
+        create_ok(t, SETTINGS("url=https://hooks.example/x", "secret=" SECRET,
+                              "bearer_token=tok"));
+        deliver(t, &alert);
+        char *body1 = strdup(t->req.body);
+        char *sig1 = strdup(mock_request_header(&t->req, "Earshot-Signature"));
+        assert_non_null(body1);
+        assert_non_null(sig1);
+
+        /* a retry 90 s later: the same body and key, signed again with the new time */
+        t->mh.now += INT64_C(90) * 1000000;
+        deliver(t, &alert);
+        assert_string_equal(t->req.body, body1);
+        assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"), "al-0001");
+        const char *sig2 = mock_request_header(&t->req, "Earshot-Signature");
+        Sig a = sig_parse(sig1), b = sig_parse(sig2);
+        assert_string_equal(a.t, "1785592800");
+        assert_string_equal(b.t, "1785592890");
+        assert_string_not_equal(a.v1[0], b.v1[0]);
+        hmac_hex(SECRET, b.t, t->req.body, t->req.body_len, want);
+        assert_string_equal(b.v1[0], want);
+        /* the first signature does not cover the second t */
+        assert_string_not_equal(a.v1[0], want);
+        free(body1);
+        free(sig1);
+
+        /* another event of the alert: its own body, its own signature */
+        struct earshot_alert e = alert;
+        e.event = "escalation-1";
+        e.message = "still unanswered";
+        deliver(t, &e);
+        Sig c = sig_parse(mock_request_header(&t->req, "Earshot-Signature"));
+        hmac_hex(SECRET, c.t, t->req.body, t->req.body_len, want);
+        assert_string_equal(c.v1[0], want);
+        assert_string_not_equal(c.v1[0], b.v1[0]);
+        assert_int_equal(t->mh.n_logs, 0);
+}
+
+static void test_signature_rotation(void **state) {
+        T *t = *state;
+        char want_new[65], want_old[65];
+
+        create_ok(t, SETTINGS("url=https://hooks.example/x", "secret=" SECRET,
+                              "previous_secret=" OLD_SECRET, "signature_header=X-Hub-Signature"));
+        t->mh.now = INT64_C(1800000000) * 1000000;
+        deliver(t, &alert);
+        assert_null(mock_request_header(&t->req, "Earshot-Signature"));
+        Sig s = sig_parse(mock_request_header(&t->req, "X-Hub-Signature"));
+        assert_string_equal(s.t, "1800000000");
+        assert_int_equal(s.n_v1, 2);
+        hmac_hex(SECRET, s.t, t->req.body, t->req.body_len, want_new);
+        hmac_hex(OLD_SECRET, s.t, t->req.body, t->req.body_len, want_old);
+        /* the current secret's first */
+        assert_string_equal(s.v1[0], want_new);
+        assert_string_equal(s.v1[1], want_old);
+
+        /* the same key twice: one v1 */
+        create_ok(t, SETTINGS("url=https://hooks.example/x", "secret=" SECRET,
+                              "previous_secret=" SECRET));
+        deliver(t, &alert);
+        s = sig_parse(mock_request_header(&t->req, "Earshot-Signature"));
+        assert_int_equal(s.n_v1, 1);
+
+        /* secrets are bytes: a key with a control character signs as well */
+        create_ok(t, SETTINGS("url=https://hooks.example/x", "secret=a\tb\x01" "c"));
+        deliver(t, &alert);
+        s = sig_parse(mock_request_header(&t->req, "Earshot-Signature"));
+        hmac_hex("a\tb\x01" "c", s.t, t->req.body, t->req.body_len, want_new);
+        assert_string_equal(s.v1[0], want_new);
+        assert_int_equal(t->mh.n_logs, 0);
+}
+
+static void test_signature_rejects(void **state) {
+        T *t = *state;
+
+        assert_int_equal(create(t, SETTINGS("url=https://h.example/x", "secret=")), -EINVAL);
+        assert_non_null(strstr(t->err, "secret: must not be empty"));
+        assert_int_equal(create(t, SETTINGS("url=https://h.example/x", "previous_secret=" SECRET)),
+                         -EINVAL);
+        assert_non_null(strstr(t->err, "previous_secret"));
+        assert_null(strstr(t->err, SECRET));
+        assert_int_equal(create(t, SETTINGS("url=https://h.example/x", "secret=" SECRET,
+                                            "previous_secret=")),
+                         -EINVAL);
+        assert_non_null(strstr(t->err, "previous_secret: must not be empty"));
+
+        static const char *const bad[] = {"signature_header=Earshot Signature",
+                                          "signature_header=X-Sig\r\nX-Evil: 1",
+                                          "signature_header=X-Sig:", "signature_header=",
+                                          "signature_header=authorization",
+                                          "signature_header=Idempotency-Key",
+                                          "signature_header=Content-Type", NULL};
+        for (const char *const *b = bad; *b; b++) {
+                assert_int_equal(
+                        create(t, SETTINGS("url=https://h.example/x", "secret=" SECRET, *b)),
+                        -EINVAL);
+                assert_non_null(strstr(t->err, "signature_header"));
+                assert_null(strstr(t->err, SECRET));
+                assert_null(strchr(t->err, '\r'));
+                assert_null(strchr(t->err, '\n'));
+        }
+        assert_null(t->state);
+        assert_int_equal(t->mh.n_logs, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -368,6 +599,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_payload_escalation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_payload_unknowns, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_payload_hostile_strings, setup, teardown),
+                cmocka_unit_test(test_hmac_helper),
+                cmocka_unit_test_setup_teardown(test_signature_absent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signature_vector, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signature_fresh, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signature_rotation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signature_rejects, setup, teardown),
         };
         return cmocka_run_group_tests_name("notify-webhook", tests, NULL, NULL);
 }
