@@ -22,47 +22,12 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store-fixture.h"
 #include "util/cleanup.h"
-
-#define TEST(n, f)                                                                                 \
-        { .name = (n), .test_func = (f), .setup_func = setup, .teardown_func = teardown }
 
 #define SEC INT64_C(1000000)
 #define MIN (60 * SEC)
 #define NOW (INT64_C(1785592555) * SEC) /* 2026-08-01T13:55:55Z */
-
-typedef struct Fixture {
-        char dir[PATH_MAX];
-        char path[PATH_MAX + 32];
-        Store *store;
-} Fixture;
-
-static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(*f));
-        char tmpl[] = "/tmp/earshot-test-queue-XXXXXX";
-
-        if (!f || !mkdtemp(tmpl))
-                return -1;
-        snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
-        snprintf(f->path, sizeof(f->path), "%s/" STORE_FILE, f->dir);
-        if (store_open(f->path, false, &f->store) < 0)
-                return -1;
-        *state = f;
-        return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-
-        store_free(f->store);
-        (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(f);
-        return 0;
-}
 
 /* An alert with the given id, network, brand, rules, author and times. */
 static void add_alert(Store *s, const char *id, const char *network, const char *brand,
