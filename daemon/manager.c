@@ -1466,6 +1466,15 @@ static void feed_blocked(Feed *f, const char *why) {
 
         if (store_feed_last_success(m->store, f->key, &since) < 0)
                 since = 0;
+        /* a login that fails blocks every feed of the source for the same reason: while the
+         * team has an open alert about the source, its other feeds add no more */
+        _cleanup_free_ char *open_id = NULL;
+        if (store_alert_find_operator(m->store, f->source->cfg->name, "source-blocked",
+                                      &open_id) >= 0) {
+                log_debug("%s feed %s is blocked too; alert %s already tells the team",
+                          f->source->prefix, f->key, open_id);
+                return;
+        }
         snprintf(text, sizeof(text),
                  "earshot: source %s, feed %s, cannot work until someone acts: %.700s. Complaints "
                  "posted there are not being heard (earshotctl sources).",

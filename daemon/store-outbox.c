@@ -431,3 +431,25 @@ int store_post_deleted(Store *s, const char *post_key, int64_t now, char **ret_a
                 return sql_errno(rc);
         return *ret_alert_id ? 1 : 0;
 }
+
+int store_alert_find_operator(Store *s, const char *source, const char *rule, char **ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ char *rules = NULL;
+        if (asprintf(&rules, "[\"%s\"]", rule) < 0)
+                return -ENOMEM;
+        int r = sql_prepare(s,
+                            "SELECT id FROM alerts WHERE source = ? AND network = 'earshot' "
+                            "AND rules = ? AND state IN ('open', 'acknowledged') LIMIT 1",
+                            &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, source);
+        sql_bind_text(st, 2, rules);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_errno(rc);
+        *ret_id = sql_column_dup(st, 0);
+        return *ret_id ? 0 : -ENOMEM;
+}

@@ -222,6 +222,10 @@ int store_state_set(Store *s, const char *source, const char *key, const char *v
  */
 int store_post_deleted(Store *s, const char *post_key, int64_t now, char **ret_alert_id);
 
+/* An open or acknowledged operator alert (rule, e.g. "source-blocked") about a source: 0 and
+ * *ret_id, or -ENOENT. */
+int store_alert_find_operator(Store *s, const char *source, const char *rule, char **ret_id);
+
 /* Queue `earshotctl notify-test` rows (event "test"; their alert_id names no alert), in one
  * transaction; ret_ids[i] gets each row's id. 0 or negative errno. */
 int store_outbox_queue_tests(Store *s, const OutboxNew *rows, size_t n, int64_t now,
