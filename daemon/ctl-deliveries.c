@@ -49,7 +49,7 @@ static const struct {
          "\n"
          "  --failed      every failed and rejected row\n"},
         {"notify-test", DCMD_TEST,
-         "notify-test ROUTE [--no-wait] [--timeout DURATION]\n"
+         "notify-test ROUTE [--no-wait] [--timeout DURATION] | --list\n"
          "\n"
          "Send a sample alert (event \"test\") through ROUTE's notifiers: a route name, a\n"
          "notifier name, or 'default' (every enabled notifier). The running earshotd delivers\n"
@@ -57,7 +57,8 @@ static const struct {
          "0 when every notifier took it, 1 otherwise.\n"
          "\n"
          "  --no-wait           queue it and return\n"
-         "  --timeout DURATION  how long to wait (default 30s)\n"},
+         "  --timeout DURATION  how long to wait (default 30s)\n"
+         "  --list              print what ROUTE can be: default, the routes, the notifiers\n"},
 };
 
 bool ctl_delivery_command(const char *name) {
@@ -250,6 +251,19 @@ static int test_targets(const Config *c, const char *name, RouteTarget **ret, si
         return route_names(c, names, &f, ret, ret_n);
 }
 
+static int cmd_test_list(void) {
+        _cleanup_(config_freep) Config *cfg = NULL;
+        if (ctl_load_config(arg_config, NULL, &cfg) < 0)
+                return EXIT_FAILURE;
+        printf("default\n");
+        for (size_t i = 0; i < cfg->n_routes; i++)
+                printf("%s\n", cfg->routes[i].name);
+        for (size_t k = 0; k < cfg->n_notifiers; k++)
+                if (!config_route(cfg, cfg->notifiers[k].name))
+                        printf("%s\n", cfg->notifiers[k].name);
+        return CTL_EXIT_OK;
+}
+
 static int cmd_test(const char *name, bool wait, usec_t timeout) {
         _cleanup_(config_freep) Config *cfg = NULL;
         _cleanup_free_ RouteTarget *t = NULL;
@@ -365,7 +379,7 @@ static int cmd_test(const char *name, bool wait, usec_t timeout) {
 
 int ctl_delivery_main(int argc, char **argv) {
         enum { OPT_JSON = 0x100, OPT_PENDING, OPT_FAILED, OPT_ALL, OPT_LIMIT, OPT_NO_WAIT,
-               OPT_TIMEOUT };
+               OPT_TIMEOUT, OPT_LIST };
         static const struct option options[] = {
                 {"state-dir", required_argument, NULL, 's'},
                 {"config", required_argument, NULL, 'c'},
@@ -376,6 +390,7 @@ int ctl_delivery_main(int argc, char **argv) {
                 {"limit", required_argument, NULL, OPT_LIMIT},
                 {"no-wait", no_argument, NULL, OPT_NO_WAIT},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"list", no_argument, NULL, OPT_LIST},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -384,7 +399,7 @@ int ctl_delivery_main(int argc, char **argv) {
         const char *usage = "";
         DeliveryFilter filter = DELIVERIES_OPEN;
         size_t limit = 50;
-        bool wait = true, failed = false;
+        bool wait = true, failed = false, list = false;
         usec_t timeout = 30 * USEC_PER_SEC;
         int c;
 
@@ -397,7 +412,7 @@ int ctl_delivery_main(int argc, char **argv) {
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":s:c:h", options, NULL)) >= 0) {
                 bool list_opt = c == OPT_JSON || c == OPT_PENDING || c == OPT_ALL || c == OPT_LIMIT;
-                bool test_opt = c == OPT_NO_WAIT || c == OPT_TIMEOUT;
+                bool test_opt = c == OPT_NO_WAIT || c == OPT_TIMEOUT || c == OPT_LIST;
                 if ((list_opt && cmd != DCMD_LIST) || (test_opt && cmd != DCMD_TEST) ||
                     (c == OPT_FAILED && cmd == DCMD_TEST))
                         return usage_error(name, "%s does not apply here", argv[optind - 1]);
@@ -436,6 +451,9 @@ int ctl_delivery_main(int argc, char **argv) {
                 case OPT_NO_WAIT:
                         wait = false;
                         break;
+                case OPT_LIST:
+                        list = true;
+                        break;
                 case OPT_TIMEOUT:
                         if (parse_duration(optarg, &timeout) < 0 || timeout == 0)
                                 return usage_error(name, "--timeout takes a duration such as "
@@ -454,6 +472,9 @@ int ctl_delivery_main(int argc, char **argv) {
                 arg_config = DEFAULT_CONFIG;
 
         if (cmd == DCMD_TEST) {
+                if (list)
+                        return n_args == 0 ? cmd_test_list()
+                                           : usage_error(name, "--list takes no route");
                 if (n_args != 1)
                         return usage_error(name, "takes one route name (or a notifier's, or "
                                                  "default)");

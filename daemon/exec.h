@@ -29,5 +29,9 @@ ExecGlue *exec_glue_free(ExecGlue *g);
  * the callback runs or exec_cancel(). */
 int exec_start(ExecGlue *g, const struct earshot_request *req, ExecDoneFunc cb, void *userdata,
                ExecCall **ret);
-/* Kill the child (SIGKILL) and forget it; its callback will not run. NULL is fine. */
+/* Kill the child (SIGKILL) and forget it; its callback will not run. NULL is fine. The loop
+ * reaps it later; exec_glue_free() reaps what is left. */
 void exec_cancel(ExecCall *c);
+/* Number of children not yet reaped (cancelled ones included), and of runs whose callback is
+ * still to come. */
+size_t exec_in_flight(ExecGlue *g);

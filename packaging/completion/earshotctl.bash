@@ -3,7 +3,8 @@
 #
 # Commands, their options and the values those take; alert ids for show and the state
 # commands (from `earshotctl list --json`), source names for poll (from `earshotctl sources
-# --json`), both with the -s/-c given on the line. Those queries are bounded by a timeout and
+# --json`), failed delivery rows for redeliver, routes for notify-test (`notify-test --list`),
+# all with the -s/-c given on the line. Those queries are bounded by a timeout and
 # silent: on any error there is simply nothing to offer.
 #
 # shellcheck disable=SC2207  # COMPREPLY=($(compgen ...)) is the completion idiom
@@ -39,7 +40,7 @@ _earshotctl() {
     fi
 
     local commands="list show ack respond resolve reopen mute false-positive stats test-rules
-                    explain backtest sources poll"
+                    explain backtest sources poll deliveries redeliver notify-test"
     local global="-s --state-dir -c --config --json --color -V --version -h --help"
     local states="open acknowledged responded resolved muted false-positive"
 
@@ -54,7 +55,7 @@ _earshotctl() {
         --state-dir=*) _earshotctl_state_dir=${w#*=} ;;
         --config=*) _earshotctl_config=${w#*=} ;;
         --color | --state | --brand | --rule | --network | --since | --limit | --by | --note | \
-            --lang | --source | --followers | --rating | --rules | --pages) ((i++)) ;;
+            --lang | --source | --followers | --rating | --rules | --pages | --timeout) ((i++)) ;;
         -*) ;;
         *) [[ -z $command ]] && command=$w ;;
         esac
@@ -84,6 +85,8 @@ _earshotctl() {
         COMPREPLY=($(compgen -W "1h 12h 1d 7d 30d" -- "$cur")); return ;;
     --brand | --rule | --network | --limit | --note | --lang | --source | --followers | --pages)
         return ;;
+    --timeout)
+        COMPREPLY=($(compgen -W "10s 30s 1m" -- "$cur")); return ;;
     esac
 
     local opts
@@ -104,6 +107,9 @@ _earshotctl() {
     backtest) opts="--since --rules --json" ;;
     sources) opts="--json" ;;
     poll) opts="--pages --json" ;;
+    deliveries) opts="--pending --failed --all --limit --json" ;;
+    redeliver) opts="--failed" ;;
+    notify-test) opts="--no-wait --timeout --list" ;;
     *) return ;;
     esac
     opts+=" -s --state-dir -c --config -h --help"
@@ -126,6 +132,13 @@ _earshotctl() {
             | _earshotctl_json_values source | sort -u)" -- "$cur")) ;;
     test-rules)
         COMPREPLY=($(compgen -f -- "$cur")) ;;
+    redeliver)
+        # the rows that need it: failed and rejected (ids are numbers in the JSON)
+        COMPREPLY=($(compgen -W "$(_earshotctl_query "$earshotctl" deliveries --failed --json \
+            | sed -n 's/^\t\t"id":\t\([0-9]*\),$/\1/p')" -- "$cur")) ;;
+    notify-test)
+        COMPREPLY=($(compgen -W "$(_earshotctl_query "$earshotctl" notify-test --list)" \
+            -- "$cur")) ;;
     esac
 }
 complete -F _earshotctl earshotctl

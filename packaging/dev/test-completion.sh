@@ -47,7 +47,7 @@ expect() {
 }
 
 expect "earshotctl li" list
-expect "earshotctl re" respond resolve reopen
+expect "earshotctl re" redeliver respond resolve reopen
 expect "earshotctl --col" --color
 expect "earshotctl --color a" auto always
 expect "earshotctl list --ov" --overdue
@@ -59,7 +59,9 @@ expect "earshotctl explain --ra" --rating
 expect "earshotctl -s $tmp/missing ack " ""
 expect "earshotctl -c $tmp/missing.yaml poll " ""
 n=$(complete_line "earshotctl " | wc -l)
-[ "$n" -eq 14 ] || { echo "FAIL: 'earshotctl ' offers $n commands, not 14"; failed=1; }
+[ "$n" -eq 17 ] || { echo "FAIL: 'earshotctl ' offers $n commands, not 17"; failed=1; }
+expect "earshotctl deliveries --f" --failed
+expect "earshotctl notify-test --l" --list
 
 # A real store: alert ids for the state commands, source names for poll.
 state="$tmp/state"
@@ -73,4 +75,6 @@ first=$(echo "$ids" | head -n 1)
 expect "earshotctl show -s $state ${first:0:12}" "$first"
 expect "earshotctl -c $config -s $state poll " demo-replay
 expect "earshotctl -c $config -s $state poll demo-r" demo-replay
+# shellcheck disable=SC2046
+expect "earshotctl -c $config -s $state notify-test " $("$earshotctl" -c "$config" notify-test --list)
 exit $failed

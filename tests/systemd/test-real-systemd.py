@@ -19,8 +19,9 @@ so what runs is the installed earshotd, plugins and earshot.service. Checks, in 
   4. `systemctl reload` swaps a good config, and keeps it (same PID, active) on a bad one;
   5. `journalctl -u earshot` has the daemon's lines at their priorities (-p warning);
   6. DynamicUser= + StateDirectory=: the alert survives a restart; an earshot@.service
-     instance runs beside it with its own store; a sqlite3 .backup of the live store
-     restores as the README says;
+     instance runs beside it with its own store, and its journal notifier's records
+     carry ALERT_ID, SEVERITY, RULE and the fixed MESSAGE_ID; a sqlite3 .backup of the
+     live store restores as the README says;
   7. a stopped loop (SIGSTOP) is killed by the watchdog and restarted;
   8. `systemctl stop` ends it well within TimeoutStopSec=.
 
@@ -39,6 +40,7 @@ import time
 import harness as H
 
 TOKEN = "earshot-sd-" + os.urandom(12).hex()
+ALERT_MESSAGE_ID = "a145322d21c54029ba1a428709bbcd42"   # notify-journal's records
 UNIT = "earshot.service"
 EXIT_SKIP = 77
 
@@ -473,7 +475,8 @@ def run_scenario(box, config, srv, masto, hook, lap):
     inst_config = os.path.join(os.path.dirname(config), "brand2.yaml")
     box.put(inst_config, H.yaml_dump(H.make_config(
         sources=[H.mastodon_source("mastodon-brand2", masto.url, interval="1s")],
-        notifiers=[{"name": "journal", "type": "log"}], log_level="info")))
+        notifiers=[{"name": "console", "type": "log"}, {"name": "jr", "type": "journal"}],
+        log_level="info")))
     r = box.run("systemctl", "start", inst, check=False)
     check(r.returncode == 0 and box.prop("ActiveState", inst) == "active",
           f"{inst} runs {inst_config} ({box.prop('StatusText', inst)})",
@@ -485,6 +488,19 @@ def run_scenario(box, config, srv, masto, hook, lap):
     check(box.run("test", "-f", "/var/lib/private/earshot-brand2/earshot.db").returncode == 0
           and set(ids) <= set(alert_ids(box)),
           f"{inst} keeps its own store in /var/lib/earshot-brand2")
+    # its journal notifier: each alert is one record with fields, found by the fixed MESSAGE_ID
+    def alert_records():
+        out = box.journal("-u", inst, f"MESSAGE_ID={ALERT_MESSAGE_ID}", "-o", "json")
+        return [json.loads(j) for j in out.splitlines() if j.strip()]
+    recs = wait_for(lambda: [r for r in alert_records() if r.get("ALERT_ID")], 20)
+    rec = recs[0] if recs else {}
+    head = f"[notify:journal:jr] alert {rec.get('ALERT_ID')}: high complaint on mastodon"
+    check(rec.get("SEVERITY") == "high" and rec.get("RULE") == "refunds" and
+          rec.get("PRIORITY") == "4" and rec.get("NETWORK") == "mastodon" and
+          str(rec.get("MESSAGE", "")).startswith(head),
+          f"journalctl -u {inst} MESSAGE_ID={ALERT_MESSAGE_ID} -o json: the journal "
+          f"notifier's records carry ALERT_ID, SEVERITY, RULE at the severity's priority",
+          json.dumps(rec)[:1500] or box.journal("-u", inst, "-n", "20"))
     box.run("systemctl", "stop", inst, check=False)
     lap("template checked")
 
