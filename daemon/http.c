@@ -9,6 +9,7 @@
  * curl's resolver thread, and every transfer has a total timeout and a size cap, so a server
  * that never answers, or answers forever, costs one timer and a bounded buffer.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #define MAX_HEADERS 200
 #define MAX_HEADER_BYTES (64u << 10)
+#define MAIL_REPLY_MAX 256
 
 struct HttpGlue {
         sd_event *event;            /* referenced */
@@ -44,7 +46,16 @@ struct HttpCall {
         size_t header_bytes;
         char errbuf[CURL_ERROR_SIZE];
         usec_t started;
+        HttpDataFunc on_data;       /* streaming: the body goes here as it comes */
+        void *data_userdata;
         HttpCall *prev, *next;      /* HttpGlue::calls */
+        /* SMTP (request_mail) */
+        bool mail;
+        struct curl_slist *rcpt;    /* owned: envelope recipients */
+        char *upload;               /* owned: the message, as the plugin built it */
+        size_t upload_len, upload_pos;
+        char reply[MAIL_REPLY_MAX]; /* the server's last reply line, for the log */
+        char mail_error[CURL_ERROR_SIZE + MAIL_REPLY_MAX + 32];
 };
 
 /* ---- requests ------------------------------------------------------------------------------ */
@@ -162,6 +173,158 @@ int http_request_set_exec(struct earshot_request *req, const char *const *argv,
         return 0;
 }
 
+/* ---- SMTP ---------------------------------------------------------------------------------- */
+
+/*
+ * A mail submission (request_mail) goes through libcurl's SMTP: the envelope from the request,
+ * the message uploaded as the plugin built it (curl dot-stuffs it and ends it with CRLF.CRLF),
+ * never redirected, never sent in clear to another machine.
+ */
+
+static inline void curl_freep(char **p) {
+        curl_free(*p);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURLU *, curl_url_cleanup);
+
+/* Whether host, as curl's URL parser returns it, is this machine: localhost, 127.0.0.0/8 or
+ * [::1]. */
+static bool host_is_loopback(const char *host) {
+        struct in_addr a4;
+        struct in6_addr a6;
+        char buf[INET6_ADDRSTRLEN];
+        size_t n = strlen(host);
+
+        if (strcaseeq(host, "localhost"))
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (n < 3 || host[0] != '[' || host[n - 1] != ']' || n - 2 >= sizeof(buf))
+                return false;
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = 0;
+        return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/*
+ * Whether a mail submission may go out, and with which CURLOPT_USE_SSL. smtps:// is TLS from
+ * the first byte. smtp:// must switch to TLS with STARTTLS before anything else is said
+ * (CURLUSESSL_ALL: curl fails rather than go on in clear when the server does not offer it),
+ * unless the plugin asked for plaintext (EARSHOT_REQ_PLAINTEXT) and the server is this
+ * machine: a password or an alert never crosses a network in clear. -EINVAL or -EPERM, logged.
+ */
+static int mail_check(const struct earshot_request *req, long *ret_use_ssl) {
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        _cleanup_(curl_freep) char *scheme = NULL, *host = NULL;
+
+        if (!req->mail_rcpt || !req->mail_rcpt[0] || !req->body) {
+                log_error("mail to %s has no recipients or no message, not sending", req->url);
+                return -EINVAL;
+        }
+        u = curl_url();
+        if (!u)
+                return -ENOMEM;
+        if (curl_url_set(u, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+            (!strcaseeq(scheme, "smtp") && !strcaseeq(scheme, "smtps"))) {
+                log_error("mail: '%s' is not an smtp:// or smtps:// URL, not sending", req->url);
+                return -EINVAL;
+        }
+        if (strcaseeq(scheme, "smtps") || !(req->flags & EARSHOT_REQ_PLAINTEXT)) {
+                *ret_use_ssl = (long)CURLUSESSL_ALL;
+                return 0;
+        }
+        if (!host_is_loopback(host)) {
+                log_error("refusing to send mail to %s without TLS: plain SMTP (starttls: false) "
+                          "is allowed to a loopback address only",
+                          req->url);
+                return -EPERM;
+        }
+        *ret_use_ssl = (long)CURLUSESSL_NONE;
+        return 0;
+}
+
+static size_t on_mail_read(char *buf, size_t size, size_t nitems, void *userdata) {
+        HttpCall *c = userdata;
+        size_t n = size * nitems;
+
+        if (n > c->upload_len - c->upload_pos)
+                n = c->upload_len - c->upload_pos;
+        memcpy(buf, c->upload + c->upload_pos, n);
+        c->upload_pos += n;
+        return n;
+}
+
+/* curl hands every reply line of the SMTP dialogue to the header callback: keep the last error
+ * reply ("550 5.1.1 <x@example.com>: user unknown") for the log, control characters blanked. */
+static size_t on_mail_reply(char *ptr, size_t size, size_t nitems, void *userdata) {
+        HttpCall *c = userdata;
+        size_t n = size * nitems, len = n;
+
+        while (len > 0 && (ptr[len - 1] == '\n' || ptr[len - 1] == '\r'))
+                len--;
+        if (len < 3 || (ptr[0] != '4' && ptr[0] != '5') || ptr[1] < '0' || ptr[1] > '9' ||
+            ptr[2] < '0' || ptr[2] > '9')
+                return n;
+        if (len >= sizeof(c->reply))
+                len = sizeof(c->reply) - 1;
+        for (size_t i = 0; i < len; i++)
+                c->reply[i] = (unsigned char)ptr[i] < ' ' || ptr[i] == 0x7f ? ' ' : ptr[i];
+        c->reply[len] = 0;
+        return n;
+}
+
+/* The SMTP part of a transfer: envelope, message, TLS. 0, -ENOMEM or -EINVAL. */
+static int mail_setopt(HttpCall *c, const struct earshot_request *req, long use_ssl) {
+        CURL *e = c->easy;
+
+        c->mail = true;
+        STRV_FOREACH(r, req->mail_rcpt) {
+                struct curl_slist *l = curl_slist_append(c->rcpt, *r);
+                if (!l)
+                        return -ENOMEM;
+                c->rcpt = l;
+        }
+        c->upload = malloc(req->body_len + 1);
+        if (!c->upload)
+                return -ENOMEM;
+        memcpy(c->upload, req->body, req->body_len);
+        c->upload_len = req->body_len;
+        bool ok = curl_easy_setopt(e, CURLOPT_MAIL_FROM, req->mail_from) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_MAIL_RCPT, c->rcpt) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_mail_read) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_READDATA, c) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->upload_len) ==
+                          CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_mail_reply) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_USE_SSL, use_ssl) == CURLE_OK;
+        return ok ? 0 : -EINVAL;
+}
+
+/*
+ * The response to a mail submission as plugins see it: status is the server's last reply code
+ * (RFC 5321 4.2: 2yz done, 4yz try again later, 5yz do not repeat), or 0 when the transfer
+ * failed without an error reply (no connection, no STARTTLS, a TLS failure, a timeout), so a
+ * 220 or 250 from before the failure never reads as success. No body, no headers; the error
+ * names the step ("RCPT failed: 550") and what the server said.
+ */
+static void mail_response(HttpCall *c, CURLcode result, long status, HttpResponse *resp) {
+        resp->status = result == CURLE_OK || status >= 400 ? (int)status : 0;
+        resp->body = (char *)"";
+        resp->body_len = 0;
+        resp->headers = NULL;
+        if (result == CURLE_OK || status < 400 || !*c->reply)
+                return;
+        if (*c->errbuf)
+                (void)snprintf(c->mail_error, sizeof(c->mail_error), "%s; the server said: %s",
+                               c->errbuf, c->reply);
+        else
+                (void)snprintf(c->mail_error, sizeof(c->mail_error), "the server said: %s",
+                               c->reply);
+        resp->error = c->mail_error;
+}
+
 /* ---- the glue ------------------------------------------------------------------------------ */
 
 static void call_free(HttpCall *c) {
@@ -178,6 +341,8 @@ static void call_free(HttpCall *c) {
                 c->next->prev = c->prev;
         g->n_calls--;
         curl_slist_free_all(c->headers);
+        curl_slist_free_all(c->rcpt);
+        free(c->upload);
         free(c->body);
         strv_free(c->resp_headers);
         free(c);
@@ -220,6 +385,8 @@ static void check_done(HttpGlue *g) {
                         resp.error = "response too large";
                 else if (result != CURLE_OK)
                         resp.error = *c->errbuf ? c->errbuf : curl_easy_strerror(result);
+                if (c->mail)
+                        mail_response(c, result, status, &resp);
 
                 HttpDoneFunc cb = c->cb;
                 void *ud = c->userdata;
@@ -346,6 +513,13 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
         HttpCall *c = userdata;
         size_t n = size * nmemb;
 
+        if (c->on_data) {
+                long status = 0;
+                (void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+                return c->on_data((int)status, c->resp_headers, ptr, n, c->data_userdata) < 0
+                               ? 0 /* abort the transfer: CURLE_WRITE_ERROR */
+                               : n;
+        }
         if (c->body_len + n > c->max_size) {
                 c->too_large = true;
                 return 0; /* abort the transfer: CURLE_WRITE_ERROR */
@@ -378,6 +552,14 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata) {
                 c->header_bytes = 0;
                 return n;
         }
+        if (len == 0 && c->on_data) {
+                /* the end of a header block: a stream's receiver wants to know at once */
+                long status = 0;
+                (void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+                return c->on_data((int)status, c->resp_headers, NULL, 0, c->data_userdata) < 0
+                               ? 0
+                               : n;
+        }
         if (len == 0 || !memchr(ptr, ':', len))
                 return n;
         c->header_bytes += len;
@@ -391,11 +573,19 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata) {
 
 int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions *o,
                HttpDoneFunc cb, void *userdata, HttpCall **ret) {
+        bool mail = req->mail_from != NULL;
+        long use_ssl = (long)CURLUSESSL_NONE;
         HttpCall *c;
         CURL *e;
+        int r;
 
         if (!req->url)
                 return -EINVAL;
+        if (mail) {
+                r = mail_check(req, &use_ssl);
+                if (r < 0)
+                        return r;
+        }
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
@@ -403,6 +593,8 @@ int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions
         c->cb = cb;
         c->userdata = userdata;
         c->max_size = o->max_size;
+        c->on_data = o->on_data;
+        c->data_userdata = o->data_userdata;
         c->started = now_usec(CLOCK_MONOTONIC);
         c->next = g->calls;
         if (g->calls)
@@ -437,11 +629,12 @@ int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions
                                    (long)(o->connect_timeout / USEC_PER_MSEC)) == CURLE_OK &&
                   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size) ==
                           CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
+                  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, mail ? 0L : 1L) == CURLE_OK &&
                   curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L) == CURLE_OK &&
                   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
-                                   o->allow_file ? "http,https,file" : "http,https") ==
-                          CURLE_OK &&
+                                   mail            ? "smtp,smtps"
+                                   : o->allow_file ? "http,https,file"
+                                                   : "http,https") == CURLE_OK &&
                   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
                   /* every encoding this libcurl decodes: gzip, deflate, br, zstd */
                   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
@@ -458,12 +651,34 @@ int http_start(HttpGlue *g, const struct earshot_request *req, const HttpOptions
                   curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK &&
                   (!o->user_agent ||
                    curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent) == CURLE_OK);
-        if (ok && req->body) {
+        /* a stream stays open as long as the server sends; the caller watches for silence */
+        if (ok && o->stream)
+                ok = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L) == CURLE_OK &&
+                     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 0L) == CURLE_OK &&
+                     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 0L) == CURLE_OK &&
+                     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0) == CURLE_OK &&
+                     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+                     /* no compression: a compressing proxy would hold events back */
+                     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL) == CURLE_OK;
+        /* HTTP Basic authentication, or SMTP AUTH (curl picks the best mechanism offered) */
+        if (ok && req->user)
+                ok = curl_easy_setopt(e, CURLOPT_USERNAME, req->user) == CURLE_OK &&
+                     curl_easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "") ==
+                             CURLE_OK &&
+                     (mail ||
+                      curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) == CURLE_OK);
+        if (ok && mail) {
+                r = mail_setopt(c, req, use_ssl);
+                if (r < 0) {
+                        call_free(c);
+                        return r;
+                }
+        } else if (ok && req->body) {
                 ok = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                                       (curl_off_t)req->body_len) == CURLE_OK &&
                      curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body) == CURLE_OK;
         }
-        if (ok && req->method && strcmp(req->method, req->body ? "POST" : "GET") != 0)
+        if (ok && !mail && req->method && strcmp(req->method, req->body ? "POST" : "GET") != 0)
                 ok = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
         if (!ok || curl_multi_add_handle(g->multi, e) != CURLM_OK) {
                 call_free(c);

@@ -50,6 +50,18 @@ int http_request_set_exec(struct earshot_request *req, const char *const *argv,
 /* Whether the request already carries a header of that name (case-insensitive). */
 bool http_request_has_header(const struct earshot_request *req, const char *name);
 
+typedef struct HttpCall HttpCall;
+
+/*
+ * Streaming mode (HttpOptions.on_data): each chunk of the response body as it arrives, with
+ * the status and headers of the response (final after redirects); data NULL and len 0 at the
+ * end of every header block (a redirect's and a 100 Continue's too: look at the status).
+ * Return 0 to go on, a negative errno to abort the transfer (its HttpDoneFunc still runs, with
+ * CURLE_WRITE_ERROR). Runs inside libcurl: start or cancel no transfer of the same HttpGlue.
+ */
+typedef int (*HttpDataFunc)(int status, char *const *headers, const char *data, size_t len,
+                            void *userdata);
+
 typedef struct HttpOptions {
         usec_t timeout;
         usec_t connect_timeout;
@@ -57,6 +69,12 @@ typedef struct HttpOptions {
         const char *user_agent;
         bool allow_file; /* file:// URLs (replay source); never reachable by redirect */
         const char *ca_file; /* extra CA bundle; NULL = the system's (verification is always on) */
+        /* A long-lived response (server-sent events): the body goes to on_data as it comes
+         * instead of into HttpResponse.body; with `stream`, no total timeout, no low-speed
+         * limit and no size cap on the whole transfer (the receiver bounds what it keeps). */
+        HttpDataFunc on_data;
+        void *data_userdata;
+        bool stream;
 } HttpOptions;
 
 typedef struct HttpResponse {
@@ -75,7 +93,6 @@ typedef struct HttpResponse {
 } HttpResponse;
 
 typedef struct HttpGlue HttpGlue;
-typedef struct HttpCall HttpCall;
 
 /* Called once per transfer, on the loop. The response is borrowed for the call. */
 typedef void (*HttpDoneFunc)(HttpCall *call, const HttpResponse *resp, void *userdata);
