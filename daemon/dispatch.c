@@ -687,8 +687,17 @@ static void start(Dispatcher *d, OutboxItem *item) {
                 };
                 r = http_start(m->http, &dl->req, &o, on_response, dl, &dl->call);
                 if (r < 0) {
+                        char why[160];
                         dl->call = NULL;
-                        finish(dl, EARSHOT_RETRY, "cannot start the request", 0);
+                        /* a request the core refuses to send (plain SMTP to a remote host, a
+                         * URL of another scheme) will never go out: say so once */
+                        snprintf(why, sizeof(why), "cannot start the request to %s: %s",
+                                 dl->req.url,
+                                 r == -EPERM ? "refused (plain SMTP to a host that is not "
+                                               "loopback)"
+                                             : strerror(-r));
+                        finish(dl, r == -EPERM || r == -EINVAL ? EARSHOT_REJECTED : EARSHOT_RETRY,
+                               why, 0);
                 }
                 return;
         }
