@@ -146,6 +146,66 @@ static int fh_report_gap(struct earshot_sink *sink, int64_t from_usec, int64_t t
         return 0;
 }
 
+/* ---- what a source keeps (state_get / state_set): a few slots, checked as the core checks */
+
+#define FH_STATE_MAX 8
+static char *fh_keys[FH_STATE_MAX], *fh_values[FH_STATE_MAX];
+
+static const char *fh_state_get(const struct earshot_host *h, const char *key) {
+        for (size_t i = 0; key && i < FH_STATE_MAX; i++)
+                if (fh_keys[i] && strcmp(fh_keys[i], key) == 0)
+                        return fh_values[i];
+        return NULL;
+}
+
+static int fh_state_set(const struct earshot_host *h, const char *key, const char *value,
+                        int64_t expires_usec) {
+        size_t i, free_slot = FH_STATE_MAX;
+
+        if (!key || !*key || strlen(key) > 64 || (value && strlen(value) > 65536) ||
+            expires_usec < 0)
+                abort();
+        for (i = 0; i < FH_STATE_MAX; i++) {
+                if (fh_keys[i] && strcmp(fh_keys[i], key) == 0)
+                        break;
+                if (!fh_keys[i] && free_slot == FH_STATE_MAX)
+                        free_slot = i;
+        }
+        if (i == FH_STATE_MAX) {
+                if (!value)
+                        return 0;
+                if (free_slot == FH_STATE_MAX)
+                        abort(); /* more keys than any plugin needs */
+                i = free_slot;
+                fh_keys[i] = strdup(key);
+        }
+        free(fh_values[i]);
+        fh_values[i] = value ? strdup(value) : NULL;
+        if (!value) {
+                free(fh_keys[i]);
+                fh_keys[i] = NULL;
+        }
+        return 0;
+}
+
+void fuzz_state_clear(void) {
+        for (size_t i = 0; i < FH_STATE_MAX; i++) {
+                free(fh_keys[i]);
+                free(fh_values[i]);
+                fh_keys[i] = fh_values[i] = NULL;
+        }
+}
+
+static int fh_post_deleted(struct earshot_sink *sink, const char *network, const char *id) {
+        if (!network || !*network || !id || !*id)
+                abort();
+        return 0;
+}
+
+static int fh_request_login(struct earshot_request *req, const char *user, const char *password) {
+        return user && password ? 0 : -EINVAL;
+}
+
 void fuzz_host_init(FuzzHost *h) {
         *h = (FuzzHost){
                 .host = {
@@ -165,6 +225,10 @@ void fuzz_host_init(FuzzHost *h) {
                         .set_backoff = fh_set_backoff,
                         .report_gap = fh_report_gap,
                         .set_error = fh_set_error,
+                        .request_login = fh_request_login,
+                        .state_get = fh_state_get,
+                        .state_set = fh_state_set,
+                        .post_deleted = fh_post_deleted,
                 },
         };
 }

@@ -8,7 +8,9 @@
  * Usage in fuzz-source-NAME.c: fuzz_host_init(&h); build option values with
  * fuzz_values_build(); create the plugin state once; for each input call parse_response()
  * with fuzz_response(input) and a fresh sink from fuzz_sink_init(), then fuzz_sink_done();
- * and fuzz_parse_errors() to read the input as the body of non-2xx answers.
+ * and fuzz_parse_errors() to read the input as the body of non-2xx answers. The host also
+ * keeps what a source saves (state_get/state_set: a few slots, shared by every plugin state
+ * of the process) and checks post_deleted() and request_login() arguments.
  */
 #pragma once
 
@@ -33,6 +35,8 @@ typedef struct FuzzHost {
 } FuzzHost;
 
 void fuzz_host_init(FuzzHost *h);
+/* Forget everything sources saved with state_set() (a logged-out start). */
+void fuzz_state_clear(void);
 
 void fuzz_sink_init(struct earshot_sink *s);
 void fuzz_sink_done(struct earshot_sink *s);

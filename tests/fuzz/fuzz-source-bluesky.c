@@ -6,9 +6,9 @@
  * first poll, after a cursor and on the last page max_pages allows; and as the body of error
  * answers to the login, the refresh and a search page (parse_error, see fuzz_parse_errors()).
  * The plugin must return 0, EARSHOT_MORE (with a next page) or -EBADMSG, never crash or leak,
- * and hand the host only well-formed posts and explanations (fuzz-host.c checks them). The
- * fuzz host has no state store, so this file adds a small one (state_get / state_set) whose
- * values persist across inputs as the store's do. The input also goes through the helpers of
+ * and hand the host only well-formed posts and explanations (fuzz-host.c checks them; its
+ * state store keeps the session across inputs as the store does). The input also goes through
+ * the helpers of
  * bluesky-parse.c directly: as a JWT, as a post text with its own facets, and as the text of
  * the follower-count cache, whose formatted form must load back to no more entries.
  */
@@ -28,49 +28,6 @@ extern const struct earshot_plugin earshot_plugin_descriptor;
 #define P (&earshot_plugin_descriptor)
 
 static FuzzHost host;
-
-/* ---- a state store for the fuzz host ----------------------------------------------------------
- */
-
-#define KV_MAX 8
-static char *kv_keys[KV_MAX], *kv_values[KV_MAX];
-
-static const char *kv_get(const struct earshot_host *h, const char *key) {
-        for (size_t i = 0; i < KV_MAX; i++)
-                if (kv_keys[i] && strcmp(kv_keys[i], key) == 0)
-                        return kv_values[i];
-        return NULL;
-}
-
-static int kv_set(const struct earshot_host *h, const char *key, const char *value,
-                  int64_t expires_usec) {
-        size_t i, free_slot = KV_MAX;
-
-        if (!key || !*key || strlen(key) > 64 || (value && strlen(value) > 65536) ||
-            expires_usec < 0)
-                abort();
-        for (i = 0; i < KV_MAX; i++) {
-                if (kv_keys[i] && strcmp(kv_keys[i], key) == 0)
-                        break;
-                if (!kv_keys[i] && free_slot == KV_MAX)
-                        free_slot = i;
-        }
-        if (i == KV_MAX) {
-                if (!value)
-                        return 0;
-                if (free_slot == KV_MAX)
-                        abort(); /* the plugin uses two keys */
-                i = free_slot;
-                kv_keys[i] = strdup(key);
-        }
-        free(kv_values[i]);
-        kv_values[i] = value ? strdup(value) : NULL;
-        if (!value) {
-                free(kv_keys[i]);
-                kv_keys[i] = NULL;
-        }
-        return 0;
-}
 
 /* ---- calls --------------------------------------------------------------------------------------
  */
@@ -170,8 +127,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                              NULL};
 
                 fuzz_host_init(&host);
-                host.host.state_get = kv_get;
-                host.host.state_set = kv_set;
                 state = create(settings);
                 small = create(settings_small);
         }
@@ -186,12 +141,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 void *s = k == 0 ? state : small;
 
                 /* a login and a refresh answered with the input */
-                (void)kv_set(&host.host, "session", NULL, 0);
+                (void)host.host.state_set(&host.host, "session", NULL, 0);
                 parse(s, 0, NULL, NULL, body, size);
-                (void)kv_set(&host.host, "session", SESSION, 0);
+                (void)host.host.state_set(&host.host, "session", SESSION, 0);
                 parse(s, 0, NULL, "R P 1 - - - - -", body, size);
                 /* pages and lookups, with a session that works */
-                (void)kv_set(&host.host, "session", SESSION, 0);
+                (void)host.host.state_set(&host.host, "session", SESSION, 0);
                 for (uint32_t feed = 0; feed < 2; feed++) {
                         parse(s, feed, NULL, NULL, body, size);
                         parse(s, feed, CURSOR, NULL, body, size);
@@ -204,9 +159,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                               size);
                 }
                 if (k == 0) {
-                        (void)kv_set(&host.host, "session", NULL, 0);
+                        (void)host.host.state_set(&host.host, "session", NULL, 0);
                         errors(s, 0, NULL, NULL, body, size);
-                        (void)kv_set(&host.host, "session", SESSION, 0);
+                        (void)host.host.state_set(&host.host, "session", SESSION, 0);
                         errors(s, 0, NULL, "R P 1 - - - - -", body, size);
                         errors(s, 0, CURSOR, "P P 2 r - - 25 -", body, size);
                         errors(s, 1, CURSOR, "F F 1 - - - - did:plc:a", body, size);

@@ -11,8 +11,7 @@
  *   - as the body of error answers to each (parse_error, see fuzz_parse_errors()).
  * The plugin must return 0, EARSHOT_MORE (with a next page), EARSHOT_BLOCKED (a refused login)
  * or -EBADMSG, never crash or leak, and hand the host only well-formed posts, page tokens and
- * explanations (fuzz-host.c checks them). The fuzz host predates state_get, state_set,
- * post_deleted and request_login, so this file adds them to a copy of it: a one-slot store.
+ * explanations (fuzz-host.c checks them; it also keeps the token the plugin saves).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,33 +26,7 @@ extern const struct earshot_plugin earshot_plugin_descriptor;
 #define P (&earshot_plugin_descriptor)
 
 static FuzzHost base;
-static struct earshot_host host; /* base.host and the ops of earshot 0.3 */
-static char kept[4200];          /* the one value state_set() keeps */
-
-static const char *fz_state_get(const struct earshot_host *h, const char *key) {
-        return kept[0] ? kept : NULL;
-}
-
-static int fz_state_set(const struct earshot_host *h, const char *key, const char *value,
-                        int64_t expires_usec) {
-        if (!key || strlen(key) > 64 || (value && strlen(value) >= sizeof(kept)))
-                abort();
-        if (value)
-                memcpy(kept, value, strlen(value) + 1);
-        else
-                kept[0] = 0;
-        return 0;
-}
-
-static int fz_post_deleted(struct earshot_sink *sink, const char *network, const char *id) {
-        if (!network || strcmp(network, "reddit") != 0 || !id || !*id)
-                abort();
-        return 0;
-}
-
-static int fz_request_login(struct earshot_request *req, const char *user, const char *password) {
-        return user && password ? 0 : -EINVAL;
-}
+static struct earshot_host host;
 
 static void check(int r, const struct earshot_sink *sink) {
         if (r < 0 && r != -EBADMSG && r != -ENOMEM)
@@ -111,10 +84,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                 fuzz_host_init(&base);
                 host = base.host;
-                host.state_get = fz_state_get;
-                host.state_set = fz_state_set;
-                host.post_deleted = fz_post_deleted;
-                host.request_login = fz_request_login;
                 rss = create(settings_rss);
                 oauth = create(settings_oauth);
         }
@@ -139,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                       NULL);
                 parse(oauth, feed, "1785592000:3abc", "1|3:t3_abc:1785592100:3abd,3abe", body, size,
                       NULL);
-                kept[0] = 0;
+                fuzz_state_clear();
                 parse(oauth, feed, NULL, NULL, body, size, token_url);
                 parse(oauth, feed, NULL, "1|login|2:t3_abc:1785592100:3abd", body, size, NULL);
                 if (feed == 0) {
