@@ -68,16 +68,6 @@ bool ctl_delivery_command(const char *name) {
         return false;
 }
 
-_printf_(2, 3) static int usage_error(const char *name, const char *fmt, ...) {
-        va_list ap;
-        fprintf(stderr, "earshotctl %s: ", name);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'earshotctl %s --help'.\n", name);
-        return CTL_EXIT_USAGE;
-}
-
 /* "in 4m", "4m ago", or "-" for 0. */
 static const char *relative(char *buf, size_t len, int64_t when, int64_t now) {
         char d[32];
@@ -415,7 +405,7 @@ int ctl_delivery_main(int argc, char **argv) {
                 bool test_opt = c == OPT_NO_WAIT || c == OPT_TIMEOUT || c == OPT_LIST;
                 if ((list_opt && cmd != DCMD_LIST) || (test_opt && cmd != DCMD_TEST) ||
                     (c == OPT_FAILED && cmd == DCMD_TEST))
-                        return usage_error(name, "%s does not apply here", argv[optind - 1]);
+                        return ctl_usage_error(name, "%s does not apply here", argv[optind - 1]);
                 switch (c) {
                 case 's':
                         arg_state_dir = optarg;
@@ -443,7 +433,7 @@ int ctl_delivery_main(int argc, char **argv) {
                         char *end;
                         long v = strtol(optarg, &end, 10);
                         if (*end || end == optarg || v < 0)
-                                return usage_error(name, "--limit takes a number, not '%s'",
+                                return ctl_usage_error(name, "--limit takes a number, not '%s'",
                                                    optarg);
                         limit = (size_t)v;
                         break;
@@ -456,14 +446,14 @@ int ctl_delivery_main(int argc, char **argv) {
                         break;
                 case OPT_TIMEOUT:
                         if (parse_duration(optarg, &timeout) < 0 || timeout == 0)
-                                return usage_error(name, "--timeout takes a duration such as "
+                                return ctl_usage_error(name, "--timeout takes a duration such as "
                                                          "30s, not '%s'",
                                                    optarg);
                         break;
                 case ':':
-                        return usage_error(name, "%s needs a value", argv[optind - 1]);
+                        return ctl_usage_error(name, "%s needs a value", argv[optind - 1]);
                 default:
-                        return usage_error(name, "unknown option '%s'", argv[optind - 1]);
+                        return ctl_usage_error(name, "unknown option '%s'", argv[optind - 1]);
                 }
         }
         char **args = argv + optind;
@@ -474,16 +464,16 @@ int ctl_delivery_main(int argc, char **argv) {
         if (cmd == DCMD_TEST) {
                 if (list)
                         return n_args == 0 ? cmd_test_list()
-                                           : usage_error(name, "--list takes no route");
+                                           : ctl_usage_error(name, "--list takes no route");
                 if (n_args != 1)
-                        return usage_error(name, "takes one route name (or a notifier's, or "
+                        return ctl_usage_error(name, "takes one route name (or a notifier's, or "
                                                  "default)");
                 return cmd_test(args[0], wait, timeout);
         }
         if (cmd == DCMD_LIST && n_args > 0)
-                return usage_error(name, "takes no arguments");
+                return ctl_usage_error(name, "takes no arguments");
         if (cmd == DCMD_REDELIVER && (n_args > 0) == failed)
-                return usage_error(name, "takes row ids, or --failed");
+                return ctl_usage_error(name, "takes row ids, or --failed");
 
         Store *s = NULL;
         if (ctl_open_store(cmd == DCMD_REDELIVER, &s, NULL) < 0)

@@ -1009,16 +1009,6 @@ static void help(QueueCmd cmd, const char *name) {
         }
 }
 
-_printf_(2, 3) static int usage_error(const char *name, const char *fmt, ...) {
-        va_list ap;
-        fprintf(stderr, "earshotctl %s: ", name);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'earshotctl %s --help'.\n", name);
-        return CTL_EXIT_USAGE;
-}
-
 /* A duration back from now ("7d") or a timestamp ("2026-11-01T00:00:00Z"). */
 static int parse_since(const char *s, int64_t now, int64_t *ret) {
         usec_t d;
@@ -1097,12 +1087,12 @@ int ctl_queue_main(int argc, char **argv) {
                         break;
                 case OPT_COLOR:
                         if (ctl_parse_color(optarg) < 0)
-                                return usage_error(name, "--color takes auto, always or never, "
+                                return ctl_usage_error(name, "--color takes auto, always or never, "
                                                          "not '%s'", optarg);
                         break;
                 case OPT_STATE:
                         if (parse_states(optarg, &q.states) < 0)
-                                return usage_error(name, "--state takes states separated by "
+                                return ctl_usage_error(name, "--state takes states separated by "
                                                          "commas (open, acknowledged, responded, "
                                                          "resolved, muted, false-positive), not "
                                                          "'%s'", optarg);
@@ -1125,7 +1115,7 @@ int ctl_queue_main(int argc, char **argv) {
                         break;
                 case OPT_SINCE:
                         if (parse_since(optarg, now, &q.since) < 0)
-                                return usage_error(name, "--since takes a duration (7d, 12h) or "
+                                return ctl_usage_error(name, "--since takes a duration (7d, 12h) or "
                                                          "a timestamp (2026-11-01T00:00:00Z), "
                                                          "not '%s'", optarg);
                         break;
@@ -1134,7 +1124,7 @@ int ctl_queue_main(int argc, char **argv) {
                         errno = 0;
                         long long v = strtoll(optarg, &end, 10);
                         if (errno || end == optarg || *end || v < 1 || v > 1000000)
-                                return usage_error(name, "--limit takes a number from 1 to "
+                                return ctl_usage_error(name, "--limit takes a number from 1 to "
                                                          "1000000, not '%s'", optarg);
                         q.limit = (size_t)v;
                         break;
@@ -1146,45 +1136,45 @@ int ctl_queue_main(int argc, char **argv) {
                         q.note = optarg;
                         break;
                 case ':':
-                        return usage_error(name, "%s needs a value", argv[optind - 1]);
+                        return ctl_usage_error(name, "%s needs a value", argv[optind - 1]);
                 default:
                         if (optopt > 0 && optopt < OPT_JSON)
-                                return usage_error(name, "unknown option '-%c'", optopt);
-                        return usage_error(name, "unknown option '%s'", argv[optind - 1]);
+                                return ctl_usage_error(name, "unknown option '-%c'", optopt);
+                        return ctl_usage_error(name, "unknown option '%s'", argv[optind - 1]);
                 }
         }
         for (const struct option *o = options; o->name; o++)
                 if (o->val >= OPT_JSON && (given & BIT(o->val)) && !(allowed & BIT(o->val)))
-                        return usage_error(name, "--%s does not apply here", o->name);
+                        return ctl_usage_error(name, "--%s does not apply here", o->name);
         if (all && state)
-                return usage_error(name, "%s", "--all and --state exclude each other");
+                return ctl_usage_error(name, "%s", "--all and --state exclude each other");
         if (all)
                 q.states = 0;
         if (cmd == CMD_STATS && q.by) {
                 q.stats_by = stats_by_from_string(q.by);
                 if (q.stats_by <= STATS_BY_NONE)
-                        return usage_error(name, "--by takes rule, brand or network, not '%s'",
+                        return ctl_usage_error(name, "--by takes rule, brand or network, not '%s'",
                                            q.by);
         }
         if (cmd == CMD_ACT && q.by) {
                 size_t cells = 0;
                 _cleanup_free_ char *clean = clean_text(q.by, 0, true, &cells);
                 if (!clean || strlen(q.by) > MAX_BY || !streq(clean, q.by) || cells == 0)
-                        return usage_error(name, "--by takes a name (up to 100 bytes, printable, "
+                        return ctl_usage_error(name, "--by takes a name (up to 100 bytes, printable, "
                                                  "no leading or doubled blanks), not '%s'",
                                            q.by);
         }
         if (q.note && strlen(q.note) > MAX_NOTE)
-                return usage_error(name, "%s", "--note is longer than 2000 bytes");
+                return ctl_usage_error(name, "%s", "--note is longer than 2000 bytes");
 
         int n_args = argc - optind;
         char **args = argv + optind;
         if ((cmd == CMD_LIST || cmd == CMD_STATS) && n_args > 0)
-                return usage_error(name, "unexpected argument '%s'", args[0]);
+                return ctl_usage_error(name, "unexpected argument '%s'", args[0]);
         if (cmd == CMD_SHOW && n_args != 1)
-                return usage_error(name, "%s", "takes one alert id (or a unique prefix)");
+                return ctl_usage_error(name, "%s", "takes one alert id (or a unique prefix)");
         if (cmd == CMD_ACT && n_args < 1)
-                return usage_error(name, "%s", "takes one or more alert ids (or unique prefixes)");
+                return ctl_usage_error(name, "%s", "takes one or more alert ids (or unique prefixes)");
 
         _cleanup_free_ char *path = NULL;
         Store *s = NULL;

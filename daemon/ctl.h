@@ -16,6 +16,7 @@
 #include "plugin.h"
 #include "queue.h"
 #include "store.h"
+#include "util/cleanup.h"
 #include "util/time-util.h"
 
 extern const char *arg_config;   /* --config, default DEFAULT_CONFIG */
@@ -53,6 +54,9 @@ enum {
         CTL_EXIT_STORE = 3, /* the store: missing, unreadable, read-only for a change, locked
                              * past the busy timeout, another schema, or failing */
 };
+
+/* "earshotctl NAME: <message>" and a pointer to NAME's --help, on stderr; CTL_EXIT_USAGE. */
+_printf_(2, 3) int ctl_usage_error(const char *name, const char *fmt, ...);
 
 /* --color WHEN: "auto", "always" or "never" into arg_color; -EINVAL for anything else. */
 int ctl_parse_color(const char *when);

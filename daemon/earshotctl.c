@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,16 @@ static void help(void) {
                "or a rule or source tool failed; 2 a bad command line; 3 the store could not be\n"
                "used (missing, unreadable, read-only, locked, another schema).\n",
                DEFAULT_CONFIG, DEFAULT_STATE_DIR);
+}
+
+int ctl_usage_error(const char *name, const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "earshotctl %s: ", name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'earshotctl %s --help'.\n", name);
+        return CTL_EXIT_USAGE;
 }
 
 int ctl_parse_color(const char *when) {
