@@ -390,6 +390,7 @@ void manager_host_init(struct earshot_host *host, void *userdata) {
 static void source_done(Source *s) {
         for (size_t i = 0; i < s->n_feeds; i++) {
                 Feed *f = &s->feeds[i];
+                f->stream = stream_free(f->stream);
                 http_cancel(f->call);
                 f->call = NULL;
                 if (f->host && f->host->in_flight > 0)
@@ -921,7 +922,7 @@ static int feed_commit(Feed *f, struct earshot_sink *sink, bool known, bool poll
         r = store_feed_success(m->store, f->key, sc->name, sink->cursor, poll_done, now);
         if (r >= 0)
                 r = store_feed_note(m->store, f->key, (int64_t)sink->n, false, now);
-        if (r >= 0)
+        if (r >= 0 && next_poll >= 0) /* < 0: an event of the stream, the schedule stays */
                 r = store_feed_schedule(m->store, f->key, sc->name, next_poll, ratelimit);
         if (r < 0)
                 goto fail;
@@ -1142,6 +1143,8 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                 log_debug("%s feed %s: not modified", s->prefix, f->key);
                 feed_finish_poll(f);
                 feed_schedule(f, next);
+                if (f->stream)
+                        stream_poll_done(f->stream);
                 goto out;
         }
         bool ok_status = resp->status >= 200 && resp->status < 300;
@@ -1243,6 +1246,8 @@ static void on_feed_response(HttpCall *call, const HttpResponse *resp, void *use
                             f->key);
         feed_finish_poll(f);
         feed_schedule(f, next);
+        if (f->stream)
+                stream_poll_done(f->stream);
 out:
         sink_done(&sink);
         if (!f->call) /* unless the next page's request is already in flight */
@@ -1505,6 +1510,84 @@ static void feed_succeeded(Feed *f, size_t n_posts) {
         }
 }
 
+/* ---- what a feed's stream (stream.c) reaches through ---------------------------------------- */
+
+int feed_poll_now(Feed *f) {
+        if (f->call || f->page || f->source->manager->stopping)
+                return -EBUSY; /* a poll is under way (or waits for its server) */
+        feed_arm(f, 0);
+        return 0;
+}
+
+int feed_stream_event(Feed *f, const char *event, const char *data, size_t len,
+                      bool keep_cursor, char *err, size_t err_len) {
+        Source *s = f->source;
+        const struct earshot_source_ops *ops = s->cfg->plugin->desc->source;
+        struct earshot_sink sink = {};
+        int r;
+
+        r = ops->parse_event(s->state, f->index, event, data, len, &sink);
+        if (r < 0 || r == EARSHOT_RETRY || r == EARSHOT_BLOCKED) {
+                snprintf(err, err_len, "%s", sink.error ? sink.error : "");
+                sink_done(&sink);
+                return r;
+        }
+        if (!keep_cursor) {
+                free(sink.cursor);
+                sink.cursor = NULL;
+        }
+        r = feed_commit(f, &sink, true, false, -1, NULL);
+        if (r < 0) {
+                snprintf(err, err_len, "%s", store_errmsg(s->manager->store));
+                r = -EIO;
+        } else
+                feed_succeeded(f, sink.n);
+        sink_done(&sink);
+        return r;
+}
+
+int feed_stream_refused(Feed *f, const struct earshot_response *resp, char *err,
+                        size_t err_len) {
+        Source *s = f->source;
+        const struct earshot_source_ops *ops = s->cfg->plugin->desc->source;
+        _cleanup_free_ char *cursor = NULL;
+        struct earshot_sink sink = {};
+        bool known;
+        int r;
+
+        if (!EARSHOT_SOURCE_HAS(ops, parse_error))
+                return -EOPNOTSUPP;
+        r = store_feed_get(s->manager->store, f->key, &cursor, &known);
+        if (r < 0)
+                return r;
+        r = ops->parse_error(s->state, f->index, cursor, EARSHOT_STREAM_PAGE, resp, &sink);
+        if (r == EARSHOT_RETRY || r == EARSHOT_BLOCKED)
+                snprintf(err, err_len, "%s", sink.error ? sink.error : "");
+        else if (r >= 0)
+                r = -EOPNOTSUPP; /* an answer, not an explanation: nothing to say */
+        sink_done(&sink);
+        return r;
+}
+
+void feed_stream_blocked(Feed *f, const char *why) {
+        Manager *m = f->source->manager;
+        char text[1024], every[32];
+        int64_t since = 0;
+
+        if (store_feed_last_success(m->store, f->key, &since) < 0)
+                since = 0;
+        snprintf(text, sizeof(text),
+                 "earshot: source %s, feed %s: its stream cannot work until someone acts: "
+                 "%.600s. The feed is still polled every %s, so complaints come late, not in "
+                 "seconds.",
+                 f->source->cfg->name, f->key, why,
+                 format_duration(every, sizeof(every), f->source->cfg->interval));
+        int r = raise_operator_alert(m, f, "blocked", since, text);
+        if (r < 0)
+                log_error_errno(r, "cannot store the operator alert for feed %s: %s", f->key,
+                                store_errmsg(m->store));
+}
+
 static void feed_check_silent(Manager *m, Feed *f, int64_t now) {
         const SourceConfig *sc = f->source->cfg;
         char d[32], t1[32], t2[32], text[1024];
@@ -1581,6 +1664,9 @@ static void instances_start(Manager *m) {
                         if (spread > 30 * USEC_PER_SEC)
                                 spread = 30 * USEC_PER_SEC;
                         feed_schedule(f, spread ? (usec_t)rand() % spread : 0);
+                        /* and listen, where the plugin offers a stream (errors are logged) */
+                        if (!f->stream)
+                                (void)stream_start(f, &f->stream);
                 }
         }
 }

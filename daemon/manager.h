@@ -17,6 +17,7 @@
 #include "plugin.h"
 #include "rules.h"
 #include "store.h"
+#include "stream.h"
 
 typedef struct Manager Manager;
 typedef struct Source Source;
@@ -42,6 +43,7 @@ typedef struct Feed {
         int64_t silent_since;    /* wall clock: when the feed was declared silent; 0 = not */
         Complaint complaint;
         bool polled_once;        /* --once: this feed finished its poll */
+        Stream *stream;          /* owned: the feed's event stream (stream.c), or NULL */
 } Feed;
 
 struct Source {
@@ -155,6 +157,30 @@ void manager_check_once_done(Manager *m);
 typedef void (*PollPostFunc)(const struct earshot_post *p, void *userdata);
 int manager_poll_once(Manager *m, Source *s, size_t index, unsigned max_pages,
                       PollPostFunc fn, void *userdata, char *err, size_t err_len);
+
+/* ---- for stream.c: a feed's stream goes through the same paths as its polls ---- */
+
+/* Poll feed f at once (its timer, now), unless a poll of it is under way: -EBUSY. */
+int feed_poll_now(Feed *f);
+/*
+ * One event of f's stream: parse_event() with a fresh sink, and what it emitted committed in
+ * one transaction as a response's would be (its cursor only with keep_cursor). Returns the
+ * number of new alerts; the plugin's EARSHOT_RETRY or EARSHOT_BLOCKED (its words in err); the
+ * plugin's negative errno (-EBADMSG: a malformed event); or -EIO when the store failed (its
+ * message in err).
+ */
+int feed_stream_event(Feed *f, const char *event, const char *data, size_t len,
+                      bool keep_cursor, char *err, size_t err_len);
+/*
+ * A refused stream connect (resp: status, headers, the start of the body): what the plugin's
+ * parse_error() makes of it, EARSHOT_BLOCKED or EARSHOT_RETRY with its words in err, or a
+ * negative errno when it says nothing (-EOPNOTSUPP without parse_error). Nothing is committed.
+ */
+int feed_stream_refused(Feed *f, const struct earshot_response *resp, char *err,
+                        size_t err_len);
+/* The feed's stream cannot work until someone acts (a refused token): one operator alert, as
+ * a blocked poll raises (rule source-blocked), saying that the feed is still polled. */
+void feed_stream_blocked(Feed *f, const char *why);
 
 /* The state directory a Config and options select. malloc()ed. */
 char *manager_state_dir(const ManagerOptions *opts, const Config *c);

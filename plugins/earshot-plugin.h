@@ -487,7 +487,10 @@ struct earshot_source_ops {
          * server-sent events (text/event-stream), such as Mastodon's streaming API. Return 0
          * when req is filled, -EOPNOTSUPP when this feed has no stream (it is only polled).
          * The core keeps the connection open in its event loop, hands every event to
-         * parse_event(), and after any drop reconnects with backoff. The feed is still polled
+         * parse_event(), and after any drop reconnects with backoff. A refused connect (not
+         * 200 with text/event-stream) goes to parse_error() with page EARSHOT_STREAM_PAGE, so
+         * the plugin can explain it (EARSHOT_BLOCKED for a token the stream refuses: one
+         * operator alert; the feed is still polled). The feed is still polled
          * with build_request() on its schedule, and at once after every (re)connect, from the
          * committed cursor: what was posted while the stream was down comes in over REST, and
          * the seen posts keep it from alerting twice.
@@ -507,6 +510,9 @@ struct earshot_source_ops {
         int (*parse_event)(void *state, uint32_t i, const char *event, const char *data,
                            size_t len, struct earshot_sink *sink);
 };
+
+/* The page token parse_error() gets for a refused stream connect (see stream_request). */
+#define EARSHOT_STREAM_PAGE "stream"
 
 /* The size of struct earshot_source_ops as first published; the core accepts any size from
  * here. */

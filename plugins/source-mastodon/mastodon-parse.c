@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mastodon-parse.c - the Mastodon source's reading of response bodies: timelines (arrays of
- * Status), the account lookup (an Account) and the instance check (/api/v2/instance). Pure:
- * bytes in, posts and verdicts out through the host.
+ * Status), search results (their "statuses"), a stream's status events (one Status), the
+ * account lookup (an Account) and the instance check (/api/v2/instance). Pure: bytes in, posts
+ * and verdicts out through the host. It also remembers which post id each status it emitted
+ * got (the last SEEN_MAX), for the stream's `delete` events, which name a status by its id.
  *
  * Guarantees. No byte sequence crashes it or makes it read out of bounds: bodies with NUL
  * bytes, nesting deeper than JSON_DEPTH_MAX, trailing garbage or fields of the wrong type are
@@ -42,6 +44,56 @@ static const char *loggable(const char *s, char buf[static 201]) {
                 buf[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? ' ' : s[n];
         buf[n] = 0;
         return buf;
+}
+
+/* ---- statuses seen lately (for the stream's delete events) ---------------------------------- */
+
+void seen_free(Mastodon *m) {
+        for (size_t i = 0; i < m->n_seen; i++) {
+                free(m->seen[i].id);
+                free(m->seen[i].post_id);
+        }
+        free(m->seen);
+        m->seen = NULL;
+        m->n_seen = m->seen_next = 0;
+}
+
+/* Remember (instance, id) -> post_id in the ring; the oldest entry goes when it is full. */
+static int seen_record(Mastodon *m, size_t instance, const char *id, const char *post_id) {
+        if (!m->seen) {
+                m->seen = calloc(SEEN_MAX, sizeof(Seen));
+                if (!m->seen)
+                        return -ENOMEM;
+        }
+        /* the newest entry for the same status (a REST poll and the stream both saw it) */
+        size_t last = (m->seen_next + SEEN_MAX - 1) % SEEN_MAX;
+        if (m->n_seen > 0 && m->seen[last].instance == instance &&
+            strcmp(m->seen[last].id, id) == 0)
+                return 0;
+        char *i = strdup(id), *p = strdup(post_id);
+        if (!i || !p) {
+                free(i);
+                free(p);
+                return -ENOMEM;
+        }
+        Seen *e = &m->seen[m->seen_next];
+        free(e->id);
+        free(e->post_id);
+        *e = (Seen){.instance = instance, .id = i, .post_id = p};
+        m->seen_next = (m->seen_next + 1) % SEEN_MAX;
+        if (m->n_seen < SEEN_MAX)
+                m->n_seen++;
+        return 0;
+}
+
+const char *seen_lookup(const Mastodon *m, size_t instance, const char *id) {
+        /* newest first */
+        for (size_t k = 0; k < m->n_seen; k++) {
+                const Seen *e = &m->seen[(m->seen_next + SEEN_MAX - 1 - k) % SEEN_MAX];
+                if (e->instance == instance && strcmp(e->id, id) == 0)
+                        return e->post_id;
+        }
+        return NULL;
 }
 
 /* ---- timelines ------------------------------------------------------------------------------ */
@@ -138,35 +190,26 @@ static int status_emit(Mastodon *m, const Feed *f, size_t index, const cJSON *it
         if (edited_at && h->parse_time(edited_at, &post.edited_usec) < 0)
                 post.edited_usec = 0;
 
+        /* a `delete` event names the status by its id here (the boosted one's, for a boost:
+         * deleting a boost deletes nothing anybody wrote) */
+        if (id_is_safe(id)) {
+                int r = seen_record(m, f->instance, id, post.id);
+                if (r < 0)
+                        return r;
+        }
         return h->emit_post(sink, &post);
 }
 
 /*
- * Emits the statuses of a timeline page, oldest first. *ret_n: the number of elements, shown
- * or skipped; *ret_newest: the newest usable timeline id of the page (malloc()ed), or NULL.
+ * Emits the statuses of an array (a timeline page, the statuses of a search), oldest first.
+ * *ret_n: the number of elements, shown or skipped; *ret_newest and *ret_oldest (may be NULL):
+ * the newest and oldest usable timeline ids (malloc()ed), or NULL.
  */
-int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *resp,
-                   struct earshot_sink *sink, size_t *ret_n, char **ret_newest) {
+static int parse_array(Mastodon *m, const Feed *f, const cJSON *root, struct earshot_sink *sink,
+                       size_t *ret_n, char **ret_newest, char **ret_oldest) {
         const struct earshot_host *h = m->host;
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        const char *why = NULL, *newest = NULL;
-        char buf[201];
+        const char *newest = NULL, *oldest = NULL;
         int r;
-
-        r = json_load(resp, &root, &why);
-        if (r < 0) {
-                h->log(h, EARSHOT_LOG_ERR, "%s: response %s (%zu bytes)", f->name, why,
-                       resp->body ? resp->body_len : 0);
-                return r;
-        }
-        if (!cJSON_IsArray(root)) {
-                const char *error = json_nstr(root, "error");
-                h->log(h, EARSHOT_LOG_ERR, "%s: expected a JSON array of statuses, got %s%s%s%s",
-                       f->name, cJSON_IsObject(root) ? "an object" : "a scalar",
-                       error ? " (error: \"" : "", error ? loggable(error, buf) : "",
-                       error ? "\")" : "");
-                return -EBADMSG;
-        }
 
         size_t n = 0;
         for (const cJSON *item = root->child; item; item = item->next)
@@ -180,6 +223,8 @@ int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *re
                 const char *id = json_nstr(item, "id");
                 if (id_is_safe(id) && (!newest || id_compare(id, newest) > 0))
                         newest = id;
+                if (id_is_safe(id) && (!oldest || id_compare(id, oldest) < 0))
+                        oldest = id;
                 items[n++] = item;
         }
 
@@ -200,7 +245,115 @@ int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *re
         *ret_newest = newest ? strdup(newest) : NULL;
         if (newest && !*ret_newest)
                 return -ENOMEM;
+        if (ret_oldest) {
+                *ret_oldest = oldest ? strdup(oldest) : NULL;
+                if (oldest && !*ret_oldest) {
+                        free(*ret_newest);
+                        *ret_newest = NULL;
+                        return -ENOMEM;
+                }
+        }
         *ret_n = n;
+        return 0;
+}
+
+/*
+ * Emits the statuses of a timeline page, oldest first. *ret_n: the number of elements, shown
+ * or skipped; *ret_newest: the newest usable timeline id of the page (malloc()ed), or NULL.
+ */
+int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                   struct earshot_sink *sink, size_t *ret_n, char **ret_newest) {
+        const struct earshot_host *h = m->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL;
+        char buf[201];
+        int r;
+
+        r = json_load(resp, &root, &why);
+        if (r < 0) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response %s (%zu bytes)", f->name, why,
+                       resp->body ? resp->body_len : 0);
+                return r;
+        }
+        if (!cJSON_IsArray(root)) {
+                const char *error = json_nstr(root, "error");
+                h->log(h, EARSHOT_LOG_ERR, "%s: expected a JSON array of statuses, got %s%s%s%s",
+                       f->name, cJSON_IsObject(root) ? "an object" : "a scalar",
+                       error ? " (error: \"" : "", error ? loggable(error, buf) : "",
+                       error ? "\")" : "");
+                return -EBADMSG;
+        }
+        return parse_array(m, f, root, sink, ret_n, ret_newest, NULL);
+}
+
+/* GET /api/v2/search?type=statuses answers {"accounts": [], "statuses": [...], ...}. */
+int parse_search(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                 struct earshot_sink *sink, size_t *ret_n, char **ret_newest, char **ret_oldest) {
+        const struct earshot_host *h = m->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL;
+        char buf[201];
+        int r;
+
+        r = json_load(resp, &root, &why);
+        if (r < 0) {
+                h->log(h, EARSHOT_LOG_ERR, "%s: response %s (%zu bytes)", f->name, why,
+                       resp->body ? resp->body_len : 0);
+                return r;
+        }
+        const cJSON *statuses = cJSON_GetObjectItemCaseSensitive(root, "statuses");
+        if (!cJSON_IsObject(root) || !cJSON_IsArray(statuses)) {
+                const char *error = json_nstr(root, "error");
+                h->log(h, EARSHOT_LOG_ERR,
+                       "%s: expected a search result with a \"statuses\" array%s%s%s", f->name,
+                       error ? " (error: \"" : "", error ? loggable(error, buf) : "",
+                       error ? "\")" : "");
+                return -EBADMSG;
+        }
+        return parse_array(m, f, statuses, sink, ret_n, ret_newest, ret_oldest);
+}
+
+/* A stream's update or status.update (edit): the data is one Status, as a timeline holds it. */
+int parse_status_event(Mastodon *m, const Feed *f, const char *data, size_t len, bool edit,
+                       struct earshot_sink *sink, char **ret_id) {
+        const struct earshot_host *h = m->host;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *why = NULL, *reason = NULL;
+        struct earshot_response resp = {.size = sizeof(resp), .status = 200, .body = data,
+                                        .body_len = len};
+        int r;
+
+        r = json_load(&resp, &root, &why);
+        if (r < 0) {
+                h->log(h, EARSHOT_LOG_WARNING, "%s: stream event %s (%zu bytes)", f->name, why,
+                       len);
+                return r;
+        }
+        /* an edit without edited_at (the documentation's own examples): edited by now */
+        cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "reblog");
+        if (!cJSON_IsObject(s))
+                s = root;
+        if (edit && cJSON_IsObject(s) && !json_nstr(s, "edited_at")) {
+                char when[40];
+                cJSON *v = cJSON_CreateString(
+                        h->format_time(h->now_usec(h), when, sizeof(when)));
+                if (!v)
+                        return -ENOMEM;
+                cJSON_DeleteItemFromObjectCaseSensitive(s, "edited_at");
+                cJSON_AddItemToObject(s, "edited_at", v);
+        }
+        r = status_emit(m, f, 0, root, sink, &reason);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                h->log(h, EARSHOT_LOG_WARNING, "%s: stream event is not a usable status (%s)",
+                       f->name, reason);
+                return -EBADMSG;
+        }
+        const char *id = json_nstr(root, "id");
+        *ret_id = id_is_safe(id) ? strdup(id) : NULL;
+        if (id_is_safe(id) && !*ret_id)
+                return -ENOMEM;
         return 0;
 }
 

@@ -7,7 +7,9 @@
  * Feeds. One feed per (instance, tag), named "INSTANCE#tag", and one per (instance, account),
  * named "INSTANCE/@acct" ("acme" for the instance's own users, "bob@other.example" for others)
  * or "INSTANCE/accounts/ID" for an account given by id. Names are the feeds' identity in the
- * store and stay the same across restarts.
+ * store and stay the same across restarts. With an access token, one feed per `search` query
+ * on the token's instance, "INSTANCE/api/v2/search?q=QUERY" (see "full-text search" below);
+ * and with `stream`, the hashtag feeds there also stream (see "streams" below).
  *
  * Requests. A hashtag feed asks GET {instance}/api/v1/timelines/tag/{tag}?limit=N&min_id=MIN,
  * an account feed GET {instance}/api/v1/accounts/{id}/statuses?limit=N&exclude_reblogs=false
@@ -102,8 +104,11 @@ static void mastodon_destroy(void *state) {
         for (size_t i = 0; i < m->n_feeds; i++) {
                 free(m->feeds[i].name);
                 free(m->feeds[i].acct);
+                free(m->feeds[i].known);
         }
         free(m->feeds);
+        strv_free_n(m->queries, m->n_queries);
+        seen_free(m);
         if (m->authorization) {
                 explicit_bzero(m->authorization, strlen(m->authorization));
                 free(m->authorization);
@@ -272,7 +277,7 @@ static int token_setup(Mastodon *m, const struct earshot_values *vals, char *err
 static int mastodon_create(const struct earshot_host *host, const struct earshot_values *vals,
                            char *err, size_t err_len, void **ret_state) {
         _cleanup_(mastodon_destroyp) Mastodon *m = NULL;
-        const struct earshot_value *instances, *tags, *accounts;
+        const struct earshot_value *instances, *tags, *accounts, *search;
         const char *error = NULL;
         int r;
 
@@ -281,9 +286,11 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                 return set_error(err, err_len, "instances: at least one instance URL is needed");
         tags = list_value(vals, "tags");
         accounts = list_value(vals, "accounts");
-        if (!tags && !accounts)
+        search = list_value(vals, "search");
+        if (!tags && !accounts && !search)
                 return set_error(err, err_len,
-                                 "tags, accounts: give at least one hashtag or account to follow");
+                                 "tags, accounts, search: give at least one hashtag, account or "
+                                 "search query to follow");
 
         m = calloc(1, sizeof(*m));
         if (!m)
@@ -292,7 +299,8 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
         m->instances = calloc(instances->n_list, sizeof(Instance));
         m->tags = calloc(tags ? tags->n_list : 1, sizeof(char *));
         m->accounts = calloc(accounts ? accounts->n_list : 1, sizeof(Account));
-        if (!m->instances || !m->tags || !m->accounts)
+        m->queries = calloc(search ? search->n_list : 1, sizeof(char *));
+        if (!m->instances || !m->tags || !m->accounts || !m->queries)
                 return -ENOMEM;
 
         for (size_t i = 0; i < instances->n_list && instances->list[i]; i++) {
@@ -356,8 +364,26 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
 
         if (m->n_instances == 0)
                 return set_error(err, err_len, "instances: the list is empty");
-        if (m->n_tags == 0 && m->n_accounts == 0)
-                return set_error(err, err_len, "tags, accounts: the lists are empty");
+        for (size_t i = 0; search && i < search->n_list && search->list[i]; i++) {
+                char *q = NULL;
+                bool dup = false;
+
+                r = query_trim(search->list[i], QUERY_MAX, &q, &error);
+                if (r == -EINVAL)
+                        return set_error(err, err_len, "search: '%s' %s", search->list[i],
+                                         error);
+                if (r < 0)
+                        return r;
+                for (size_t j = 0; j < m->n_queries && !dup; j++)
+                        dup = strcmp(m->queries[j], q) == 0;
+                if (dup) {
+                        free(q);
+                        continue;
+                }
+                m->queries[m->n_queries++] = q;
+        }
+        if (m->n_tags == 0 && m->n_accounts == 0 && m->n_queries == 0)
+                return set_error(err, err_len, "tags, accounts, search: the lists are empty");
 
         r = option_int(vals, "limit", LIMIT_MAX, 1, LIMIT_MAX, &m->limit, err, err_len);
         if (r < 0)
@@ -375,8 +401,25 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
         r = token_setup(m, vals, err, err_len);
         if (r < 0)
                 return r;
+        /* since Mastodon 4.2 the streaming API serves logged-in users only, and full-text
+         * search was never open to anybody else */
+        m->stream = earshot_value_num(vals, "stream", 0) != 0;
+        if (m->stream && !m->authorization)
+                return set_error(err, err_len,
+                                 "stream: Mastodon (4.2 and later) serves its streaming API to "
+                                 "logged-in users only: set access_token to a user's token "
+                                 "(read scope), or drop `stream`");
+        if (m->stream && m->n_tags == 0)
+                return set_error(err, err_len, "stream: only hashtag feeds stream; `tags` is "
+                                               "empty");
+        if (m->n_queries > 0 && !m->authorization)
+                return set_error(err, err_len,
+                                 "search: full-text status search needs a user token: set "
+                                 "access_token to a token of a user on the instance (read "
+                                 "scope)");
 
-        m->feeds = calloc(m->n_instances * (m->n_tags + m->n_accounts), sizeof(Feed));
+        m->feeds = calloc(m->n_instances * (m->n_tags + m->n_accounts) + m->n_queries,
+                          sizeof(Feed));
         if (!m->feeds)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_instances; i++) {
@@ -391,7 +434,23 @@ static int mastodon_create(const struct earshot_host *host, const struct earshot
                         if (r < 0)
                                 return r;
                 }
+                /* searches and streams need the token: on its own instance only */
+                if (!m->instances[i].token)
+                        continue;
+                for (size_t q = 0; q < m->n_queries; q++) {
+                        _cleanup_free_ char *enc = url_encode(m->queries[q]);
+                        if (!enc)
+                                return -ENOMEM;
+                        r = feed_add(m, i, FEED_SEARCH, q,
+                                     strjoin(m->instances[i].base, "/api/v2/search?q=", enc),
+                                     NULL);
+                        if (r < 0)
+                                return r;
+                }
         }
+        for (size_t k = 0; k < m->n_feeds; k++)
+                m->feeds[k].stream = m->stream && m->feeds[k].kind == FEED_TAG &&
+                                     m->instances[m->feeds[k].instance].token;
 
         *ret_state = m;
         m = NULL;
@@ -583,6 +642,18 @@ static int feed_plan(const Mastodon *m, uint32_t i, const char *cursor, const ch
         return plan_request(m, *ret_feed, c, page, ret_plan);
 }
 
+/* the search and stream parts, at the end of the file */
+static int set_known(Feed *f, const char *cursor);
+static int search_build(Mastodon *m, const Feed *f, const Cursor *c, const char *page,
+                        struct earshot_request *req);
+static int search_parse(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
+                        const char *page, const struct earshot_response *resp,
+                        struct earshot_sink *sink);
+static int search_error(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                        struct earshot_sink *sink);
+static int stream_error(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                        struct earshot_sink *sink);
+
 /* ---- requests ------------------------------------------------------------------------------- */
 
 static int timeline_url(const Mastodon *m, const Feed *f, const Plan *plan, char **ret) {
@@ -624,6 +695,15 @@ static int mastodon_build_request(void *state, uint32_t i, const char *cursor, c
         Plan plan;
         int r;
 
+        if (i < m->n_feeds && !page) {
+                r = set_known(&m->feeds[i], cursor);
+                if (r < 0)
+                        return r;
+        }
+        if (i < m->n_feeds && m->feeds[i].kind == FEED_SEARCH) {
+                r = cursor_parse(cursor, &c);
+                return r < 0 ? r : search_build(m, &m->feeds[i], &c, page, req);
+        }
         r = feed_plan(m, i, cursor, page, &f, &c, &plan);
         if (r < 0)
                 return r;
@@ -774,6 +854,10 @@ static int mastodon_parse_response(void *state, uint32_t i, const char *cursor, 
         Plan plan;
         int r;
 
+        if (i < m->n_feeds && m->feeds[i].kind == FEED_SEARCH) {
+                r = cursor_parse(cursor, &c);
+                return r < 0 ? r : search_parse(m, &m->feeds[i], &c, cursor, page, resp, sink);
+        }
         r = feed_plan(m, i, cursor, page, &f, &c, &plan);
         if (r < 0)
                 return r;
@@ -858,6 +942,10 @@ static int mastodon_parse_error(void *state, uint32_t i, const char *cursor, con
         Plan plan;
         int r;
 
+        if (i < m->n_feeds && page && strcmp(page, EARSHOT_STREAM_PAGE) == 0)
+                return stream_error(m, &m->feeds[i], resp, sink);
+        if (i < m->n_feeds && m->feeds[i].kind == FEED_SEARCH)
+                return search_error(m, &m->feeds[i], resp, sink);
         r = feed_plan(m, i, cursor, page, &f, &c, &plan);
         if (r < 0)
                 return r;
@@ -913,6 +1001,281 @@ static int mastodon_parse_error(void *state, uint32_t i, const char *cursor, con
         return SOURCE_ERROR_GENERIC;
 }
 
+/* ---- full-text search (`search`) ----------------------------------------------------------- */
+
+/*
+ * A search feed asks GET {instance}/api/v2/search?q=Q&type=statuses&resolve=false&limit=N
+ * &min_id=MIN with the user's token, and Mastodon answers with the newest N matching statuses
+ * after MIN, newest first. A full page may hide more between MIN and its oldest status: the
+ * poll walks back with max_id=OLDEST (page token "N:OLDEST:NEWEST", NEWEST the cursor to set
+ * when the walk ends), up to max_pages, and reports a gap if it has to stop. A feed's first
+ * page is the newest only. The cursor is the newest status id seen.
+ */
+
+static int search_page_parse(const char *page, unsigned *ret_n, char **ret_max,
+                             char **ret_newest) {
+        unsigned long n = 0;
+        const char *p = page;
+
+        while (*p >= '0' && *p <= '9' && n <= MAX_PAGES_MAX)
+                n = n * 10 + (unsigned long)(*p++ - '0');
+        if (p == page || *p != ':' || n < 2 || n > MAX_PAGES_MAX)
+                return -EINVAL;
+        const char *max = p + 1, *colon = strchr(max, ':');
+        if (!colon)
+                return -EINVAL;
+        *ret_max = strndup(max, (size_t)(colon - max));
+        *ret_newest = strdup(colon + 1);
+        if (!*ret_max || !*ret_newest) {
+                free(*ret_max);
+                free(*ret_newest);
+                return -ENOMEM;
+        }
+        if (!id_is_safe(*ret_max) || (**ret_newest && !id_is_safe(*ret_newest))) {
+                free(*ret_max);
+                free(*ret_newest);
+                return -EINVAL;
+        }
+        *ret_n = (unsigned)n;
+        return 0;
+}
+
+static int search_build(Mastodon *m, const Feed *f, const Cursor *c, const char *page,
+                        struct earshot_request *req) {
+        const struct earshot_host *h = m->host;
+        _cleanup_free_ char *q = url_encode(m->queries[f->index]), *max = NULL, *newest = NULL;
+        _cleanup_free_ char *url = NULL;
+        unsigned page_n = 1;
+        char num[32];
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        if (page) {
+                r = search_page_parse(page, &page_n, &max, &newest);
+                if (r < 0)
+                        return r;
+        }
+        (void)snprintf(num, sizeof(num), "%" PRId64, m->limit);
+        url = strjoin(m->instances[f->instance].base, "/api/v2/search?q=", q,
+                      "&type=statuses&resolve=false&limit=", num,
+                      c->min && id_is_safe(c->min) ? "&min_id=" : "",
+                      c->min && id_is_safe(c->min) ? c->min : "", max ? "&max_id=" : "",
+                      max ? max : "");
+        if (!url)
+                return -ENOMEM;
+        r = request_get(h, req, url, "application/json");
+        if (r < 0)
+                return r;
+        return h->request_header(req, "Authorization", m->authorization);
+}
+
+static int search_parse(Mastodon *m, const Feed *f, const Cursor *c, const char *cursor,
+                        const char *page, const struct earshot_response *resp,
+                        struct earshot_sink *sink) {
+        const struct earshot_host *h = m->host;
+        _cleanup_free_ char *newest = NULL, *oldest = NULL, *max = NULL, *carry = NULL;
+        unsigned page_n = 1;
+        size_t n = 0;
+        int r;
+
+        if (page) {
+                r = search_page_parse(page, &page_n, &max, &carry);
+                if (r < 0)
+                        return r;
+        }
+        r = parse_search(m, f, resp, sink, &n, &newest, &oldest);
+        if (r < 0)
+                return r;
+        /* the cursor to set when the walk ends: the newest id of its first page */
+        const char *target = page ? carry : newest;
+        if (!c->min && n == 0 && !page)
+                h->log(h, EARSHOT_LOG_NOTICE,
+                       "%s: no statuses match yet; if this stays empty for words you know are "
+                       "posted there, %s may not offer full-text search (it needs "
+                       "Elasticsearch or OpenSearch on the server)",
+                       f->name, m->instances[f->instance].host);
+        if (c->min && n >= (size_t)m->limit && oldest && id_compare(oldest, c->min) > 0 &&
+            (!max || id_compare(oldest, max) < 0)) {
+                if (page_n < m->max_pages) {
+                        char num[16];
+                        (void)snprintf(num, sizeof(num), "%u:", page_n + 1);
+                        _cleanup_free_ char *token =
+                                strjoin(num, oldest, ":", target ? target : "");
+                        if (!token)
+                                return -ENOMEM;
+                        r = h->next_page(sink, token);
+                        return r < 0 ? r : EARSHOT_MORE;
+                }
+                if (EARSHOT_HOST_HAS(h, report_gap)) {
+                        r = h->report_gap(sink, 0, 0, "search page cap (max_pages)");
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (!target || !*target || (c->min && id_compare(target, c->min) <= 0))
+                return 0;
+        Cursor next = *c;
+        next.min = (char *)target;
+        return cursor_commit(m, &next, cursor, sink);
+}
+
+static int search_error(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                        struct earshot_sink *sink) {
+        const struct earshot_host *h = m->host;
+        const Instance *inst = &m->instances[f->instance];
+        char buf[121], said[140] = "";
+
+        if (resp->status != 401 && resp->status != 403 && resp->status != 422)
+                return SOURCE_ERROR_GENERIC;
+        if (error_of(m, resp, buf, sizeof(buf)))
+                (void)snprintf(said, sizeof(said), " (\"%s\")", buf);
+        return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                           "%s answered %d%s to a full-text search: full-text search needs a "
+                           "user token and a server with search enabled; check `access_token` "
+                           "(a token of a user on %s with the read scope) and that %s offers "
+                           "full-text search, or drop `search`",
+                           inst->host, (int)resp->status, said, inst->host, inst->host);
+}
+
+/* ---- streams (`stream`) ---------------------------------------------------------------------- */
+
+/*
+ * A hashtag feed with `stream` also listens to GET {instance}/api/v1/streaming/hashtag?tag=TAG
+ * (/hashtag/local with `local`), with the token: server-sent events. `update` is a new status,
+ * emitted as the timeline would emit it, and moves the cursor when its id is newer;
+ * `status.update` an edited one (edited_at set); `delete` names a status by its id on the
+ * instance: reported as deleted (post_deleted) when it is one of the last SEEN_MAX statuses
+ * this source emitted. Other events are not about the feed's statuses.
+ */
+
+static int set_known(Feed *f, const char *cursor) {
+        char *k = cursor ? strdup(cursor) : NULL;
+        if (cursor && !k)
+                return -ENOMEM;
+        free(f->known);
+        f->known = k;
+        return 0;
+}
+
+static int mastodon_stream_request(void *state, uint32_t i, const char *cursor,
+                                   struct earshot_request *req) {
+        Mastodon *m = state;
+        const struct earshot_host *h = m->host;
+
+        if (i >= m->n_feeds)
+                return -EINVAL;
+        Feed *f = &m->feeds[i];
+        if (!f->stream)
+                return -EOPNOTSUPP;
+        int r = set_known(f, cursor);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *tag = url_encode(m->tags[f->index]);
+        if (!tag)
+                return -ENOMEM;
+        _cleanup_free_ char *url = strjoin(m->instances[f->instance].base,
+                                           "/api/v1/streaming/hashtag", m->local ? "/local" : "",
+                                           "?tag=", tag);
+        if (!url)
+                return -ENOMEM;
+        r = request_get(h, req, url, "text/event-stream");
+        if (r < 0)
+                return r;
+        return h->request_header(req, "Authorization", m->authorization);
+}
+
+static int mastodon_parse_event(void *state, uint32_t i, const char *event, const char *data,
+                                size_t len, struct earshot_sink *sink) {
+        Mastodon *m = state;
+        const struct earshot_host *h = m->host;
+        int r;
+
+        if (i >= m->n_feeds)
+                return -EINVAL;
+        Feed *f = &m->feeds[i];
+        if (!event)
+                return 0;
+
+        if (strcmp(event, "update") == 0 || strcmp(event, "status.update") == 0) {
+                _cleanup_free_ char *id = NULL;
+                _cleanup_(cursor_donep) Cursor c = {.checked = -1};
+
+                r = parse_status_event(m, f, data, len, strcmp(event, "status.update") == 0,
+                                       sink, &id);
+                if (r < 0)
+                        return r;
+                /* an edit is an old status: only a new one moves the cursor */
+                if (strcmp(event, "update") != 0 || !id)
+                        return 0;
+                r = cursor_parse(f->known, &c);
+                if (r < 0)
+                        return r;
+                if (c.min && id_compare(id, c.min) <= 0)
+                        return 0;
+                Cursor next = c;
+                next.min = id;
+                _cleanup_free_ char *s = cursor_format(&next);
+                if (!s)
+                        return -ENOMEM;
+                r = h->set_cursor(sink, s);
+                if (r < 0)
+                        return r;
+                return set_known(f, s);
+        }
+        if (strcmp(event, "delete") == 0) {
+                char id[ID_MAX + 1];
+                size_t n = len;
+                while (n > 0 && char_is_blank(data[n - 1]))
+                        n--;
+                if (n == 0 || n > ID_MAX)
+                        return -EBADMSG;
+                memcpy(id, data, n);
+                id[n] = 0;
+                if (!id_is_safe(id))
+                        return -EBADMSG;
+                const char *post_id = seen_lookup(m, f->instance, id);
+                if (!post_id || !EARSHOT_HOST_HAS(h, post_deleted))
+                        return 0; /* not one of ours, or a core that cannot take it */
+                h->log(h, EARSHOT_LOG_DEBUG, "%s: status %s was deleted", f->name, id);
+                return h->post_deleted(sink, "mastodon", post_id);
+        }
+        return 0; /* notification, conversation, announcement...: not the feed's statuses */
+}
+
+/* A refused stream connect (parse_error() with EARSHOT_STREAM_PAGE). */
+static int stream_error(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                        struct earshot_sink *sink) {
+        const struct earshot_host *h = m->host;
+        const Instance *inst = &m->instances[f->instance];
+        char buf[121], said[140] = "";
+
+        if (error_of(m, resp, buf, sizeof(buf)))
+                (void)snprintf(said, sizeof(said), " (\"%s\")", buf);
+        switch (resp->status) {
+        case 401:
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s refused the access token for its streaming API%s "
+                                   "(revoked or expired?): set a valid `access_token`, or drop "
+                                   "`stream`",
+                                   inst->host, said);
+        case 403:
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s answered 403 to the stream%s: the access token lacks the "
+                                   "read scope; set `access_token` to a token with it, or drop "
+                                   "`stream`",
+                                   inst->host, said);
+        case 404:
+        case 410:
+                return source_fail(h, sink, f->name, EARSHOT_BLOCKED,
+                                   "%s has no streaming API at /api/v1/streaming (HTTP %d)%s: "
+                                   "drop `stream` (the feed is polled all the same)",
+                                   inst->host, (int)resp->status, said);
+        default:
+                return SOURCE_ERROR_GENERIC;
+        }
+}
+
 static const struct earshot_option mastodon_options[] = {
         {"instances", EARSHOT_OPT_STRLIST, EARSHOT_OPT_REQUIRED, NULL,
          "base URLs of Mastodon instances (https://, or http:// on loopback)"},
@@ -941,6 +1304,13 @@ static const struct earshot_option mastodon_options[] = {
          "before Mastodon 4.0 or other software, is taken as open); false skips the check"},
         {"recheck_after", EARSHOT_OPT_DURATION, 0, "1d",
          "repeat that check this long after it last passed, at the end of a poll; 0 = never"},
+        {"stream", EARSHOT_OPT_BOOL, 0, "false",
+         "hashtag feeds also listen to the streaming API (server-sent events) for posts within "
+         "seconds and deletions; needs access_token (Mastodon 4.2+); still polled as a safety "
+         "net"},
+        {"search", EARSHOT_OPT_STRLIST, 0, NULL,
+         "full-text status searches, one feed each, on the access_token's instance; needs a "
+         "user token and a server with full-text search"},
         {.name = NULL},
 };
 
@@ -952,8 +1322,11 @@ static const struct earshot_source_ops mastodon_ops = {
         .build_request = mastodon_build_request,
         .parse_response = mastodon_parse_response,
         .parse_error = mastodon_parse_error,
+        .stream_request = mastodon_stream_request,
+        .parse_event = mastodon_parse_event,
 };
 
 EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_SOURCE, .name = "mastodon",
-                      .description = "hashtag and account timelines of Mastodon instances",
+                      .description = "hashtag and account timelines, streams and full-text "
+                                     "searches of Mastodon instances",
                       .options = mastodon_options, .source = &mastodon_ops);

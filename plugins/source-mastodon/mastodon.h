@@ -20,6 +20,8 @@
 #define MAX_PAGES_MAX 1000
 #define ID_MAX 128     /* longest status or account id put in a cursor or URL */
 #define HANDLE_MAX 255 /* longest "user@domain" accepted in `accounts` */
+#define QUERY_MAX 500  /* longest `search` query */
+#define SEEN_MAX 10000 /* statuses remembered for the stream's delete events */
 
 typedef struct Instance {
         char *base; /* owned: "https://mastodon.social", no trailing '/' */
@@ -36,16 +38,28 @@ typedef struct Account {
 typedef enum FeedKind {
         FEED_TAG,     /* /api/v1/timelines/tag/:tag */
         FEED_ACCOUNT, /* /api/v1/accounts/:id/statuses */
+        FEED_SEARCH,  /* /api/v2/search?type=statuses (full-text, user token) */
 } FeedKind;
 
 typedef struct Feed {
         size_t instance; /* index into Mastodon::instances */
         FeedKind kind;
-        size_t index; /* into Mastodon::tags or Mastodon::accounts */
+        size_t index; /* into Mastodon::tags, Mastodon::accounts or Mastodon::queries */
         char *name;   /* owned: "https://mastodon.social#acme", ".../@acme", ".../accounts/1" */
         char *acct;   /* owned, account feeds: the handle as this instance knows it ("acme"
                        * for its own users), NULL when the account id is configured */
+        bool stream;  /* hashtag feeds with `stream`: also listened to */
+        char *known;  /* owned: the feed's cursor as last handed to or set by this plugin, for
+                       * parse_event(), which is given none */
 } Feed;
+
+/* A status seen lately: its id on the instance asked (what a `delete` event names) and the id
+ * it was emitted with. */
+typedef struct Seen {
+        size_t instance;
+        char *id;      /* owned */
+        char *post_id; /* owned */
+} Seen;
 
 typedef struct Mastodon {
         const struct earshot_host *host; /* borrowed, valid until destroy */
@@ -64,6 +78,11 @@ typedef struct Mastodon {
         bool check_instance;
         int64_t recheck_usec; /* 0: never check again once passed */
         char *authorization;  /* owned, secret: "Bearer TOKEN", or NULL */
+        char **queries;       /* owned: `search`, as written */
+        size_t n_queries;
+        bool stream;
+        Seen *seen;           /* owned: ring of SEEN_MAX */
+        size_t n_seen, seen_next;
 } Mastodon;
 
 /*
@@ -106,6 +125,15 @@ int parse_probe(Mastodon *m, const Feed *f, const struct earshot_response *resp,
 int parse_lookup(Mastodon *m, const Feed *f, const struct earshot_response *resp, char **ret_id);
 int parse_timeline(Mastodon *m, const Feed *f, const struct earshot_response *resp,
                    struct earshot_sink *sink, size_t *ret_n, char **ret_newest);
+/* /api/v2/search: the "statuses" of the body, as parse_timeline(); *ret_oldest likewise. */
+int parse_search(Mastodon *m, const Feed *f, const struct earshot_response *resp,
+                 struct earshot_sink *sink, size_t *ret_n, char **ret_newest, char **ret_oldest);
+/* A stream's `update` or `status.update` (edit) event: one Status. *ret_id: its timeline id. */
+int parse_status_event(Mastodon *m, const Feed *f, const char *data, size_t len, bool edit,
+                       struct earshot_sink *sink, char **ret_id);
+/* The id a status of instance `instance` with local id `id` was emitted with, or NULL. */
+const char *seen_lookup(const Mastodon *m, size_t instance, const char *id);
+void seen_free(Mastodon *m);
 
 /* ids (mastodon.c) */
 int id_compare(const char *a, const char *b);

@@ -6,7 +6,9 @@
  * timeline, later pages with cursors of each shape), as the body of error answers to those
  * requests (parse_error, with statuses from the first byte and the usual ones: see
  * fuzz_parse_errors()), and, up to its first NUL, as a stored cursor handed to
- * build_request(). The plugin must return 0, EARSHOT_MORE, EARSHOT_RETRY, EARSHOT_BLOCKED or
+ * build_request(); also as the data of stream events (update, status.update, delete, others)
+ * and as full-text search results, page tokens and refused stream connects. The plugin must
+ * return 0, EARSHOT_MORE, EARSHOT_RETRY, EARSHOT_BLOCKED or
  * -EBADMSG, never crash or leak, and hand the host only well-formed posts, requests and
  * explanations (fuzz-host.c checks them). This file is also the model for the other source
  * targets: copy its shape.
@@ -67,8 +69,22 @@ static void *create(const char *const *settings) {
         return state;
 }
 
+/* The input as the data of a stream event of each kind the plugin reads. */
+static void event(void *state, uint32_t feed, const char *type, const uint8_t *data,
+                  size_t len) {
+        struct earshot_sink sink;
+
+        fuzz_sink_init(&sink);
+        int r = P->source->parse_event(state, feed, type, (const char *)data, len, &sink);
+        if (r < 0 && r != -EBADMSG && r != -ENOMEM)
+                abort();
+        if (r > 0)
+                abort(); /* the plugin never ends a stream by itself */
+        fuzz_sink_done(&sink);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static void *plain, *checked;
+        static void *plain, *checked, *streamed;
 
         if (!plain) {
                 /* feed 0: #acme; feed 1: @acme (looked up); feed 2: account 42 */
@@ -77,8 +93,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 static const char *const s2[] = {"instances=https://m.example", "tags=acme",
                                                  "accounts=acme", "access_token=tok", NULL};
                 fuzz_host_init(&host);
+                /* feed 0: #acme, streamed; feed 1: a full-text search */
+                static const char *const s3[] = {"instances=https://m.example", "tags=acme",
+                                                 "search=acme refund", "access_token=tok",
+                                                 "stream=true", "limit=2", NULL};
                 plain = create(s1);
                 checked = create(s2);
+                streamed = create(s3);
         }
         /* the core hands plugins NUL-terminated bodies */
         uint8_t *body = malloc(size + 1);
@@ -114,6 +135,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_parse_errors(P->source, checked, 0, "min=1;checked=1", NULL, body, size);
         fuzz_parse_errors(P->source, checked, 1, NULL, NULL, body, size);
 
+        /* stream events (a status seen first, so that a delete may find it), searches */
+        event(streamed, 0, "update", body, size);
+        event(streamed, 0, "status.update", body, size);
+        event(streamed, 0, "delete", body, size);
+        event(streamed, 0, "notification", body, size);
+        event(streamed, 0, NULL, body, size);
+        parse(streamed, 1, NULL, NULL, body, size);
+        parse(streamed, 1, "117020593741189701", NULL, body, size);
+        parse(streamed, 1, "1", "2:117020593741189705:117020593741189709", body, size);
+        fuzz_parse_errors(P->source, streamed, 0, NULL, "stream", body, size);
+        fuzz_parse_errors(P->source, streamed, 1, "1", NULL, body, size);
+
         /* the input as a stored cursor (up to its first NUL) */
         const char *cursor = (const char *)body;
         for (uint32_t feed = 0; feed < 3; feed++) {
@@ -122,6 +155,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         build(checked, 0, cursor, NULL);
         build(checked, 0, cursor, "probe");
+        build(streamed, 1, cursor, NULL);
+        build(streamed, 1, "1", cursor); /* and as a search page token */
+        {
+                struct earshot_request req;
+                fuzz_request_init(&req);
+                int r = P->source->stream_request(streamed, 0, cursor, &req);
+                if (r != 0 && r != -ENOMEM)
+                        abort();
+                fuzz_request_done(&req);
+        }
         parse(plain, 1, cursor, NULL, (const uint8_t *)"{\"id\":\"5\",\"acct\":\"acme\"}", 25);
         parse(checked, 0, cursor, "timeline", (const uint8_t *)"[{\"id\":\"7\",\"content\":\"x\"}]",
               27);

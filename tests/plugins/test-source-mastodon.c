@@ -59,7 +59,7 @@ static void test_descriptor(void **state) {
                 assert_int_equal(!!(o->flags & EARSHOT_OPT_REQUIRED),
                                  strcmp(o->name, "instances") == 0);
         }
-        assert_int_equal(n, 11);
+        assert_int_equal(n, 13);
         assert_true(secret);
 }
 
@@ -1531,6 +1531,343 @@ static void test_json_depth(void **state) {
         assert_int_equal(t->sink.n_posts, 1);
 }
 
+/* ---- streams --------------------------------------------------------------------------------- */
+
+#define TOKEN_SETTINGS(...)                                                                        \
+        SETTINGS("instances=http://localhost:3000", "tags=hoot", "access_token=t0ken", __VA_ARGS__)
+
+/* parse_event() of (event, data) as feed's, into a fresh t->sink; its result. */
+static int event_feed(T *t, uint32_t feed, const char *event, const char *data) {
+        assert_true(EARSHOT_SOURCE_HAS(P->source, parse_event));
+        mock_sink_done(&t->sink);
+        mock_sink_init(&t->sink);
+        return P->source->parse_event(t->state, feed, event, data, strlen(data), &t->sink);
+}
+
+/* stream_request() for feed into t->req; its result. */
+static int stream_req(T *t, uint32_t feed, const char *cursor) {
+        assert_true(EARSHOT_SOURCE_HAS(P->source, stream_request));
+        mock_request_done(&t->req);
+        mock_request_init(&t->req);
+        return P->source->stream_request(t->state, feed, cursor, &t->req);
+}
+
+static bool req_has_header(const T *t, const char *line) {
+        for (char **h = t->req.headers; h && *h; h++)
+                if (strcmp(*h, line) == 0)
+                        return true;
+        return false;
+}
+
+static void test_stream_options(void **state) {
+        T *t = *state;
+
+        /* streaming needs a user token since Mastodon 4.2: said at once */
+        expect_rejected(t, SETTINGS("instances=http://localhost:3000", "tags=hoot", "stream=true"),
+                        "access_token");
+        expect_rejected(t,
+                        SETTINGS("instances=http://localhost:3000", "accounts=acme",
+                                 "access_token=t0ken", "stream=true"),
+                        "tags");
+
+        create_ok(t, TOKEN_SETTINGS("stream=true", "accounts=acme"));
+        assert_int_equal(stream_req(t, 0, NULL), 0);
+        assert_string_equal(t->req.url,
+                            "http://localhost:3000/api/v1/streaming/hashtag?tag=hoot");
+        assert_true(req_has_header(t, "Authorization: Bearer t0ken"));
+        /* account feeds are only polled */
+        assert_int_equal(stream_req(t, 1, NULL), -EOPNOTSUPP);
+
+        create_ok(t, TOKEN_SETTINGS("stream=true", "local=true", "tags=caf\xC3\xA9"));
+        assert_int_equal(stream_req(t, 1, NULL), 0);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v1/streaming/hashtag/local?"
+                                        "tag=caf%C3%A9");
+
+        /* off by default */
+        create_ok(t, TOKEN_SETTINGS("check_instance=false"));
+        assert_int_equal(stream_req(t, 0, NULL), -EOPNOTSUPP);
+
+        /* several instances: only the token's own streams */
+        create_ok(t, SETTINGS("instances=https://a.example", "instances=https://b.example",
+                              "tags=acme", "access_token=t0ken",
+                              "access_token_instance=https://b.example", "stream=true"));
+        assert_int_equal(stream_req(t, 0, NULL), -EOPNOTSUPP);
+        assert_int_equal(stream_req(t, 1, NULL), 0);
+        assert_string_equal(t->req.url, "https://b.example/api/v1/streaming/hashtag?tag=acme");
+}
+
+typedef struct SseBlock {
+        char *event, *data;
+} SseBlock;
+
+/* The recorded stream's events (each has one event: and one data: line; blank lines between). */
+static size_t read_sse_fixture(SseBlock *out, size_t max) {
+        size_t len, n = 0;
+        char *body = mock_read_fixture("mastodon/streaming-examples.sse", &len);
+        char *save = NULL, *ev = NULL;
+
+        for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (strncmp(line, "event: ", 7) == 0)
+                        ev = line + 7;
+                else if (strncmp(line, "data: ", 6) == 0) {
+                        assert_non_null(ev);
+                        assert_true(n < max);
+                        out[n].event = strdup(ev);
+                        out[n].data = strdup(line + 6);
+                        n++;
+                        ev = NULL;
+                }
+        }
+        free(body);
+        return n;
+}
+
+/* The post id the plugin must emit for a status JSON: its uri (the boosted one's for a boost). */
+static char *expected_post_id(const char *data) {
+        cJSON *j = cJSON_Parse(data);
+        assert_non_null(j);
+        cJSON *s = cJSON_GetObjectItem(j, "reblog");
+        if (!cJSON_IsObject(s))
+                s = j;
+        char *id = strdup(cJSON_GetObjectItem(s, "uri")->valuestring);
+        cJSON_Delete(j);
+        return id;
+}
+
+static void test_stream_recorded_events(void **state) {
+        T *t = *state;
+        SseBlock ev[64];
+        size_t n = read_sse_fixture(ev, 64);
+        unsigned updates = 0, edits = 0, deletes = 0;
+        char *last_uri_of[64] = {0};
+
+        assert_int_equal(n, 26);
+        create_ok(t, TOKEN_SETTINGS("stream=true", "check_instance=false"));
+        assert_int_equal(stream_req(t, 0, "108914000000000000"), 0);
+        for (size_t i = 0; i < n; i++) {
+                int r = event_feed(t, 0, ev[i].event, ev[i].data);
+                if (strcmp(ev[i].event, "update") == 0 ||
+                    strcmp(ev[i].event, "status.update") == 0) {
+                        assert_int_equal(r, 0);
+                        assert_int_equal(t->sink.n_posts, 1);
+                        char *want = expected_post_id(ev[i].data);
+                        /* the same post id the REST timeline gives it */
+                        assert_string_equal(t->sink.posts[0].id, want);
+                        assert_string_equal(t->sink.posts[0].network, "mastodon");
+                        last_uri_of[i] = want;
+                        if (strcmp(ev[i].event, "status.update") == 0) {
+                                edits++;
+                                assert_true(t->sink.posts[0].edited_usec > 0);
+                                assert_int_equal(t->sink.n_cursor, 0);
+                        } else
+                                updates++;
+                        assert_int_equal(t->sink.n_deleted, 0);
+                } else if (strcmp(ev[i].event, "delete") == 0) {
+                        deletes++;
+                        assert_int_equal(r, 0);
+                        assert_int_equal(t->sink.n_posts, 0);
+                        /* a status seen on this stream: deleted under its post id */
+                        const char *want = NULL;
+                        for (size_t k = 0; k < i; k++) {
+                                if (last_uri_of[k] && strstr(ev[k].data, ev[i].data) &&
+                                    strncmp(ev[k].data + 7, ev[i].data, strlen(ev[i].data)) == 0)
+                                        want = last_uri_of[k];
+                        }
+                        if (want) {
+                                char key[300];
+                                snprintf(key, sizeof(key), "mastodon:%s", want);
+                                assert_int_equal(t->sink.n_deleted, 1);
+                                assert_string_equal(t->sink.deleted[0], key);
+                        } else /* never seen: ignored */
+                                assert_int_equal(t->sink.n_deleted, 0);
+                } else {
+                        /* notifications, announcements, filters: not the feed's */
+                        assert_int_equal(r, 0);
+                        assert_int_equal(t->sink.n_posts, 0);
+                        assert_int_equal(t->sink.n_deleted, 0);
+                        assert_int_equal(t->sink.n_cursor, 0);
+                }
+        }
+        assert_int_equal(updates, 7);
+        assert_int_equal(edits, 6);
+        assert_int_equal(deletes, 6);
+        for (size_t i = 0; i < n; i++) {
+                free(ev[i].event);
+                free(ev[i].data);
+                free(last_uri_of[i]);
+        }
+}
+
+static void test_stream_delete_after_rest(void **state) {
+        T *t = *state;
+
+        /* a status the REST timeline brought is known to a later delete event */
+        create_ok(t, TOKEN_SETTINGS("stream=true", "check_instance=false"));
+        assert_int_equal(parse_fixture(t, "1", NULL, "mastodon/tag-hoot.json"), 0);
+        assert_int_equal(t->sink.n_posts, 1);
+        char *post_id = strdup(t->sink.posts[0].id);
+        cJSON *page = load_json("mastodon/tag-hoot.json");
+        const char *local = cJSON_GetObjectItem(cJSON_GetArrayItem(page, 0), "id")->valuestring;
+
+        assert_int_equal(event_feed(t, 0, "delete", local), 0);
+        assert_int_equal(t->sink.n_deleted, 1);
+        char key[300];
+        snprintf(key, sizeof(key), "mastodon:%s", post_id);
+        assert_string_equal(t->sink.deleted[0], key);
+        /* unknown ids, other instances' and garbage */
+        assert_int_equal(event_feed(t, 0, "delete", "99999999999"), 0);
+        assert_int_equal(t->sink.n_deleted, 0);
+        assert_int_equal(event_feed(t, 0, "delete", "not an id"), -EBADMSG);
+        assert_int_equal(event_feed(t, 0, "delete", ""), -EBADMSG);
+        assert_int_equal(event_feed(t, 0, "update", "{\"id\":"), -EBADMSG);
+        assert_int_equal(t->sink.n_posts, 0);
+        assert_int_equal(event_feed(t, 0, "update", "[]"), -EBADMSG);
+        /* no event type: nothing */
+        assert_int_equal(P->source->parse_event(t->state, 0, NULL, "x", 1, &t->sink), 0);
+        cJSON_Delete(page);
+        free(post_id);
+}
+
+static void test_stream_cursor(void **state) {
+        T *t = *state;
+        cJSON *page = load_json("mastodon/tag-hoot.json");
+        cJSON *st = cJSON_DetachItemFromArray(page, 0);
+        cJSON_Delete(page);
+
+        create_ok(t, TOKEN_SETTINGS("stream=true"));
+        /* the committed cursor, with the instance check's time, as REST left it */
+        build(t, 0, "min=100;checked=1785592555", NULL);
+        cJSON_ReplaceItemInObject(st, "id", cJSON_CreateString("117020580000000000"));
+        char *body = cJSON_PrintUnformatted(st);
+        assert_int_equal(event_feed(t, 0, "update", body), 0);
+        assert_int_equal(t->sink.n_cursor, 1);
+        assert_string_equal(t->sink.cursor, "min=117020580000000000;checked=1785592555");
+        free(body);
+
+        /* an older id (a late remote status) does not move it back */
+        cJSON_ReplaceItemInObject(st, "id", cJSON_CreateString("99999999999999999"));
+        body = cJSON_PrintUnformatted(st);
+        assert_int_equal(event_feed(t, 0, "update", body), 0);
+        assert_int_equal(t->sink.n_posts, 1);
+        assert_int_equal(t->sink.n_cursor, 0);
+        free(body);
+
+        /* an edit is an old status: emitted, the cursor stays */
+        cJSON_ReplaceItemInObject(st, "id", cJSON_CreateString("117020590000000000"));
+        cJSON_ReplaceItemInObject(st, "edited_at", cJSON_CreateString("2026-08-01T14:00:00Z"));
+        body = cJSON_PrintUnformatted(st);
+        assert_int_equal(event_feed(t, 0, "status.update", body), 0);
+        assert_int_equal(t->sink.n_posts, 1);
+        assert_int_equal(t->sink.posts[0].edited_usec, INT64_C(1785592800000000));
+        assert_int_equal(t->sink.n_cursor, 0);
+        /* a newer update moves it again, from where the stream left it */
+        assert_int_equal(event_feed(t, 0, "update", body), 0);
+        assert_string_equal(t->sink.cursor, "min=117020590000000000;checked=1785592555");
+        free(body);
+        cJSON_Delete(st);
+}
+
+static void test_stream_errors(void **state) {
+        T *t = *state;
+
+        create_ok(t, TOKEN_SETTINGS("stream=true"));
+        expect_failure(t, 0, NULL, "stream", 401, "{\"error\":\"The access token is invalid\"}",
+                       EARSHOT_BLOCKED, "access_token");
+        assert_null(strstr(t->sink.error, "t0ken"));
+        expect_failure(t, 0, NULL, "stream", 403, "{}", EARSHOT_BLOCKED, "read scope");
+        expect_failure(t, 0, NULL, "stream", 404, "Not Found", EARSHOT_BLOCKED, "stream");
+        expect_generic(t, 0, NULL, "stream", 500, "oops");
+        expect_generic(t, 0, NULL, "stream", 429, "{}");
+}
+
+/* ---- search ---------------------------------------------------------------------------------- */
+
+static void test_search_options(void **state) {
+        T *t = *state;
+
+        expect_rejected(t, SETTINGS("instances=http://localhost:3000", "search=acme broken"),
+                        "access_token");
+        expect_rejected(t,
+                        SETTINGS("instances=http://localhost:3000", "search= ",
+                                 "access_token=t0ken"),
+                        "search:");
+        create_ok(t, SETTINGS("instances=http://localhost:3000", "search=acme broken",
+                              "search=acme broken", "search=\"acme\" refund",
+                              "access_token=t0ken"));
+        assert_string_equal(P->source->feed(t->state, 0),
+                            "http://localhost:3000/api/v2/search?q=acme%20broken");
+        assert_string_equal(P->source->feed(t->state, 1),
+                            "http://localhost:3000/api/v2/search?q=%22acme%22%20refund");
+        assert_null(P->source->feed(t->state, 2));
+        /* searches do not stream */
+        assert_int_equal(stream_req(t, 0, NULL), -EOPNOTSUPP);
+
+        build(t, 0, NULL, NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v2/search?q=acme%20broken"
+                                        "&type=statuses&resolve=false&limit=40");
+        assert_true(req_has_header(t, "Authorization: Bearer t0ken"));
+        build(t, 0, "116388107849695302", NULL);
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v2/search?q=acme%20broken"
+                                        "&type=statuses&resolve=false&limit=40"
+                                        "&min_id=116388107849695302");
+        build(t, 0, "100", "2:116388107849695302:116388149027005349");
+        assert_string_equal(t->req.url, "http://localhost:3000/api/v2/search?q=acme%20broken"
+                                        "&type=statuses&resolve=false&limit=40&min_id=100"
+                                        "&max_id=116388107849695302");
+}
+
+static void test_search_responses(void **state) {
+        T *t = *state;
+
+        create_ok(t, SETTINGS("instances=https://mastodon.social", "search=halcy",
+                              "access_token=t0ken", "limit=2"));
+        /* the first poll: the newest page only, oldest first, the cursor at the newest */
+        assert_int_equal(parse_fixture(t, NULL, NULL, "mastodon/search-halcy.json"), 0);
+        assert_int_equal(t->sink.n_posts, 2);
+        assert_string_equal(t->sink.cursor, "116388149027005349");
+        assert_int_equal(t->sink.n_page, 0);
+        assert_true(strncmp(t->sink.posts[0].id, "https://", 8) == 0);
+
+        /* a later poll with a full page: walk back with max_id, the cursor waits */
+        assert_int_equal(parse_fixture(t, "100", NULL, "mastodon/search-halcy.json"),
+                         EARSHOT_MORE);
+        assert_int_equal(t->sink.n_cursor, 0);
+        assert_string_equal(t->sink.page, "2:116388107849695302:116388149027005349");
+        /* ... and set on the walk's last page */
+        assert_int_equal(parse_fixture(t, "100", "2:116388107849695302:116388149027005349",
+                                       "mastodon/search-statuses-empty.json"),
+                         0);
+        assert_int_equal(t->sink.n_posts, 0);
+        assert_string_equal(t->sink.cursor, "116388149027005349");
+        /* at max_pages the walk stops and says so */
+        create_ok(t, SETTINGS("instances=https://mastodon.social", "search=halcy",
+                              "access_token=t0ken", "limit=2", "max_pages=1"));
+        assert_int_equal(parse_fixture(t, "100", NULL, "mastodon/search-halcy.json"), 0);
+        assert_int_equal(t->sink.n_gaps, 1);
+        assert_string_equal(t->sink.cursor, "116388149027005349");
+
+        /* nothing new: no cursor */
+        assert_int_equal(parse_fixture(t, "116388149027005349", NULL,
+                                       "mastodon/search-statuses-empty.json"),
+                         0);
+        assert_int_equal(t->sink.n_cursor, 0);
+        /* a server without full-text search: empty for words; said once on a first poll */
+        assert_int_equal(parse_fixture(t, NULL, NULL, "mastodon/search-statuses-empty.json"), 0);
+        assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_NOTICE, "full-text search"), 1);
+
+        /* not a search result */
+        assert_int_equal(parse(t, NULL, NULL, "[]"), -EBADMSG);
+        assert_int_equal(parse(t, NULL, NULL, "{\"statuses\":{}}"), -EBADMSG);
+
+        /* refusals block the feed with the explanation */
+        expect_failure(t, 0, NULL, NULL, 401, "{\"error\":\"The access token is invalid\"}",
+                       EARSHOT_BLOCKED, "full-text search needs a user token and a server with "
+                                        "search enabled");
+        expect_failure(t, 0, NULL, NULL, 422, "{\"error\":\"Search is disabled\"}",
+                       EARSHOT_BLOCKED, "full-text search");
+        expect_generic(t, 0, NULL, NULL, 503, "down");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
@@ -1569,6 +1906,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edits_and_replies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_json_depth, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_options, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_recorded_events, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_delete_after_rest, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_cursor, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_search_options, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_search_responses, setup, teardown),
         };
         source_test_defaults = no_instance_check;
         return cmocka_run_group_tests_name("source-mastodon", tests, NULL, NULL);
