@@ -7,7 +7,7 @@
  *
  * The text is always valid JSON in valid UTF-8: bytes that are not UTF-8 become U+FFFD.
  * Integers are written exactly (cJSON's doubles would lose digits past 2^53). Header-only and
- * static inline, like plugin-util.h (see there why).
+ * static inline, like plugin-util.h (see there why); UTF-8 and cJSON helpers from notify-util.h.
  */
 #pragma once
 
@@ -23,32 +23,11 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
+#include "notify-util.h"
 #include "plugin-json.h"
 #include "plugin-util.h"
 
 #define ALERT_JSON_SCHEMA "earshot.alert.v1"
-
-/*
- * Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, nothing
- * above U+10FFFF), or 0 if the byte at s does not start one.
- */
-static inline size_t alert_json_utf8_len(const unsigned char *s) {
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                unsigned char lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-        }
-        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                unsigned char lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
-                               ? 4
-                               : 0;
-        }
-        return 0;
-}
 
 /* A JSON string with invalid UTF-8 replaced by U+FFFD, or JSON null for NULL. */
 static inline cJSON *alert_json_string(const char *s) {
@@ -58,7 +37,7 @@ static inline cJSON *alert_json_string(const char *s) {
         if (!s)
                 return cJSON_CreateNull();
         for (p = (const unsigned char *)s; *p; p += n ? n : 1)
-                if ((n = alert_json_utf8_len(p)) == 0)
+                if ((n = notify_utf8_len(p)) == 0)
                         bad++;
         if (bad == 0)
                 return cJSON_CreateString(s);
@@ -68,9 +47,9 @@ static inline cJSON *alert_json_string(const char *s) {
         if (!copy)
                 return NULL;
         for (p = (const unsigned char *)s; *p;) {
-                n = alert_json_utf8_len(p);
+                n = notify_utf8_len(p);
                 if (n == 0) {
-                        o = stpcpy(o, "\xef\xbf\xbd");
+                        o = stpcpy(o, NOTIFY_REPLACEMENT);
                         p++;
                 } else {
                         memcpy(o, p, n);
@@ -101,18 +80,6 @@ static inline cJSON *alert_json_time(const struct earshot_host *h, int64_t usec)
         return cJSON_CreateString(h->format_time(usec, buf, sizeof(buf)));
 }
 
-/* Add item to obj under key (or to an array when key is NULL), taking ownership of item. */
-static inline bool alert_json_add(cJSON *obj, const char *key, cJSON *item) {
-        bool ok;
-
-        if (!item)
-                return false;
-        ok = key ? cJSON_AddItemToObject(obj, key, item) : cJSON_AddItemToArray(obj, item);
-        if (!ok)
-                cJSON_Delete(item);
-        return ok;
-}
-
 /*
  * The alert as one line of JSON (schema "earshot.alert.v1") into *ret, which the caller frees
  * with free(). 0 or -ENOMEM. Fields an older core's alert does not carry (EARSHOT_ALERT_HAS)
@@ -135,59 +102,60 @@ static inline int alert_json_build(const struct earshot_host *h, const struct ea
         root = cJSON_CreateObject();
         if (!root)
                 return -ENOMEM;
-        if (!alert_json_add(root, "schema", cJSON_CreateString(ALERT_JSON_SCHEMA)) ||
-            !alert_json_add(root, "event", alert_json_string(event ? event : "new")) ||
-            !alert_json_add(root, "id", alert_json_string(a->id)))
+        if (!notify_json_add(root, "schema", cJSON_CreateString(ALERT_JSON_SCHEMA)) ||
+            !notify_json_add(root, "event", alert_json_string(event ? event : "new")) ||
+            !notify_json_add(root, "id", alert_json_string(a->id)))
                 return -ENOMEM;
         if (EARSHOT_ALERT_HAS(a, priority)) {
                 bool late = a->late_usec > 0;
-                if (!alert_json_add(root, "message", alert_json_string(a->message)) ||
-                    !alert_json_add(root, "state",
-                                    alert_json_string(a->state ? a->state : "open")) ||
-                    !alert_json_add(root, "late", cJSON_CreateBool(late)) ||
-                    !alert_json_add(root, "late_by",
-                                    alert_json_integer(late ? a->late_usec / 1000000 : 0, false)) ||
-                    !alert_json_add(root, "posts",
-                                    alert_json_integer(a->posts > 0 ? a->posts : 1, false)) ||
-                    !alert_json_add(root, "copies",
-                                    alert_json_integer(a->copies > 0 ? a->copies : 1, false)) ||
-                    !alert_json_add(root, "priority", cJSON_CreateNumber(a->priority)))
+                if (!notify_json_add(root, "message", alert_json_string(a->message)) ||
+                    !notify_json_add(root, "state",
+                                     alert_json_string(a->state ? a->state : "open")) ||
+                    !notify_json_add(root, "late", cJSON_CreateBool(late)) ||
+                    !notify_json_add(
+                            root, "late_by",
+                            alert_json_integer(late ? a->late_usec / 1000000 : 0, false)) ||
+                    !notify_json_add(root, "posts",
+                                     alert_json_integer(a->posts > 0 ? a->posts : 1, false)) ||
+                    !notify_json_add(root, "copies",
+                                     alert_json_integer(a->copies > 0 ? a->copies : 1, false)) ||
+                    !notify_json_add(root, "priority", cJSON_CreateNumber(a->priority)))
                         return -ENOMEM;
         }
         rules = cJSON_CreateArray();
-        if (!alert_json_add(root, "rules", rules))
+        if (!notify_json_add(root, "rules", rules))
                 return -ENOMEM;
         for (const char *const *r = a->rules; r && *r; r++)
-                if (!alert_json_add(rules, NULL, alert_json_string(*r)))
+                if (!notify_json_add(rules, NULL, alert_json_string(*r)))
                         return -ENOMEM;
-        if (!alert_json_add(root, "brand", alert_json_string(a->brand)) ||
-            !alert_json_add(root, "severity", alert_json_string(a->severity)) ||
-            !alert_json_add(root, "network", alert_json_string(p->network)) ||
-            !alert_json_add(root, "source", alert_json_string(a->source)) ||
-            !alert_json_add(root, "detected_at", alert_json_time(h, a->detected_usec)) ||
-            !alert_json_add(root, "due_at", alert_json_time(h, a->due_usec)) ||
-            !alert_json_add(root, "respond_within",
-                            alert_json_integer(a->respond_within_usec / 1000000, false)))
+        if (!notify_json_add(root, "brand", alert_json_string(a->brand)) ||
+            !notify_json_add(root, "severity", alert_json_string(a->severity)) ||
+            !notify_json_add(root, "network", alert_json_string(p->network)) ||
+            !notify_json_add(root, "source", alert_json_string(a->source)) ||
+            !notify_json_add(root, "detected_at", alert_json_time(h, a->detected_usec)) ||
+            !notify_json_add(root, "due_at", alert_json_time(h, a->due_usec)) ||
+            !notify_json_add(root, "respond_within",
+                             alert_json_integer(a->respond_within_usec / 1000000, false)))
                 return -ENOMEM;
 
         post = cJSON_CreateObject();
-        if (!alert_json_add(root, "post", post))
+        if (!notify_json_add(root, "post", post))
                 return -ENOMEM;
-        if (!alert_json_add(post, "id", alert_json_string(p->id)) ||
-            !alert_json_add(post, "url", alert_json_string(p->url)) ||
-            !alert_json_add(post, "text", alert_json_string(p->text ? p->text : "")) ||
-            !alert_json_add(post, "lang", alert_json_string(p->lang)) ||
-            !alert_json_add(post, "created_at", alert_json_time(h, p->created_usec)))
+        if (!notify_json_add(post, "id", alert_json_string(p->id)) ||
+            !notify_json_add(post, "url", alert_json_string(p->url)) ||
+            !notify_json_add(post, "text", alert_json_string(p->text ? p->text : "")) ||
+            !notify_json_add(post, "lang", alert_json_string(p->lang)) ||
+            !notify_json_add(post, "created_at", alert_json_time(h, p->created_usec)))
                 return -ENOMEM;
         author = cJSON_CreateObject();
-        if (!alert_json_add(post, "author", author))
+        if (!notify_json_add(post, "author", author))
                 return -ENOMEM;
-        if (!alert_json_add(author, "handle", alert_json_string(p->author_handle)) ||
-            !alert_json_add(author, "name", alert_json_string(p->author_name)) ||
-            !alert_json_add(author, "followers", alert_json_integer(p->author_followers, true)) ||
-            !alert_json_add(post, "replies", alert_json_integer(p->replies, true)) ||
-            !alert_json_add(post, "reposts", alert_json_integer(p->reposts, true)) ||
-            !alert_json_add(post, "likes", alert_json_integer(p->likes, true)))
+        if (!notify_json_add(author, "handle", alert_json_string(p->author_handle)) ||
+            !notify_json_add(author, "name", alert_json_string(p->author_name)) ||
+            !notify_json_add(author, "followers", alert_json_integer(p->author_followers, true)) ||
+            !notify_json_add(post, "replies", alert_json_integer(p->replies, true)) ||
+            !notify_json_add(post, "reposts", alert_json_integer(p->reposts, true)) ||
+            !notify_json_add(post, "likes", alert_json_integer(p->likes, true)))
                 return -ENOMEM;
 
         *ret = cJSON_PrintUnformatted(root);

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * notify-util.h - what the chat notifiers (slack, discord, matrix, ntfy) share: text made safe
+ * notify-util.h - what the notifiers share: secrets wiped when freed, control-character and
+ * URL checks for options, the request of a JSON delivery, and the reading of a receiver's
+ * error answer. For the chat notifiers (slack, discord, matrix, ntfy) above all: text made safe
  * to send (invalid UTF-8 replaced by U+FFFD, control characters dropped), escaping and
  * truncation to a receiver's limit in one pass (cut between characters, never inside one or
  * inside an escape, and marked with "…"), "due in 42m" / "overdue by 5m", severity ranks,
  * http(s) URL checks, and NotifyView: one alert read once into the cleaned strings every
  * notifier formats from.
  *
- * Header-only and static inline, like plugin-util.h (see there why). Needs cJSON only for
- * notify_json_add(), which every chat notifier uses to write its body.
+ * Header-only and static inline, like plugin-util.h (see there why). Needs cJSON, which every
+ * JSON notifier uses to write its body and read a receiver's errors.
  *
  * Lengths. A receiver's limit in "characters" is counted here in UTF-16 code units, as the
  * JavaScript behind Slack and Discord counts string length: a character outside the BMP (most
@@ -29,11 +31,71 @@
 #include <cjson/cJSON.h>
 
 #include "earshot-plugin.h"
+#include "plugin-json.h"
 #include "plugin-util.h"
 
 #define NOTIFY_ELLIPSIS "\xe2\x80\xa6" /* U+2026 "…": 3 bytes, 1 unit */
 #define NOTIFY_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 #define NOTIFY_NO_LIMIT SIZE_MAX
+
+/* ---- state and options --------------------------------------------------------------------- */
+
+/* Wipe and free a secret (a token, a password, a URL that is a credential); NULL is fine. */
+static inline void notify_secret_free(char *s) {
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+}
+
+/* Whether s holds a control character (C0 or DEL). */
+static inline bool notify_has_control(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char)*s < ' ' || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+/*
+ * Define NAME_destroyp(), which runs NAME_destroy() on *p, for the _cleanup_ of the state that
+ * create() builds: on any failure the state so far goes, on success create() hands it over
+ * with NOTIFY_TAKE().
+ */
+#define NOTIFY_DEFINE_DESTROYP(type, destroy)                                                      \
+        static inline void destroy##p(type **p) {                                                  \
+                destroy(*p);                                                                       \
+        }
+
+/*
+ * The descriptor of the notifier `name_` whose parts are PREFIX_create, PREFIX_destroy,
+ * PREFIX_deliver and PREFIX_options; the other fields of its earshot_notifier_ops (.response,
+ * .min_interval_usec) follow the description, and are 0 when left out.
+ */
+#define NOTIFY_PLUGIN_DEFINE(prefix, name_, description_, ...)                                     \
+        static const struct earshot_notifier_ops prefix##_ops = {                                  \
+                .size = sizeof(struct earshot_notifier_ops),                                       \
+                .create = prefix##_create,                                                         \
+                .destroy = prefix##_destroy,                                                       \
+                .deliver = prefix##_deliver,                                                       \
+                __VA_ARGS__};                                                                      \
+        EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = name_,                      \
+                              .description = description_, .options = prefix##_options,            \
+                              .notifier = &prefix##_ops)
+
+/* The pointer p, which becomes NULL: hand over what a _cleanup_ variable holds. */
+#define NOTIFY_TAKE(p)                                                                             \
+        ({                                                                                         \
+                __typeof__(p) _taken = (p);                                                        \
+                (p) = NULL;                                                                        \
+                _taken;                                                                            \
+        })
+
+/* The `username` option of a chat webhook: at most 80 characters on one line. */
+static inline int notify_username_check(const char *username, char *err, size_t err_len) {
+        if (username && (strlen(username) > 80 || strpbrk(username, "\r\n\t")))
+                return set_error(err, err_len, "username: at most 80 characters on one line");
+        return 0;
+}
 
 /* ---- UTF-8 --------------------------------------------------------------------------------- */
 
@@ -57,6 +119,17 @@ static inline size_t notify_utf8_len(const unsigned char *s) {
                                : 0;
         }
         return 0;
+}
+
+/* Whether s is valid UTF-8 throughout. */
+static inline bool notify_utf8_valid(const char *s) {
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                size_t n = notify_utf8_len(p);
+                if (n == 0)
+                        return false;
+                p += n;
+        }
+        return true;
 }
 
 /* UTF-16 code units of valid UTF-8 s (a 4-byte sequence counts 2). */
@@ -182,6 +255,30 @@ static inline char *notify_escape(const char *s, notify_escape_fn esc, size_t ma
 /* s cut to max_units UTF-16 units and max_bytes bytes with "…", nothing escaped. */
 static inline char *notify_truncate(const char *s, size_t max_units, size_t max_bytes) {
         return notify_escape(s, NULL, max_units, max_bytes, NULL);
+}
+
+/* An escaper for markup that reads &, < and > (HTML, Slack): &amp;, &lt; and &gt;. */
+static inline const char *notify_esc_markup(const char *c, size_t n, uint32_t prev) {
+        if (n != 1)
+                return NULL;
+        switch (c[0]) {
+        case '&':
+                return "&amp;";
+        case '<':
+                return "&lt;";
+        case '>':
+                return "&gt;";
+        }
+        return NULL;
+}
+
+/* An escaper for HTML text and attribute values: & < > " ' as entities. */
+static inline const char *notify_esc_html(const char *c, size_t n, uint32_t prev) {
+        if (n == 1 && c[0] == '"')
+                return "&quot;";
+        if (n == 1 && c[0] == '\'')
+                return "&#39;";
+        return notify_esc_markup(c, n, prev);
 }
 
 /* ---- alerts -------------------------------------------------------------------------------- */
@@ -523,4 +620,124 @@ static inline const char *notify_body_line(const struct earshot_response *resp, 
         _cleanup_free_ char *clean = notify_clean(tmp, NOTIFY_ONELINE);
         (void)text_oneline(buf, len, clean ? clean : "", NULL);
         return buf;
+}
+
+/* ---- lines every chat notifier writes ------------------------------------------------------ */
+
+/*
+ * "New alert on mastodon, due in 42m" (with_label) or " on mastodon, due in 42m"; a digest
+ * names no network. NULL on OOM.
+ */
+static inline char *notify_summary(const NotifyView *v, bool with_label) {
+        bool digest = v->event == NOTIFY_EVENT_DIGEST;
+
+        return strjoin(with_label ? v->label : "", digest ? "" : " on ", digest ? "" : v->network,
+                       v->due[0] ? ", " : "", v->due);
+}
+
+/* "Alice (@alice@host) · 1200 followers", or NULL when nothing is known; *oom on failure. */
+static inline char *notify_reach(const NotifyView *v, bool *oom) {
+        char buf[64];
+        char *s;
+
+        if (!v->author && v->followers < 0)
+                return NULL;
+        (void)snprintf(buf, sizeof(buf), "%s%" PRId64 " followers", v->author ? " \xc2\xb7 " : "",
+                       v->followers);
+        s = strjoin(v->author ? v->author : "", v->followers >= 0 ? buf : "");
+        if (!s)
+                *oom = true;
+        return s;
+}
+
+/* ---- deliver() and response() -------------------------------------------------------------- */
+
+/*
+ * Make req a `method` of url with a JSON body: Content-Type content_type ("application/json"
+ * when NULL), and "Authorization: <authorization>" unless that is NULL. The body follows with
+ * notify_request_send().
+ */
+static inline int notify_request_json(const struct earshot_host *h, struct earshot_request *req,
+                                      const char *method, const char *url, const char *content_type,
+                                      const char *authorization) {
+        int r;
+
+        r = h->request_method(req, method);
+        if (r < 0)
+                return r;
+        r = h->request_url(req, url);
+        if (r < 0)
+                return r;
+        r = h->request_header(req, "Content-Type",
+                              content_type ? content_type : "application/json");
+        if (r < 0)
+                return r;
+        return authorization ? h->request_header(req, "Authorization", authorization) : 0;
+}
+
+/* Attach the string body to req: EARSHOT_SEND, or a negative errno. */
+static inline int notify_request_send(const struct earshot_host *h, struct earshot_request *req,
+                                      const char *body) {
+        int r = h->request_body(req, body, strlen(body));
+        return r < 0 ? r : EARSHOT_SEND;
+}
+
+/* A chat notifier's body builder: the JSON for view v of alert a into *ret (malloc()ed). */
+typedef int (*notify_build_fn)(void *state, const NotifyView *v, const struct earshot_alert *a,
+                               char **ret);
+
+/* The body for alert a: a read into a NotifyView (against h's clock), then build(state, ...). */
+static inline int notify_body_build(const struct earshot_host *h, const struct earshot_alert *a,
+                                    notify_build_fn build, void *state, char **ret) {
+        _cleanup_(notify_view_done) NotifyView v = {0};
+        int r;
+
+        r = notify_view_init(&v, h, a);
+        if (r < 0)
+                return r;
+        return build(state, &v, a, ret);
+}
+
+/*
+ * deliver() of a chat notifier that POSTs its body to one URL: notify_body_build(), then
+ * notify_request_json() with content_type and authorization (both may be NULL).
+ */
+static inline int notify_deliver_post(const struct earshot_host *h, struct earshot_request *req,
+                                      const struct earshot_alert *a, notify_build_fn build,
+                                      void *state, const char *url, const char *content_type,
+                                      const char *authorization) {
+        _cleanup_free_ char *body = NULL;
+        int r;
+
+        r = notify_body_build(h, a, build, state, &body);
+        if (r < 0)
+                return r;
+        r = notify_request_json(h, req, "POST", url, content_type, authorization);
+        if (r < 0)
+                return r;
+        return notify_request_send(h, req, body);
+}
+
+/* The body of a failed answer (status 400 or more) as JSON, or NULL; cJSON_Delete() it. */
+static inline cJSON *notify_error_json(const struct earshot_response *resp) {
+        const char *why = NULL;
+        cJSON *j = NULL;
+
+        if (resp->status >= 400 && json_load(resp, &j, &why) == 0)
+                return j;
+        return NULL;
+}
+
+/*
+ * The receiver's reason for a failed answer as one log-safe line into buf: the string under key
+ * in j (its body as JSON, from notify_error_json(); may be NULL), else the body itself, as
+ * notify_body_line() gives it. Returns buf.
+ */
+static inline const char *notify_error_line(const struct earshot_response *resp, const cJSON *j,
+                                            const char *key, char *buf, size_t len) {
+        const char *s = j ? json_str(j, key) : NULL;
+
+        if (s)
+                return text_oneline(buf, len, s, NULL);
+        return notify_body_line(resp, buf, len);
 }

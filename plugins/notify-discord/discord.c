@@ -74,17 +74,12 @@ static void discord_destroy(void *state) {
 
         if (!d)
                 return;
-        if (d->url) {
-                explicit_bzero(d->url, strlen(d->url));
-                free(d->url);
-        }
+        notify_secret_free(d->url);
         free(d->username);
         free(d);
 }
 
-static inline void discord_destroyp(Discord **d) {
-        discord_destroy(*d);
-}
+NOTIFY_DEFINE_DESTROYP(Discord, discord_destroy)
 
 static int discord_create(const struct earshot_host *host, const struct earshot_values *vals,
                           char *err, size_t err_len, void **ret_state) {
@@ -99,8 +94,9 @@ static int discord_create(const struct earshot_host *host, const struct earshot_
         if (strchr(url, '#'))
                 return set_error(err, err_len, "url: may not have a fragment");
         username = earshot_value_str(vals, "username");
-        if (username && (strlen(username) > 80 || strpbrk(username, "\r\n\t")))
-                return set_error(err, err_len, "username: at most 80 characters on one line");
+        r = notify_username_check(username, err, err_len);
+        if (r < 0)
+                return r;
 
         d = calloc(1, sizeof(*d));
         if (!d)
@@ -112,8 +108,7 @@ static int discord_create(const struct earshot_host *host, const struct earshot_
         if (username && *username && !(d->username = notify_clean(username, NOTIFY_ONELINE)))
                 return -ENOMEM;
 
-        *ret_state = d;
-        d = NULL;
+        *ret_state = NOTIFY_TAKE(d);
         return 0;
 }
 
@@ -172,7 +167,9 @@ static uint32_t severity_color(int rank) {
         return colors[rank < 0 || rank > 3 ? 1 : rank];
 }
 
-static int payload_build(Discord *d, const NotifyView *v, char **ret) {
+static int payload_build(void *state, const NotifyView *v, const struct earshot_alert *a,
+                         char **ret) {
+        Discord *d = state;
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         _cleanup_free_ char *title = NULL, *label = NULL, *rest = NULL, *footer = NULL,
                             *footer_raw = NULL;
@@ -187,9 +184,7 @@ static int payload_build(Discord *d, const NotifyView *v, char **ret) {
         /* content: the plugin's markup around escaped words; far below 2000 */
         title = esc(v->title, 300);
         label = esc(v->label, 100);
-        _cleanup_free_ char *raw = strjoin(v->event == NOTIFY_EVENT_DIGEST ? "" : " on ",
-                                           v->event == NOTIFY_EVENT_DIGEST ? "" : v->network,
-                                           v->due[0] ? ", " : "", v->due);
+        _cleanup_free_ char *raw = notify_summary(v, false);
         if (!title || !label || !raw)
                 return -ENOMEM;
         rest = esc(raw, 300);
@@ -263,50 +258,18 @@ static int payload_build(Discord *d, const NotifyView *v, char **ret) {
 static int discord_deliver(void *state, const struct earshot_alert *alert,
                            struct earshot_request *req) {
         Discord *d = state;
-        const struct earshot_host *h = d->host;
-        _cleanup_(notify_view_done) NotifyView v = {0};
-        _cleanup_free_ char *body = NULL;
-        int r;
 
-        r = notify_view_init(&v, h, alert);
-        if (r < 0)
-                return r;
-        r = payload_build(d, &v, &body);
-        if (r < 0)
-                return r;
-
-        r = h->request_method(req, "POST");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, d->url);
-        if (r < 0)
-                return r;
-        r = h->request_header(req, "Content-Type", "application/json");
-        if (r < 0)
-                return r;
-        r = h->request_body(req, body, strlen(body));
-        if (r < 0)
-                return r;
-        return EARSHOT_SEND;
+        return notify_deliver_post(d->host, req, alert, payload_build, d, d->url, NULL, NULL);
 }
 
 static int discord_response(void *state, const struct earshot_alert *alert,
                             const struct earshot_response *resp) {
         Discord *d = state;
         const struct earshot_host *h = d->host;
-        _cleanup_(cJSON_Deletep) cJSON *j = NULL;
-        const char *why = NULL, *message = NULL;
-        char line[256], clean[256];
-        double code = 0;
-
-        if (resp->status >= 400 && json_load(resp, &j, &why) == 0) {
-                message = json_str(j, "message");
-                const cJSON *c = json_get(j, "code");
-                if (cJSON_IsNumber(c))
-                        code = c->valuedouble;
-        }
-        if (message)
-                (void)text_oneline(clean, sizeof(clean), message, NULL);
+        _cleanup_(cJSON_Deletep) cJSON *j = notify_error_json(resp);
+        const cJSON *c = json_get(j, "code");
+        double code = cJSON_IsNumber(c) ? c->valuedouble : 0;
+        char line[256];
 
         switch (resp->status) {
         case 400:
@@ -314,9 +277,8 @@ static int discord_response(void *state, const struct earshot_alert *alert,
         case 403:
         case 404:
                 h->log(h, EARSHOT_LOG_ERR, "Discord refused the message (HTTP %d: %s, code %.0f)%s",
-                       resp->status,
-                       message ? clean : notify_body_line(resp, line, sizeof(line)), code,
-                       resp->status == 400 ? "" : "; check the webhook url");
+                       resp->status, notify_error_line(resp, j, "message", line, sizeof(line)),
+                       code, resp->status == 400 ? "" : "; check the webhook url");
                 return EARSHOT_REJECTED;
         case 429: {
                 const cJSON *ra = json_get(j, "retry_after");
@@ -336,15 +298,6 @@ static const struct earshot_option discord_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops discord_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = discord_create,
-        .destroy = discord_destroy,
-        .deliver = discord_deliver,
-        .response = discord_response,
-        .min_interval_usec = 0, /* Discord says how long to wait, per request, with 429s */
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "discord",
-                      .description = "post each alert to a Discord webhook",
-                      .options = discord_options, .notifier = &discord_ops);
+/* min_interval_usec 0: Discord says how long to wait, per request, with 429s */
+NOTIFY_PLUGIN_DEFINE(discord, "discord", "post each alert to a Discord webhook",
+                     .response = discord_response, .min_interval_usec = 0);

@@ -108,36 +108,14 @@ static void email_destroy(void *state) {
         free(e->rcpt); /* the strings belong to e->to */
         free(e->domain);
         free(e->user);
-        if (e->password) {
-                explicit_bzero(e->password, strlen(e->password));
-                free(e->password);
-        }
+        notify_secret_free(e->password);
         free(e->prefix);
         free(e);
 }
 
-static inline void email_destroyp(Email **e) {
-        email_destroy(*e);
-}
+NOTIFY_DEFINE_DESTROYP(Email, email_destroy)
 
 /* ---- options ------------------------------------------------------------------------------- */
-
-static bool has_control(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char)*s < ' ' || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-static bool is_valid_utf8(const char *s) {
-        for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t n = notify_utf8_len(p);
-                if (n == 0)
-                        return false;
-                p += n;
-        }
-        return true;
-}
 
 /* RFC 5322 3.2.3 atext: letters, digits and !#$%&'*+-/=?^_`{|}~ */
 static bool char_is_atext(char c) {
@@ -179,7 +157,7 @@ static int mailbox_parse(const char *s, Mailbox *ret, const char **ret_error) {
         const char *addr = s, *name = NULL;
         size_t alen, nlen = 0;
 
-        if (has_control(s) || !is_valid_utf8(s)) {
+        if (notify_has_control(s) || !notify_utf8_valid(s)) {
                 *ret_error = "contains control characters or invalid UTF-8";
                 return -EINVAL;
         }
@@ -247,7 +225,7 @@ static int url_parse(Email *e, const char *url, bool *ret_loopback, char *err, s
         } else
                 return set_error(err, err_len, "url: '%s' is not an smtp:// or smtps:// URL", url);
         alen = strcspn(p, "/");
-        if (has_control(url) || strchr(url, ' ') || memchr(p, '@', alen) ||
+        if (notify_has_control(url) || strchr(url, ' ') || memchr(p, '@', alen) ||
             (p[alen] && strcmp(p + alen, "/") != 0))
                 return set_error(err, err_len,
                                  "url: '%s' must be smtp://HOST[:PORT] or smtps://HOST[:PORT] "
@@ -294,7 +272,7 @@ static int option_text(const struct earshot_values *vals, const char *name, char
         *ret = NULL;
         if (!s)
                 return 0;
-        if (has_control(s) || !is_valid_utf8(s))
+        if (notify_has_control(s) || !notify_utf8_valid(s))
                 return set_error(err, err_len, "%s: contains control characters or invalid UTF-8",
                                  name);
         *ret = strdup(s);
@@ -362,7 +340,7 @@ static int email_create(const struct earshot_host *host, const struct earshot_va
         if (r < 0)
                 return r;
         const char *password = earshot_value_str(vals, "password");
-        if (password && has_control(password))
+        if (password && notify_has_control(password))
                 return set_error(err, err_len, "password: contains control characters");
         if (password && !e->user)
                 return set_error(err, err_len, "password: is set but user is not");
@@ -395,8 +373,7 @@ static int email_create(const struct earshot_host *host, const struct earshot_va
         if (!e->prefix && !(e->prefix = strdup("")))
                 return -ENOMEM;
 
-        *ret_state = e;
-        e = NULL;
+        *ret_state = NOTIFY_TAKE(e);
         return 0;
 }
 
@@ -719,29 +696,15 @@ static void qp_encode(Buf *b, const char *s) {
 }
 
 static void html_escape(Buf *b, const char *s, bool breaks) {
-        for (; *s; s++)
-                switch (*s) {
-                case '&':
-                        buf_str(b, "&amp;");
-                        break;
-                case '<':
-                        buf_str(b, "&lt;");
-                        break;
-                case '>':
-                        buf_str(b, "&gt;");
-                        break;
-                case '"':
-                        buf_str(b, "&quot;");
-                        break;
-                case '\'':
-                        buf_str(b, "&#39;");
-                        break;
-                case '\n':
+        for (; *s; s++) {
+                const char *entity = notify_esc_html(s, 1, 0);
+                if (*s == '\n')
                         buf_str(b, breaks ? "<br>\n" : " ");
-                        break;
-                default:
+                else if (entity)
+                        buf_str(b, entity);
+                else
                         buf_add(b, s, 1);
-                }
+        }
 }
 
 /* The facts of an alert as (label, value) rows, the same in both parts. */
@@ -1038,7 +1001,7 @@ static int email_deliver(void *state, const struct earshot_alert *alert,
         size_t len = 0;
         int r;
 
-        if (!alert || !alert->post || !alert->id || !*alert->id || has_control(alert->id))
+        if (!alert || !alert->post || !alert->id || !*alert->id || notify_has_control(alert->id))
                 return -EINVAL;
         if (!EARSHOT_HOST_HAS(h, request_mail) || !EARSHOT_HOST_HAS(h, request_login) ||
             !EARSHOT_HOST_HAS(h, request_flags))
@@ -1064,9 +1027,7 @@ static int email_deliver(void *state, const struct earshot_alert *alert,
                         return r;
         }
         r = h->request_body(req, msg, len);
-        if (r < 0)
-                return r;
-        return EARSHOT_SEND;
+        return r < 0 ? r : EARSHOT_SEND;
 }
 
 static int email_response(void *state, const struct earshot_alert *alert,
@@ -1118,14 +1079,5 @@ static const struct earshot_option email_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops email_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = email_create,
-        .destroy = email_destroy,
-        .deliver = email_deliver,
-        .response = email_response,
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "email",
-                      .description = "send each alert as an e-mail over SMTP (STARTTLS or TLS)",
-                      .options = email_options, .notifier = &email_ops);
+NOTIFY_PLUGIN_DEFINE(email, "email", "send each alert as an e-mail over SMTP (STARTTLS or TLS)",
+                     .response = email_response);

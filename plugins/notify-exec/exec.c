@@ -43,6 +43,7 @@
 
 #include "alert-json.h"
 #include "earshot-plugin.h"
+#include "notify-util.h"
 #include "plugin-util.h"
 
 #define DEFAULT_TIMEOUT "30s"
@@ -69,9 +70,7 @@ static void exec_destroy(void *state) {
         free(x);
 }
 
-static inline void exec_destroyp(ExecNotifier **x) {
-        exec_destroy(*x);
-}
+NOTIFY_DEFINE_DESTROYP(ExecNotifier, exec_destroy)
 
 static int exec_create(const struct earshot_host *host, const struct earshot_values *vals,
                        char *err, size_t err_len, void **ret_state) {
@@ -110,8 +109,7 @@ static int exec_create(const struct earshot_host *host, const struct earshot_val
                 x->argc++;
         }
 
-        *ret_state = x;
-        x = NULL;
+        *ret_state = NOTIFY_TAKE(x);
         return 0;
 }
 
@@ -136,10 +134,7 @@ static int exec_deliver(void *state, const struct earshot_alert *alert,
         r = h->request_exec(req, (const char *const *)x->argv, x->timeout_usec);
         if (r < 0)
                 return r;
-        r = h->request_body(req, body, strlen(body));
-        if (r < 0)
-                return r;
-        return EARSHOT_SEND;
+        return notify_request_send(h, req, body);
 }
 
 /* The convention in the header comment. */
@@ -167,14 +162,5 @@ static const struct earshot_option exec_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops exec_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = exec_create,
-        .destroy = exec_destroy,
-        .deliver = exec_deliver,
-        .response = exec_response,
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "exec",
-                      .description = "run a program with each alert as JSON on its standard input",
-                      .options = exec_options, .notifier = &exec_ops);
+NOTIFY_PLUGIN_DEFINE(exec, "exec", "run a program with each alert as JSON on its standard input",
+                     .response = exec_response);

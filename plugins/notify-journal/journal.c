@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "earshot-plugin.h"
+#include "notify-util.h"
 #include "plugin-util.h"
 
 /* `systemd-id128 new`, once: what `journalctl MESSAGE_ID=` finds alert records by. */
@@ -245,14 +246,5 @@ static const struct earshot_option journal_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops journal_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = journal_create,
-        .destroy = journal_destroy,
-        .deliver = journal_deliver,
-        .response = NULL,
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "journal",
-                      .description = "write each alert as one structured record to the journal",
-                      .options = journal_options, .notifier = &journal_ops);
+NOTIFY_PLUGIN_DEFINE(journal, "journal",
+                     "write each alert as one structured record to the journal");

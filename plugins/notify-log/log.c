@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "earshot-plugin.h"
+#include "notify-util.h"
 #include "plugin-util.h"
 
 #define TEXT_MAX 160 /* bytes of post text in the line */
@@ -155,14 +156,4 @@ static const struct earshot_option log_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops log_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = log_create,
-        .destroy = log_destroy,
-        .deliver = log_deliver,
-        .response = NULL,
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "log",
-                      .description = "write each alert as one line to earshot's log",
-                      .options = log_options, .notifier = &log_ops);
+NOTIFY_PLUGIN_DEFINE(log, "log", "write each alert as one line to earshot's log");

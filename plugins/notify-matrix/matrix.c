@@ -67,17 +67,12 @@ static void matrix_destroy(void *state) {
         if (!m)
                 return;
         free(m->base);
-        if (m->authorization) {
-                explicit_bzero(m->authorization, strlen(m->authorization));
-                free(m->authorization);
-        }
+        notify_secret_free(m->authorization);
         free(m->room);
         free(m);
 }
 
-static inline void matrix_destroyp(Matrix **m) {
-        matrix_destroy(*m);
-}
+NOTIFY_DEFINE_DESTROYP(Matrix, matrix_destroy)
 
 /* "!opaque:server.name": a '!', a non-empty local part, ':', a server name; printable ASCII. */
 static bool room_id_is_valid(const char *r) {
@@ -115,10 +110,9 @@ static int matrix_create(const struct earshot_host *host, const struct earshot_v
         token = earshot_value_str(vals, "access_token");
         if (!token || !*token)
                 return set_error(err, err_len, "access_token: the bot account's token is needed");
-        for (const char *c = token; *c; c++)
-                if ((unsigned char)*c <= ' ' || *c == 0x7f)
-                        return set_error(err, err_len,
-                                         "access_token: contains blanks or control characters");
+        if (notify_has_control(token) || strchr(token, ' '))
+                return set_error(err, err_len,
+                                 "access_token: contains blanks or control characters");
         msgtype = earshot_value_str(vals, "msgtype");
         if (msgtype && strcmp(msgtype, "m.text") != 0 && strcmp(msgtype, "m.notice") != 0)
                 return set_error(err, err_len, "msgtype: '%.40s' is neither m.text nor m.notice",
@@ -138,30 +132,15 @@ static int matrix_create(const struct earshot_host *host, const struct earshot_v
         if (!m->base || !m->authorization)
                 return -ENOMEM;
 
-        *ret_state = m;
-        m = NULL;
+        *ret_state = NOTIFY_TAKE(m);
         return 0;
 }
 
 /* HTML: & < > " ' as entities; line breaks as <br>. */
 static const char *html_esc(const char *c, size_t n, uint32_t prev) {
-        if (n != 1)
-                return NULL;
-        switch (c[0]) {
-        case '&':
-                return "&amp;";
-        case '<':
-                return "&lt;";
-        case '>':
-                return "&gt;";
-        case '"':
-                return "&quot;";
-        case '\'':
-                return "&#39;";
-        case '\n':
+        if (n == 1 && c[0] == '\n')
                 return "<br>";
-        }
-        return NULL;
+        return notify_esc_html(c, n, prev);
 }
 
 /* A copy of s with a WORD JOINER after the '@' of every "@room" (any case). */
@@ -183,33 +162,12 @@ static char *defuse_room(const char *s) {
         return out;
 }
 
-/* The second line: "New alert on mastodon, due in 42m". */
-static char *summary_line(const NotifyView *v) {
-        bool digest = v->event == NOTIFY_EVENT_DIGEST;
-        return strjoin(v->label, digest ? "" : " on ", digest ? "" : v->network,
-                       v->due[0] ? ", " : "", v->due);
-}
-
-/* "Alice (@alice@host) · 1200 followers", or NULL when nothing is known; *oom on failure. */
-static char *reach_line(const NotifyView *v, bool *oom) {
-        char buf[64];
-        char *s;
-
-        if (!v->author && v->followers < 0)
-                return NULL;
-        (void)snprintf(buf, sizeof(buf), "%s%" PRId64 " followers", v->author ? " \xc2\xb7 " : "",
-                       v->followers);
-        s = strjoin(v->author ? v->author : "", v->followers >= 0 ? buf : "");
-        if (!s)
-                *oom = true;
-        return s;
-}
-
+/* The second line is notify_summary(): "New alert on mastodon, due in 42m". */
 static char *body_plain(const NotifyView *v, const char *post_text) {
-        _cleanup_free_ char *summary = summary_line(v), *text = NULL, *raw = NULL, *line1 = NULL,
-                            *line2 = NULL, *line3 = NULL, *line4 = NULL;
+        _cleanup_free_ char *summary = notify_summary(v, true), *text = NULL, *raw = NULL,
+                            *line1 = NULL, *line2 = NULL, *line3 = NULL, *line4 = NULL;
         bool oom = false;
-        _cleanup_free_ char *reach = reach_line(v, &oom);
+        _cleanup_free_ char *reach = notify_reach(v, &oom);
 
         if (!summary || oom)
                 return NULL;
@@ -227,17 +185,15 @@ static char *body_plain(const NotifyView *v, const char *post_text) {
 }
 
 static char *body_html(const NotifyView *v, const char *post_text) {
-        _cleanup_free_ char *summary = summary_line(v), *title = NULL, *label = NULL, *rest = NULL,
-                            *message = NULL, *reach_html = NULL, *text = NULL, *href = NULL,
-                            *tail = NULL;
-        bool oom = false, digest = v->event == NOTIFY_EVENT_DIGEST;
-        _cleanup_free_ char *reach = reach_line(v, &oom);
+        _cleanup_free_ char *title = NULL, *label = NULL, *rest = NULL, *message = NULL,
+                            *reach_html = NULL, *text = NULL, *href = NULL, *tail = NULL;
+        bool oom = false;
+        _cleanup_free_ char *reach = notify_reach(v, &oom);
 
-        if (!summary || oom)
+        if (oom)
                 return NULL;
         _cleanup_free_ char *head = strjoin(notify_severity_emoji(v->rank), " ", v->title);
-        _cleanup_free_ char *after = strjoin(digest ? "" : " on ", digest ? "" : v->network,
-                                             v->due[0] ? ", " : "", v->due);
+        _cleanup_free_ char *after = notify_summary(v, false);
         if (!head || !after)
                 return NULL;
         title = notify_escape(head, html_esc, LINE_MAX_UNITS, NOTIFY_NO_LIMIT, NULL);
@@ -264,7 +220,9 @@ static char *body_html(const NotifyView *v, const char *post_text) {
                        tail);
 }
 
-static int payload_build(Matrix *m, const NotifyView *v, char **ret) {
+static int payload_build(void *state, const NotifyView *v, const struct earshot_alert *a,
+                         char **ret) {
+        Matrix *m = state;
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
         /* one cut for both bodies, so they say the same; the HTML may be cut further */
         _cleanup_free_ char *text = notify_truncate(v->text, NOTIFY_NO_LIMIT, TEXT_PLAIN_MAX);
@@ -291,16 +249,12 @@ static int matrix_deliver(void *state, const struct earshot_alert *alert,
                           struct earshot_request *req) {
         Matrix *m = state;
         const struct earshot_host *h = m->host;
-        _cleanup_(notify_view_done) NotifyView v = {0};
         _cleanup_free_ char *body = NULL, *txn = NULL, *url = NULL;
         int r;
 
         if (!alert || !alert->id || !*alert->id)
                 return -EINVAL;
-        r = notify_view_init(&v, h, alert);
-        if (r < 0)
-                return r;
-        r = payload_build(m, &v, &body);
+        r = notify_body_build(h, alert, payload_build, m, &body);
         if (r < 0)
                 return r;
         txn = txn_id(alert);
@@ -310,41 +264,28 @@ static int matrix_deliver(void *state, const struct earshot_alert *alert,
         if (!url)
                 return -ENOMEM;
 
-        r = h->request_method(req, "PUT");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, url);
-        if (r < 0)
-                return r;
+        /* Authorization goes first, as the header comment shows it */
         r = h->request_header(req, "Authorization", m->authorization);
         if (r < 0)
                 return r;
-        r = h->request_header(req, "Content-Type", "application/json");
+        r = notify_request_json(h, req, "PUT", url, NULL, NULL);
         if (r < 0)
                 return r;
-        r = h->request_body(req, body, strlen(body));
-        if (r < 0)
-                return r;
-        return EARSHOT_SEND;
+        return notify_request_send(h, req, body);
 }
 
 static int matrix_response(void *state, const struct earshot_alert *alert,
                            const struct earshot_response *resp) {
         Matrix *m = state;
         const struct earshot_host *h = m->host;
-        _cleanup_(cJSON_Deletep) cJSON *j = NULL;
-        const char *why = NULL, *errcode = NULL, *error = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *j = notify_error_json(resp);
+        const char *errcode = json_str(j, "errcode");
         char code[64] = "", msg[256] = "", line[256];
 
-        if (resp->status >= 400 && json_load(resp, &j, &why) == 0) {
-                errcode = json_str(j, "errcode");
-                error = json_str(j, "error");
-        }
         (void)text_oneline(code, sizeof(code), errcode ? errcode : "no errcode", NULL);
-        if (error)
-                (void)text_oneline(msg, sizeof(msg), error, NULL);
-        else if (!errcode)
-                (void)notify_body_line(resp, msg, sizeof(msg));
+        /* the error's text; the body when there is no errcode either */
+        if (json_str(j, "error") || !errcode)
+                (void)notify_error_line(resp, j, "error", msg, sizeof(msg));
 
         if (resp->status == 429) {
                 const cJSON *ms = json_get(j, "retry_after_ms");
@@ -385,14 +326,5 @@ static const struct earshot_option matrix_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops matrix_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = matrix_create,
-        .destroy = matrix_destroy,
-        .deliver = matrix_deliver,
-        .response = matrix_response,
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "matrix",
-                      .description = "post each alert to a Matrix room",
-                      .options = matrix_options, .notifier = &matrix_ops);
+NOTIFY_PLUGIN_DEFINE(matrix, "matrix", "post each alert to a Matrix room",
+                     .response = matrix_response);

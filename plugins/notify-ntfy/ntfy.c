@@ -56,13 +56,6 @@ typedef struct Ntfy {
         int priority;                    /* 1..5, or 0: from the severity */
 } Ntfy;
 
-static void secret_free(char *s) {
-        if (s) {
-                explicit_bzero(s, strlen(s));
-                free(s);
-        }
-}
-
 static void ntfy_destroy(void *state) {
         Ntfy *n = state;
 
@@ -70,15 +63,13 @@ static void ntfy_destroy(void *state) {
                 return;
         free(n->url);
         free(n->topic);
-        secret_free(n->authorization);
+        notify_secret_free(n->authorization);
         free(n->user);
-        secret_free(n->password);
+        notify_secret_free(n->password);
         free(n);
 }
 
-static inline void ntfy_destroyp(Ntfy **n) {
-        ntfy_destroy(*n);
-}
+NOTIFY_DEFINE_DESTROYP(Ntfy, ntfy_destroy)
 
 /* ntfy's topic names: 1 to 64 of A-Z a-z 0-9 _ - */
 static bool topic_is_valid(const char *t) {
@@ -102,13 +93,6 @@ static int priority_parse(const char *s) {
                 if (strcasecmp(s, names[i]) == 0)
                         return i + 1;
         return strcasecmp(s, "urgent") == 0 ? 5 : 0;
-}
-
-static bool has_control(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char)*s < ' ' || *s == 0x7f)
-                        return true;
-        return false;
 }
 
 static int ntfy_create(const struct earshot_host *host, const struct earshot_values *vals,
@@ -140,8 +124,8 @@ static int ntfy_create(const struct earshot_host *host, const struct earshot_val
                 return set_error(err, err_len, "token: give either token or user and password");
         if (!!user != !!(password && *password))
                 return set_error(err, err_len, "user: user and password go together");
-        if ((token && has_control(token)) || (password && has_control(password)) ||
-            (user && (has_control(user) || strchr(user, ':'))))
+        if ((token && notify_has_control(token)) || (password && notify_has_control(password)) ||
+            (user && (notify_has_control(user) || strchr(user, ':'))))
                 return set_error(err, err_len,
                                  "%s: contains control characters%s", token ? "token" : "user",
                                  token ? "" : " or ':'");
@@ -170,8 +154,7 @@ static int ntfy_create(const struct earshot_host *host, const struct earshot_val
         if (user && (!(n->user = strdup(user)) || !(n->password = strdup(password))))
                 return -ENOMEM;
 
-        *ret_state = n;
-        n = NULL;
+        *ret_state = NOTIFY_TAKE(n);
         return 0;
 }
 
@@ -191,28 +174,23 @@ static bool add_tag(cJSON *tags, const char *s) {
         return notify_json_add(tags, NULL, cJSON_CreateString(t));
 }
 
-static int payload_build(Ntfy *n, const NotifyView *v, const struct earshot_alert *a,
+static int payload_build(void *state, const NotifyView *v, const struct earshot_alert *a,
                          char **ret) {
+        Ntfy *n = state;
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        _cleanup_free_ char *raw = NULL, *reach = NULL;
-        bool digest = v->event == NOTIFY_EVENT_DIGEST;
+        _cleanup_free_ char *raw = NULL, *reach = NULL, *summary = NULL;
+        bool digest = v->event == NOTIFY_EVENT_DIGEST, oom = false;
         cJSON *tags;
-        char buf[64];
 
         root = cJSON_CreateObject();
         if (!root)
                 return -ENOMEM;
-        if (v->author || v->followers >= 0) {
-                (void)snprintf(buf, sizeof(buf), "%s%" PRId64 " followers",
-                               v->author ? " \xc2\xb7 " : "", v->followers);
-                reach = strjoin(v->author ? v->author : "", v->followers >= 0 ? buf : "");
-                if (!reach)
-                        return -ENOMEM;
-        }
-        raw = strjoin(v->label, digest ? "" : " on ", digest ? "" : v->network,
-                      v->due[0] ? ", " : "", v->due, v->message ? "\n" : "",
-                      v->message ? v->message : "", reach ? "\n" : "", reach ? reach : "",
-                      v->text[0] ? "\n\n" : "", v->text);
+        reach = notify_reach(v, &oom);
+        summary = notify_summary(v, true);
+        if (oom || !summary)
+                return -ENOMEM;
+        raw = strjoin(summary, v->message ? "\n" : "", v->message ? v->message : "",
+                      reach ? "\n" : "", reach ? reach : "", v->text[0] ? "\n\n" : "", v->text);
         if (!raw)
                 return -ENOMEM;
 
@@ -247,58 +225,35 @@ static int ntfy_deliver(void *state, const struct earshot_alert *alert,
                         struct earshot_request *req) {
         Ntfy *n = state;
         const struct earshot_host *h = n->host;
-        _cleanup_(notify_view_done) NotifyView v = {0};
         _cleanup_free_ char *body = NULL;
         int r;
 
-        r = notify_view_init(&v, h, alert);
-        if (r < 0)
-                return r;
-        r = payload_build(n, &v, alert, &body);
+        r = notify_body_build(h, alert, payload_build, n, &body);
         if (r < 0)
                 return r;
 
-        r = h->request_method(req, "POST");
+        r = notify_request_json(h, req, "POST", n->url, NULL, n->authorization);
         if (r < 0)
                 return r;
-        r = h->request_url(req, n->url);
-        if (r < 0)
-                return r;
-        r = h->request_header(req, "Content-Type", "application/json");
-        if (r < 0)
-                return r;
-        if (n->authorization) {
-                r = h->request_header(req, "Authorization", n->authorization);
-                if (r < 0)
-                        return r;
-        } else if (n->user) {
+        if (!n->authorization && n->user) {
                 if (!EARSHOT_HOST_HAS(h, request_login))
                         return -EOPNOTSUPP;
                 r = h->request_login(req, n->user, n->password);
                 if (r < 0)
                         return r;
         }
-        r = h->request_body(req, body, strlen(body));
-        if (r < 0)
-                return r;
-        return EARSHOT_SEND;
+        return notify_request_send(h, req, body);
 }
 
 static int ntfy_response(void *state, const struct earshot_alert *alert,
                          const struct earshot_response *resp) {
         Ntfy *n = state;
         const struct earshot_host *h = n->host;
-        _cleanup_(cJSON_Deletep) cJSON *j = NULL;
-        const char *why = NULL, *error = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *j = notify_error_json(resp);
         char msg[256];
         int outcome;
 
-        if (resp->status >= 400 && json_load(resp, &j, &why) == 0)
-                error = json_str(j, "error");
-        if (error)
-                (void)text_oneline(msg, sizeof(msg), error, NULL);
-        else
-                (void)notify_body_line(resp, msg, sizeof(msg));
+        (void)notify_error_line(resp, j, "error", msg, sizeof(msg));
 
         if (resp->status == 429) {
                 h->log(h, EARSHOT_LOG_WARNING, "ntfy rate limit (HTTP 429: %s), will retry", msg);
@@ -331,14 +286,5 @@ static const struct earshot_option ntfy_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops ntfy_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = ntfy_create,
-        .destroy = ntfy_destroy,
-        .deliver = ntfy_deliver,
-        .response = ntfy_response,
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "ntfy",
-                      .description = "push each alert through an ntfy server",
-                      .options = ntfy_options, .notifier = &ntfy_ops);
+NOTIFY_PLUGIN_DEFINE(ntfy, "ntfy", "push each alert through an ntfy server",
+                     .response = ntfy_response);

@@ -72,19 +72,14 @@ static void slack_destroy(void *state) {
 
         if (!s)
                 return;
-        if (s->url) {
-                explicit_bzero(s->url, strlen(s->url));
-                free(s->url);
-        }
+        notify_secret_free(s->url);
         free(s->mention);
         free(s->username);
         free(s->icon_emoji);
         free(s);
 }
 
-static inline void slack_destroyp(Slack **s) {
-        slack_destroy(*s);
-}
+NOTIFY_DEFINE_DESTROYP(Slack, slack_destroy)
 
 /* Whether the n bytes at s are upper-case letters and digits, at least one. */
 static bool is_slack_id(const char *s, size_t n) {
@@ -141,8 +136,9 @@ static int slack_create(const struct earshot_host *host, const struct earshot_va
                                  "<!subteam^S…>",
                                  mention);
         username = earshot_value_str(vals, "username");
-        if (username && (strlen(username) > 80 || strpbrk(username, "\r\n\t")))
-                return set_error(err, err_len, "username: at most 80 characters on one line");
+        r = notify_username_check(username, err, err_len);
+        if (r < 0)
+                return r;
         icon = earshot_value_str(vals, "icon_emoji");
         if (icon && *icon && !emoji_is_valid(icon))
                 return set_error(err, err_len, "icon_emoji: '%.80s' is not an emoji code like :mega:",
@@ -162,25 +158,12 @@ static int slack_create(const struct earshot_host *host, const struct earshot_va
         if (icon && *icon && !(s->icon_emoji = strdup(icon)))
                 return -ENOMEM;
 
-        *ret_state = s;
-        s = NULL;
+        *ret_state = NOTIFY_TAKE(s);
         return 0;
 }
 
-/* Slack's control characters, as its formatting reference asks for them. */
-static const char *slack_esc(const char *c, size_t n, uint32_t prev) {
-        if (n != 1)
-                return NULL;
-        switch (c[0]) {
-        case '&':
-                return "&amp;";
-        case '<':
-                return "&lt;";
-        case '>':
-                return "&gt;";
-        }
-        return NULL;
-}
+/* Slack's control characters, &amp; &lt; &gt;, as its formatting reference asks for them. */
+#define slack_esc notify_esc_markup
 
 /* A text object {"type": TYPE, "text": TEXT}, taking TEXT (malloc()ed); NULL on OOM. */
 static cJSON *text_object(const char *type, char *text) {
@@ -219,21 +202,23 @@ static bool add_context(cJSON *elements, const char *s) {
                                                         NOTIFY_NO_LIMIT, NULL)));
 }
 
-static int payload_build(Slack *s, const NotifyView *v, char **ret) {
+static int payload_build(void *state, const NotifyView *v, const struct earshot_alert *a,
+                         char **ret) {
+        Slack *s = state;
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        _cleanup_free_ char *head = NULL, *reach = NULL;
+        _cleanup_free_ char *head = NULL, *reach = NULL, *summary = notify_summary(v, true);
         cJSON *blocks, *elements;
-        char buf[64];
+        bool oom = false;
 
         root = cJSON_CreateObject();
         if (!root)
                 return -ENOMEM;
 
         /* the fallback: mention (configured, trusted), then escaped plain words */
-        head = strjoin(notify_severity_emoji(v->rank), " ", v->title, ": ", v->label,
-                       v->event == NOTIFY_EVENT_DIGEST ? "" : " on ",
-                       v->event == NOTIFY_EVENT_DIGEST ? "" : v->network, v->due[0] ? ", " : "",
-                       v->due, v->message ? " \xe2\x80\x94 " : "", v->message ? v->message : "");
+        if (!summary)
+                return -ENOMEM;
+        head = strjoin(notify_severity_emoji(v->rank), " ", v->title, ": ", summary,
+                       v->message ? " \xe2\x80\x94 " : "", v->message ? v->message : "");
         if (!head)
                 return -ENOMEM;
         _cleanup_free_ char *escaped = notify_escape(head, slack_esc, FALLBACK_MAX, NOTIFY_NO_LIMIT,
@@ -272,13 +257,9 @@ static int payload_build(Slack *s, const NotifyView *v, char **ret) {
         elements = cJSON_CreateArray();
         if (!add_block(blocks, "context", "elements", elements))
                 return -ENOMEM;
-        if (v->author || v->followers >= 0) {
-                (void)snprintf(buf, sizeof(buf), "%s%" PRId64 " followers",
-                               v->author ? " \xc2\xb7 " : "", v->followers);
-                reach = strjoin(v->author ? v->author : "", v->followers >= 0 ? buf : "");
-                if (!reach || !add_context(elements, reach))
-                        return -ENOMEM;
-        }
+        reach = notify_reach(v, &oom);
+        if (oom || (reach && !add_context(elements, reach)))
+                return -ENOMEM;
         if (v->event != NOTIFY_EVENT_DIGEST && !add_context(elements, v->network))
                 return -ENOMEM;
         if (v->due[0] && !add_context(elements, v->due))
@@ -316,31 +297,9 @@ static int payload_build(Slack *s, const NotifyView *v, char **ret) {
 static int slack_deliver(void *state, const struct earshot_alert *alert,
                          struct earshot_request *req) {
         Slack *s = state;
-        const struct earshot_host *h = s->host;
-        _cleanup_(notify_view_done) NotifyView v = {0};
-        _cleanup_free_ char *body = NULL;
-        int r;
 
-        r = notify_view_init(&v, h, alert);
-        if (r < 0)
-                return r;
-        r = payload_build(s, &v, &body);
-        if (r < 0)
-                return r;
-
-        r = h->request_method(req, "POST");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, s->url);
-        if (r < 0)
-                return r;
-        r = h->request_header(req, "Content-Type", "application/json; charset=utf-8");
-        if (r < 0)
-                return r;
-        r = h->request_body(req, body, strlen(body));
-        if (r < 0)
-                return r;
-        return EARSHOT_SEND;
+        return notify_deliver_post(s->host, req, alert, payload_build, s, s->url,
+                                   "application/json; charset=utf-8", NULL);
 }
 
 static int slack_response(void *state, const struct earshot_alert *alert,
@@ -381,15 +340,6 @@ static const struct earshot_option slack_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops slack_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = slack_create,
-        .destroy = slack_destroy,
-        .deliver = slack_deliver,
-        .response = slack_response,
-        .min_interval_usec = 1000000, /* Slack: one message a second per webhook */
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "slack",
-                      .description = "post each alert to a Slack incoming webhook (Block Kit)",
-                      .options = slack_options, .notifier = &slack_ops);
+NOTIFY_PLUGIN_DEFINE(slack, "slack", "post each alert to a Slack incoming webhook (Block Kit)",
+                     .response = slack_response,
+                     .min_interval_usec = 1000000 /* Slack: one message a second per webhook */);

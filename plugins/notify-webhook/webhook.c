@@ -102,10 +102,9 @@
 
 #include "alert-json.h"
 #include "earshot-plugin.h"
+#include "notify-util.h"
 #include "plugin-json.h"
 #include "plugin-util.h"
-
-#define SCHEMA "earshot.alert.v1"
 
 #define SIGNATURE_HEADER "Earshot-Signature"
 #define SHA256_LEN 32
@@ -120,37 +119,21 @@ typedef struct Webhook {
         EVP_MAC *hmac;                   /* owned: libcrypto's HMAC, fetched once; with secret */
 } Webhook;
 
-static void secret_free(char *s) {
-        if (s) {
-                explicit_bzero(s, strlen(s));
-                free(s);
-        }
-}
-
 static void webhook_destroy(void *state) {
         Webhook *w = state;
 
         if (!w)
                 return;
         free(w->url);
-        secret_free(w->authorization);
-        secret_free(w->secret);
-        secret_free(w->previous_secret);
+        notify_secret_free(w->authorization);
+        notify_secret_free(w->secret);
+        notify_secret_free(w->previous_secret);
         free(w->signature_header);
         EVP_MAC_free(w->hmac);
         free(w);
 }
 
-static inline void webhook_destroyp(Webhook **w) {
-        webhook_destroy(*w);
-}
-
-static bool has_control(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char)*s < ' ' || *s == 0x7f)
-                        return true;
-        return false;
-}
+NOTIFY_DEFINE_DESTROYP(Webhook, webhook_destroy)
 
 /* An HTTP field name (RFC 9110 5.1: a token, 5.6.2 tchar). */
 static bool is_field_name(const char *s) {
@@ -195,7 +178,7 @@ static int signing_create(Webhook *w, const struct earshot_values *vals, char *e
         header = earshot_value_str(vals, "signature_header");
         if (!header)
                 header = SIGNATURE_HEADER;
-        if (has_control(header))
+        if (notify_has_control(header))
                 return set_error(err, err_len, "signature_header: contains control characters");
         if (!is_field_name(header))
                 return set_error(err, err_len, "signature_header: '%s' is not an HTTP header name",
@@ -235,10 +218,10 @@ static int webhook_create(const struct earshot_host *host, const struct earshot_
         if (!url || !*url)
                 return set_error(err, err_len, "url: the receiver's URL is needed");
         if ((strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) ||
-            has_control(url) || strchr(url, ' '))
+            notify_has_control(url) || strchr(url, ' '))
                 return set_error(err, err_len, "url: '%s' is not an http:// or https:// URL", url);
         token = earshot_value_str(vals, "bearer_token");
-        if (token && has_control(token))
+        if (token && notify_has_control(token))
                 return set_error(err, err_len, "bearer_token: contains control characters");
 
         w = calloc(1, sizeof(*w));
@@ -248,18 +231,13 @@ static int webhook_create(const struct earshot_host *host, const struct earshot_
         w->url = strdup(url);
         if (!w->url)
                 return -ENOMEM;
-        if (token && *token) {
-                w->authorization = malloc(strlen("Bearer ") + strlen(token) + 1);
-                if (!w->authorization)
-                        return -ENOMEM;
-                strcpy(stpcpy(w->authorization, "Bearer "), token);
-        }
+        if (token && *token && !(w->authorization = strjoin("Bearer ", token)))
+                return -ENOMEM;
         r = signing_create(w, vals, err, err_len);
         if (r < 0)
                 return r;
 
-        *ret_state = w;
-        w = NULL;
+        *ret_state = NOTIFY_TAKE(w);
         return 0;
 }
 
@@ -330,20 +308,14 @@ static int webhook_deliver(void *state, const struct earshot_alert *alert,
         _cleanup_free_ char *body = NULL;
         int r;
 
-        if (!alert || !alert->post || !alert->id || !*alert->id || has_control(alert->id))
+        if (!alert || !alert->post || !alert->id || !*alert->id || notify_has_control(alert->id))
                 return -EINVAL;
 
         r = payload_build(w, alert, &body);
         if (r < 0)
                 return r;
 
-        r = h->request_method(req, "POST");
-        if (r < 0)
-                return r;
-        r = h->request_url(req, w->url);
-        if (r < 0)
-                return r;
-        r = h->request_header(req, "Content-Type", "application/json");
+        r = notify_request_json(h, req, "POST", w->url, NULL, NULL);
         if (r < 0)
                 return r;
         /* one key per event of the alert: a retry repeats it, a reminder does not */
@@ -353,7 +325,7 @@ static int webhook_deliver(void *state, const struct earshot_alert *alert,
                                            : strdup(alert->id);
         if (!key)
                 return -ENOMEM;
-        if (has_control(key))
+        if (notify_has_control(key))
                 return -EINVAL;
         r = h->request_header(req, "Idempotency-Key", key);
         if (r < 0)
@@ -373,10 +345,7 @@ static int webhook_deliver(void *state, const struct earshot_alert *alert,
                 if (r < 0)
                         return r;
         }
-        r = h->request_body(req, body, strlen(body));
-        if (r < 0)
-                return r;
-        return EARSHOT_SEND;
+        return notify_request_send(h, req, body);
 }
 
 static const struct earshot_option webhook_options[] = {
@@ -393,14 +362,5 @@ static const struct earshot_option webhook_options[] = {
         {.name = NULL},
 };
 
-static const struct earshot_notifier_ops webhook_ops = {
-        .size = sizeof(struct earshot_notifier_ops),
-        .create = webhook_create,
-        .destroy = webhook_destroy,
-        .deliver = webhook_deliver,
-        .response = NULL, /* the core applies earshot_http_outcome() */
-};
-
-EARSHOT_PLUGIN_DEFINE(.kind = EARSHOT_PLUGIN_NOTIFIER, .name = "webhook",
-                      .description = "POST each alert as JSON to a URL", .options = webhook_options,
-                      .notifier = &webhook_ops);
+NOTIFY_PLUGIN_DEFINE(webhook, "webhook", "POST each alert as JSON to a URL",
+                     .response = NULL /* the core applies earshot_http_outcome() */);

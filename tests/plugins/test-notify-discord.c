@@ -5,7 +5,7 @@
  * text, Discord's length limits (counted on the escaped text, in characters), every event,
  * and how each answer of Discord is judged.
  */
-#include "notify-chat-test.h"
+#include "notify-test.h"
 
 #define HOOK "https://discord.com/api/webhooks/123456/SECRETTOKEN"
 #define ORANGE "\xf0\x9f\x9f\xa0"
@@ -26,8 +26,7 @@ static void all_escaped(const char *s) {
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "discord");
+        expect_notifier("discord");
         assert_non_null(P->notifier->response);
         assert_string_equal(P->options[0].name, "url");
         assert_true(P->options[0].flags & EARSHOT_OPT_REQUIRED);
@@ -216,28 +215,23 @@ static void test_response(void **state) {
         struct earshot_response r;
 
         create_ok(t, SETTINGS("url=" HOOK));
-        assert_int_equal(respond(t, 200, "{\"id\":\"1\"}"), EARSHOT_DELIVERED);
-        assert_int_equal(respond(t, 204, ""), EARSHOT_DELIVERED);
+        expect_answers(t, {200, "{\"id\":\"1\"}", EARSHOT_DELIVERED}, {204, "", EARSHOT_DELIVERED});
         r = response_h(429, "{\"message\":\"You are being rate limited.\",\"retry_after\":0.5,"
                             "\"global\":false}",
                        ra);
         assert_int_equal(P->notifier->response(t->state, &alert, &r), EARSHOT_RETRY);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "retry_after 0.5"), 1);
-        assert_int_equal(respond(t, 500, "{}"), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 502, "<html>"), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 0, NULL), EARSHOT_RETRY);
+        expect_answers(t, {500, "{}", EARSHOT_RETRY}, {502, "<html>", EARSHOT_RETRY},
+                       {0, NULL, EARSHOT_RETRY});
 
         mock_host_clear_logs(&t->mh);
         assert_int_equal(respond(t, 400, "{\"message\":\"Invalid Form Body\",\"code\":50035}"),
                          EARSHOT_REJECTED);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "Invalid Form Body"), 1);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "50035"), 1);
-        assert_int_equal(respond(t, 401, "{\"message\":\"401: Unauthorized\",\"code\":0}"),
-                         EARSHOT_REJECTED);
-        assert_int_equal(respond(t, 403, "{\"message\":\"Missing Access\",\"code\":50001}"),
-                         EARSHOT_REJECTED);
-        assert_int_equal(respond(t, 404, "{\"message\":\"Unknown Webhook\",\"code\":10015}"),
-                         EARSHOT_REJECTED);
+        expect_answers(t, {401, "{\"message\":\"401: Unauthorized\",\"code\":0}", EARSHOT_REJECTED},
+                       {403, "{\"message\":\"Missing Access\",\"code\":50001}", EARSHOT_REJECTED},
+                       {404, "{\"message\":\"Unknown Webhook\",\"code\":10015}", EARSHOT_REJECTED});
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "Unknown Webhook"), 1);
         assert_int_equal(respond(t, 404, "not json\r\nat all"), EARSHOT_REJECTED);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "not json at all"), 1);

@@ -23,11 +23,6 @@
 
 #include "earshot-plugin.h"
 #include "mock-host.h"
-
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define BASIC                                                                                      \
         "url=smtp://mail.example.com:587", "from=earshot <alerts@example.com>",                    \
                 "to=oncall@example.com"
@@ -345,92 +340,18 @@ static void message_parse(const char *msg, size_t len, Message *m) {
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        void *state;
-        char err[512];
-        Message msg;
-} T;
-
-static const char *const rules[] = {"refund", "angry", NULL};
-
-static const struct earshot_post post = {
-        .size = sizeof(struct earshot_post),
-        .id = "https://mastodon.social/users/alice/statuses/117020593741189701",
-        .network = "mastodon",
-        .url = "https://mastodon.social/@alice/117020593741189701",
-        .text = "My order never arrived, \"support\" won't answer \xf0\x9f\x98\xa1\nRefund!",
-        .author_handle = "alice@mastodon.social",
-        .author_name = "Alice",
-        .author_followers = 1200,
-        .lang = "en",
-        .created_usec = INT64_C(1785592555867000), /* 2026-08-01T13:55:55.867Z */
-        .replies = 0,
-        .reposts = 2,
-        .likes = 5,
-};
-
-static const struct earshot_alert alert = {
-        .size = sizeof(struct earshot_alert),
-        .id = "al-0001",
-        .rules = rules,
-        .brand = "acme",
-        .severity = "high",
-        .source = "mastodon-acme",
-        .post = &post,
-        .detected_usec = INT64_C(1785592562114000),
-        .due_usec = INT64_C(1785592500000000), /* 13:55:00Z: 5m before the mock's now */
-        .respond_within_usec = INT64_C(3600000000),
-        .event = "new",
-        .state = "open",
-        .posts = 1,
-        .copies = 1,
-};
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        mock_plugin_destroy(P, &t->state);
-        message_free(&t->msg);
-        mock_request_done(&t->req);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        t->err[0] = 0;
-        return mock_plugin_create(&t->mh, P, settings, &t->state, t->err, sizeof(t->err));
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-}
-
-static void create_fails(T *t, const char *const *settings, const char *want) {
-        int r = create(t, settings);
-        if (r != -EINVAL)
-                fail_msg("create succeeded or failed otherwise (%d), want -EINVAL with '%s'", r,
-                         want);
-        if (!strstr(t->err, want))
-                fail_msg("create error '%s' does not say '%s'", t->err, want);
-}
+/* the shared fixture (notify-test.h), with the message parsed back in T */
+#define NOTIFY_TEST_RULE "refund"
+#define NOTIFY_TEST_TEXT                                                                           \
+        "My order never arrived, \"support\" won't answer \xf0\x9f\x98\xa1\nRefund!"
+#define NOTIFY_TEST_DUE INT64_C(1785592500000000) /* 13:55:00Z: 5m before the mock's now */
+#define NOTIFY_TEST_T_EXTRA Message msg;
+#define NOTIFY_TEST_T_DONE(t) message_free(&(t)->msg)
+#include "notify-test.h"
 
 /* deliver() and parse the message it built */
-static void deliver(T *t, const struct earshot_alert *a) {
-        mock_request_done(&t->req);
-        mock_request_init(&t->req);
+static void deliver_mail(T *t, const struct earshot_alert *a) {
+        request_reset(t);
         message_free(&t->msg);
         assert_int_equal(P->notifier->deliver(t->state, a, &t->req), EARSHOT_SEND);
         assert_non_null(t->req.body);
@@ -513,9 +434,7 @@ static void expect_header_names(const T *t, const char *want) {
 /* ---- tests --------------------------------------------------------------------------------- */
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "email");
+        expect_notifier("email");
         assert_non_null(P->notifier->response);
         bool password_secret = false;
         for (const struct earshot_option *o = P->options; o->name; o++)
@@ -617,7 +536,7 @@ static void test_request(void **state) {
                   SETTINGS("url=SMTP://Mail.Example.COM:587/", "from=earshot <alerts@Example.com>",
                            "to=oncall@example.com", "to=Team Lead <Lead@Example.com>",
                            "user=alerts@example.com", "password=s3cret"));
-        deliver(t, &alert);
+        deliver_mail(t, &alert);
         assert_string_equal(t->req.url, "smtp://mail.example.com:587");
         assert_string_equal(t->req.mail_from, "alerts@example.com");
         assert_non_null(t->req.mail_rcpt);
@@ -636,13 +555,13 @@ static void test_request(void **state) {
         /* no login without a user; plaintext only when asked for, on loopback */
         create_ok(t, SETTINGS("url=smtp://127.0.0.1:2525", "from=a@example.com", "to=b@example.com",
                               "starttls=false"));
-        deliver(t, &alert);
+        deliver_mail(t, &alert);
         assert_string_equal(t->req.url, "smtp://127.0.0.1:2525");
         assert_null(t->req.user);
         assert_int_equal(t->req.flags, EARSHOT_REQ_PLAINTEXT);
 
         create_ok(t, SETTINGS("url=smtps://[::1]:465", "from=a@example.com", "to=b@example.com"));
-        deliver(t, &alert);
+        deliver_mail(t, &alert);
         assert_string_equal(t->req.url, "smtps://[::1]:465");
         assert_int_equal(t->req.flags, 0);
 
@@ -658,7 +577,7 @@ static void test_message(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS(BASIC));
-        deliver(t, &alert);
+        deliver_mail(t, &alert);
         expect_header_names(t, HEADER_NAMES);
         assert_string_equal(hdr(t, "From"), "earshot <alerts@example.com>");
         assert_string_equal(hdr(t, "To"), "oncall@example.com");
@@ -704,25 +623,25 @@ static void test_message_id_stable(void **state) {
         struct earshot_alert a = alert;
 
         create_ok(t, SETTINGS(BASIC));
-        deliver(t, &alert);
+        deliver_mail(t, &alert);
         snprintf(first, sizeof(first), "%s", hdr(t, "Message-ID"));
         snprintf(date, sizeof(date), "%s", hdr(t, "Date"));
 
         /* a retry ten minutes later: a new Date, the same Message-ID */
         t->mh.now += INT64_C(600) * 1000000;
-        deliver(t, &alert);
+        deliver_mail(t, &alert);
         assert_string_equal(hdr(t, "Message-ID"), first);
         assert_string_not_equal(hdr(t, "Date"), date);
         assert_string_equal(hdr(t, "Date"), "Sat, 01 Aug 2026 14:10:00 +0000");
 
         /* another event of the same alert: its own Message-ID */
         a.event = "escalation-1";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         assert_string_equal(hdr(t, "Message-ID"), "<earshot.al-0001.escalation-1@example.com>");
 
         /* ids with other characters are escaped into the atext, and stay stable */
         a.id = "id with spaces/and.dots";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         assert_string_equal(hdr(t, "Message-ID"),
                             "<earshot.id=20with=20spaces=2Fand=2Edots.escalation-1@example.com>");
 
@@ -731,14 +650,14 @@ static void test_message_id_stable(void **state) {
         memset(longid, 'x', sizeof(longid) - 1);
         longid[sizeof(longid) - 1] = 0;
         a.id = longid;
-        deliver(t, &a);
+        deliver_mail(t, &a);
         snprintf(first, sizeof(first), "%s", hdr(t, "Message-ID"));
         assert_true(strncmp(first, "<earshot.h", 10) == 0);
         assert_true(strlen(first) < 78);
-        deliver(t, &a);
+        deliver_mail(t, &a);
         assert_string_equal(hdr(t, "Message-ID"), first);
         longid[5] = 'y';
-        deliver(t, &a);
+        deliver_mail(t, &a);
         assert_string_not_equal(hdr(t, "Message-ID"), first);
 }
 
@@ -751,7 +670,7 @@ static void test_events(void **state) {
 
         a.event = "escalation-2";
         a.message = "overdue by 5m";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_subject_prefix(t, "ALERT Still unanswered: HIGH acme (refund, angry): My order");
         expect_in(part(t, "text/plain")->body,
                   "Still unanswered (reminder 2): HIGH complaint about acme on mastodon\n");
@@ -760,13 +679,13 @@ static void test_events(void **state) {
 
         a.event = "thread";
         a.message = NULL;
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_subject_prefix(t, "ALERT Posted again: HIGH acme (refund, angry): My order");
         expect_not_in(part(t, "text/plain")->body, "Thread:");
         a.posts = 3;
         a.copies = 2;
         a.late_usec = INT64_C(3900) * 1000000;
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_in(part(t, "text/plain")->body, "Thread:   3 posts by this author\n");
         expect_in(part(t, "text/plain")->body, "Copies:   2 accounts posted this text\n");
         expect_in(part(t, "text/plain")->body,
@@ -775,7 +694,7 @@ static void test_events(void **state) {
         a.late_usec = 0;
 
         a.event = "test";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_subject_prefix(t, "ALERT TEST: HIGH acme (refund, angry): My order");
         expect_in(part(t, "text/plain")->body, "TEST notification");
 
@@ -789,7 +708,7 @@ static void test_events(void **state) {
         a.post = &p;
         a.event = "digest";
         a.id = "dg-7";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_decoded(t, "Subject", "ALERT Digest of 3 alerts (acme)");
         const char *text = part(t, "text/plain")->body;
         expect_in(text, "Digest of 3 alerts (acme)\n");
@@ -801,7 +720,7 @@ static void test_events(void **state) {
 
         /* an empty prefix leaves no leading blank */
         create_ok(t, SETTINGS(BASIC, "subject_prefix="));
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_decoded(t, "Subject", "Digest of 3 alerts (acme)");
 }
 
@@ -820,7 +739,7 @@ static void test_encoded_words(void **state) {
         a.post = &p;
         a.brand = "Акме";
         a.rules = ru_rules;
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_decoded(t, "Subject",
                        "[эршот] HIGH Акме (жалобы): Верните деньги! Ужасный сервис, третий день "
                        "жду ответа от поддержки и\xe2\x80\xa6"); /* 70 characters */
@@ -837,11 +756,11 @@ static void test_encoded_words(void **state) {
         p.text = "acme refund please";
         a.brand = "acme";
         a.rules = rules;
-        deliver(t, &a);
+        deliver_mail(t, &a);
         assert_string_equal(hdr(t, "Subject"),
                             "[earshot] HIGH acme (refund, angry): acme refund please");
         p.text = "acme =?utf-8?B?SGk=?= refund";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_in(hdr(t, "Subject"), "=?utf-8?B?");
         expect_decoded(t, "Subject",
                        "[earshot] HIGH acme (refund, angry): acme =?utf-8?B?SGk=?= refund");
@@ -853,7 +772,7 @@ static void test_encoded_words(void **state) {
                               "to=first.recipient.with.a.long.name@example.com",
                               "to=second.recipient.with.a.long.name@example.com",
                               "to=Third Recipient <third.recipient.with.a.long.name@example.com>"));
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_decoded(t, "From",
                        "\"The Earshot Complaint Monitoring Service Of Acme Corporation, Europe\" "
                        "<alerts@example.com>");
@@ -879,7 +798,7 @@ static void test_injection(void **state) {
         a.rules = evil_rules;
         a.severity = "high\r\nBcc: evil@x.example";
         a.event = "new\r\nBcc: evil@x.example";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         /* exactly the usual headers: nothing was added */
         expect_header_names(t, HEADER_NAMES);
         char *subject = hdr_decoded(t, "Subject");
@@ -903,7 +822,7 @@ static void test_injection(void **state) {
         /* a link with quotes cannot leave its attribute */
         p.url = "https://example.com/\"><script>x</script>";
         a.event = "new";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         html = part(t, "text/html")->body;
         expect_in(html,
                   "<a href=\"https://example.com/&quot;&gt;&lt;script&gt;x&lt;/script&gt;\">");
@@ -924,7 +843,7 @@ static void test_invalid_utf8(void **state) {
         p.author_name = "Eve \xed\xa0\x80";
         a.post = &p;
         a.brand = "ac\xc0\xafme";
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_decoded(t, "Subject",
                        "[earshot] HIGH ac\xef\xbf\xbd\xef\xbf\xbdme (refund, angry): "
                        "Bad\xef\xbf\xbd\xef\xbf\xbd UTF-8 \xef\xbf\xbd( refund");
@@ -957,7 +876,7 @@ static void test_long_text(void **state) {
         create_ok(t, SETTINGS(BASIC));
         p.text = big;
         a.post = &p;
-        deliver(t, &a); /* the parser checks every line length */
+        deliver_mail(t, &a); /* the parser checks every line length */
         const char *text = part(t, "text/plain")->body;
         /* cut to 64 KiB with "…" */
         assert_true(strlen(text) < 70000);
@@ -969,7 +888,7 @@ static void test_long_text(void **state) {
         /* a word longer than a line in an ASCII subject is encoded so that it can fold */
         memset(big, 'y', 60);
         big[60] = 0;
-        deliver(t, &a);
+        deliver_mail(t, &a);
         expect_in(hdr(t, "Subject"), "=?utf-8?B?");
         free(big);
 }

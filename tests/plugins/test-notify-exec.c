@@ -5,102 +5,12 @@
  * earshot.alert.v1 document, one line), and the exit code convention: 0 delivered, 75 and
  * anything unknown retried, the other sysexits codes 64-78 rejected.
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cjson/cJSON.h>
-#include <cmocka.h>
-
-#include "earshot-plugin.h"
-#include "mock-host.h"
-
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        void *state;
-        char err[256];
-} T;
-
-static const char *const rules[] = {"refund", "angry", NULL};
-
-static const struct earshot_post post = {
-        .size = sizeof(struct earshot_post),
-        .id = "https://mastodon.social/users/alice/statuses/1",
-        .network = "mastodon",
-        .url = "https://mastodon.social/@alice/1",
-        .text = "My order never arrived \xf0\x9f\x98\xa1\nRefund! \xff",
-        .author_handle = "alice@mastodon.social",
-        .author_name = "Alice",
-        .author_followers = 1200,
-        .lang = "en",
-        .created_usec = INT64_C(1785592555867000), /* 2026-08-01T13:55:55.867Z */
-        .replies = 0,
-        .reposts = -1,
-        .likes = 5,
-};
-
-static const struct earshot_alert alert = {
-        .size = sizeof(struct earshot_alert),
-        .id = "al-0001",
-        .rules = rules,
-        .brand = "acme",
-        .severity = "high",
-        .source = "mastodon-acme",
-        .post = &post,
-        .detected_usec = INT64_C(1785592562114000), /* 2026-08-01T13:56:02.114Z */
-        .due_usec = INT64_C(1785596162114000),      /* + 1h */
-        .respond_within_usec = INT64_C(3600000000),
-        .event = "escalation-1",
-        .message = "overdue by 5m",
-        .state = "open",
-        .posts = 1,
-        .copies = 1,
-        .priority = 42.5,
-};
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        mock_plugin_destroy(P, &t->state);
-        mock_request_done(&t->req);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        return mock_plugin_create(&t->mh, P, settings, &t->state, t->err, sizeof(t->err));
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-}
+#define NOTIFY_TEST_RULE "refund"
+#define NOTIFY_TEST_TEXT "My order never arrived \xf0\x9f\x98\xa1\nRefund! \xff"
+#include "notify-test.h"
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "exec");
-        assert_non_null(P->notifier);
+        expect_notifier("exec");
         assert_non_null(P->notifier->response);
         assert_string_equal(P->options[0].name, "command");
         assert_int_equal(P->options[0].type, EARSHOT_OPT_STRLIST);
@@ -160,9 +70,17 @@ static void test_default_timeout(void **state) {
 /* The same document as the webhook's body: earshot.alert.v1, one line plus a newline. */
 static void test_stdin_json(void **state) {
         T *t = *state;
+        struct earshot_post post1 = post;
+        struct earshot_alert a = alert;
 
+        /* a first reminder, about a post with an unknown count */
+        post1.reposts = -1;
+        a.post = &post1;
+        a.event = "escalation-1";
+        a.message = "overdue by 5m";
+        a.priority = 42.5;
         create_ok(t, SETTINGS("command=/bin/cat"));
-        assert_int_equal(P->notifier->deliver(t->state, &alert, &t->req), EARSHOT_SEND);
+        assert_int_equal(P->notifier->deliver(t->state, &a, &t->req), EARSHOT_SEND);
         assert_non_null(t->req.body);
         assert_int_equal(strlen(t->req.body), t->req.body_len);
         assert_true(t->req.body_len > 2);

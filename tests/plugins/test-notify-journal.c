@@ -5,87 +5,14 @@
  * values left out), and values from the network kept on one line and within 4 KiB on a UTF-8
  * character boundary.
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "earshot-plugin.h"
-#include "mock-host.h"
-
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
+#define NOTIFY_TEST_RULE "refund"
+#define NOTIFY_TEST_TEXT "My order never arrived.\nRefund!"
+#include "notify-test.h"
 
 #define MESSAGE_ID "a145322d21c54029ba1a428709bbcd42"
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        void *state;
-        char err[256];
-} T;
-
-static const char *const rules[] = {"refund", "angry", NULL};
-
-static const struct earshot_post post = {
-        .size = sizeof(struct earshot_post),
-        .id = "https://mastodon.social/users/alice/statuses/1",
-        .network = "mastodon",
-        .url = "https://mastodon.social/@alice/1",
-        .text = "My order never arrived.\nRefund!",
-        .author_handle = "alice@mastodon.social",
-        .author_followers = -1,
-        .created_usec = INT64_C(1785592555867000),
-        .replies = -1,
-        .reposts = -1,
-        .likes = -1,
-};
-
-static const struct earshot_alert alert = {
-        .size = sizeof(struct earshot_alert),
-        .id = "al-0001",
-        .rules = rules,
-        .brand = "acme",
-        .severity = "high",
-        .source = "mastodon-acme",
-        .post = &post,
-        .detected_usec = INT64_C(1785592562114000),
-        .due_usec = INT64_C(1785596162114000), /* 2026-08-01T14:56:02.114Z */
-        .respond_within_usec = INT64_C(3600000000),
-        .event = "new",
-        .state = "open",
-        .posts = 1,
-        .copies = 1,
-};
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        assert_int_equal(mock_plugin_create(&t->mh, P, (const char *const[]){NULL}, &t->state,
-                                            t->err, sizeof(t->err)),
-                         0);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        mock_plugin_destroy(P, &t->state);
-        mock_request_done(&t->req);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
 /* Deliver a and return the record it made. */
-static const MockRecord *deliver(T *t, const struct earshot_alert *a) {
+static const MockRecord *deliver_record(T *t, const struct earshot_alert *a) {
         size_t before = t->mh.n_records;
 
         assert_int_equal(P->notifier->deliver(t->state, a, &t->req), EARSHOT_DELIVERED);
@@ -105,9 +32,7 @@ static size_t count_field(const MockRecord *r, const char *key) {
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "journal");
+        expect_notifier("journal");
         assert_null(P->options[0].name);
 }
 
@@ -128,7 +53,7 @@ static void test_needs_log_fields(void **state) {
 
 static void test_record(void **state) {
         T *t = *state;
-        const MockRecord *r = deliver(t, &alert);
+        const MockRecord *r = deliver_record(t, &alert);
 
         assert_string_equal(r->message, "alert al-0001: high complaint on mastodon by "
                                         "@alice@mastodon.social (rules refund, angry): My order "
@@ -142,7 +67,7 @@ static void test_record(void **state) {
         assert_string_equal(mock_record_field(r, "SEVERITY"), "high");
         assert_string_equal(mock_record_field(r, "DUE_AT"), "2026-08-01T14:56:02.114Z");
         assert_string_equal(mock_record_field(r, "SOURCE"), "mastodon-acme");
-        assert_string_equal(mock_record_field(r, "POST_URL"), "https://mastodon.social/@alice/1");
+        assert_string_equal(mock_record_field(r, "POST_URL"), post.url);
         assert_string_equal(mock_record_field(r, "AUTHOR"), "alice@mastodon.social");
         assert_string_equal(mock_record_field(r, "STATE"), "open");
 
@@ -173,7 +98,7 @@ static void test_priorities(void **state) {
 
         for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
                 a.severity = map[i].severity;
-                const MockRecord *r = deliver(t, &a);
+                const MockRecord *r = deliver_record(t, &a);
                 assert_int_equal(r->priority, map[i].priority);
                 assert_string_equal(mock_record_field(r, "SEVERITY"), map[i].severity);
         }
@@ -193,7 +118,7 @@ static void test_unknowns_and_events(void **state) {
         a.brand = NULL;
         a.event = "escalation-2";
         a.due_usec = 0;
-        const MockRecord *r = deliver(t, &a);
+        const MockRecord *r = deliver_record(t, &a);
         assert_string_equal(r->message, "alert al-0001 escalation-2: high complaint on mastodon "
                                         "(rule refund): My order never arrived. Refund!");
         assert_string_equal(mock_record_field(r, "EVENT"), "escalation-2");
@@ -202,20 +127,6 @@ static void test_unknowns_and_events(void **state) {
         assert_null(mock_record_field(r, "POST_URL"));
         assert_null(mock_record_field(r, "DUE_AT"));
         assert_int_equal(count_field(r, "RULE"), 1);
-}
-
-/* Whether s is valid UTF-8 (enough for the test's strings: lead bytes and their length). */
-static bool utf8_whole(const char *s) {
-        for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 0;
-                if (n == 0)
-                        return false;
-                for (size_t i = 1; i < n; i++)
-                        if ((p[i] & 0xc0) != 0x80)
-                                return false;
-                p += n;
-        }
-        return true;
 }
 
 /* Hostile values: line breaks become blanks, every value at most 4 KiB, cut between
@@ -236,16 +147,16 @@ static void test_values_flattened_and_capped(void **state) {
         p.text = big;
         a.post = &p;
         a.id = "al-0002";
-        const MockRecord *r = deliver(t, &a);
+        const MockRecord *r = deliver_record(t, &a);
 
         for (char **f = r->fields; *f; f++) {
                 assert_null(strchr(*f, '\n'));
                 assert_null(strchr(*f, '\r'));
                 assert_true(strlen(strchr(*f, '=') + 1) <= 4096);
-                assert_true(utf8_whole(*f));
+                assert_true(utf8_valid(*f));
         }
         assert_null(strchr(r->message, '\n'));
-        assert_true(utf8_whole(r->message));
+        assert_true(utf8_valid(r->message));
         assert_string_equal(mock_record_field(r, "AUTHOR"), "mallory FAKE_FIELD=1 ");
         assert_null(mock_record_field(r, "FAKE_FIELD"));
         assert_int_equal(strlen(mock_record_field(r, "POST_URL")), 4095); /* 1365 whole € */
@@ -269,7 +180,7 @@ static void test_short_text_not_cut(void **state) {
         text[200] = 0;
         p.text = text;
         a.post = &p;
-        const MockRecord *r = deliver(t, &a);
+        const MockRecord *r = deliver_record(t, &a);
         const char *tail = strstr(r->message, "angry): ");
         assert_non_null(tail);
         assert_string_equal(tail + 8, text); /* exactly 200: no ellipsis */
@@ -279,11 +190,12 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_descriptor),
                 cmocka_unit_test(test_needs_log_fields),
-                cmocka_unit_test_setup_teardown(test_record, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unknowns_and_events, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_values_flattened_and_capped, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_short_text_not_cut, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_record, setup_created, teardown),
+                cmocka_unit_test_setup_teardown(test_priorities, setup_created, teardown),
+                cmocka_unit_test_setup_teardown(test_unknowns_and_events, setup_created, teardown),
+                cmocka_unit_test_setup_teardown(test_values_flattened_and_capped, setup_created,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_short_text_not_cut, setup_created, teardown),
         };
         return cmocka_run_group_tests_name("notify-journal", tests, NULL, NULL);
 }

@@ -3,88 +3,25 @@
  * test-notify-log.c - the log notifier: the one NOTICE line per alert, due/overdue times,
  * flattening and cutting of the text, and the parts left out when unknown.
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "earshot-plugin.h"
-#include "mock-host.h"
-
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
+#define NOTIFY_TEST_RULE "refund"
+#define NOTIFY_TEST_TEXT "My order never arrived.\n\nRefund please!"
+#include "notify-test.h"
 
 #define MINUTE INT64_C(60000000)
 
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        void *state;
-} T;
-
-static const char *const rules[] = {"refund", "angry", NULL};
-
-static const struct earshot_post post = {
-        .size = sizeof(struct earshot_post),
-        .id = "https://mastodon.social/users/alice/statuses/1",
-        .network = "mastodon",
-        .url = "https://mastodon.social/@alice/1",
-        .text = "My order never arrived.\n\nRefund please!",
-        .author_handle = "alice@mastodon.social",
-        .author_name = "Alice",
-        .author_followers = 1200,
-        .lang = "en",
-        .created_usec = INT64_C(1785592555867000),
-        .replies = -1,
-        .reposts = -1,
-        .likes = -1,
-};
-
+/* The shared alert about p, detected now and due in due_in µs (negative: overdue). */
 static struct earshot_alert make_alert(const T *t, const struct earshot_post *p, int64_t due_in) {
-        return (struct earshot_alert){
-                .size = sizeof(struct earshot_alert),
-                .id = "al-0001",
-                .rules = rules,
-                .brand = "acme",
-                .severity = "high",
-                .source = "mastodon-acme",
-                .post = p,
-                .detected_usec = t->mh.now,
-                .due_usec = t->mh.now + due_in,
-                .respond_within_usec = 60 * MINUTE,
-                .event = "new",
-        };
-}
+        struct earshot_alert a = alert;
 
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        struct earshot_values none = {0};
-        char err[128];
-
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        assert_int_equal(P->notifier->create(&t->mh.host, &none, err, sizeof(err), &t->state), 0);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        P->notifier->destroy(t->state);
-        mock_request_done(&t->req);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
+        a.post = p;
+        a.detected_usec = t->mh.now;
+        a.due_usec = t->mh.now + due_in;
+        a.respond_within_usec = 60 * MINUTE;
+        return a;
 }
 
 /* deliver() and return the one line it logged */
-static const char *deliver(T *t, const struct earshot_alert *a) {
+static const char *deliver_line(T *t, const struct earshot_alert *a) {
         mock_host_clear_logs(&t->mh);
         assert_int_equal(P->notifier->deliver(t->state, a, &t->req), EARSHOT_DELIVERED);
         assert_int_equal(t->mh.n_logs, 1);
@@ -97,39 +34,33 @@ static const char *deliver(T *t, const struct earshot_alert *a) {
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "log");
-        assert_non_null(P->options);
+        expect_notifier("log");
         assert_null(P->options[0].name);
-        assert_null(P->source);
-        assert_non_null(P->notifier->deliver);
 }
 
 static void test_line(void **state) {
         T *t = *state;
         struct earshot_alert a = make_alert(t, &post, 59 * MINUTE + 59000000);
 
-        assert_string_equal(deliver(t, &a),
+        assert_string_equal(deliver_line(t, &a),
                             "ALERT al-0001 [high] refund,angry mastodon @alice@mastodon.social "
                             "(1200 followers): \"My order never arrived. Refund please!\" due in "
-                            "59m https://mastodon.social/@alice/1");
+                            "59m https://mastodon.social/@alice/117020593741189701");
 }
 
 static void test_due_and_overdue(void **state) {
         T *t = *state;
         struct earshot_alert a = make_alert(t, &post, -5 * MINUTE);
 
-        assert_non_null(strstr(deliver(t, &a), "\" overdue by 5m https://"));
+        assert_non_null(strstr(deliver_line(t, &a), "\" overdue by 5m https://"));
         a = make_alert(t, &post, 0);
-        assert_non_null(strstr(deliver(t, &a), "\" due in 0s https://"));
+        assert_non_null(strstr(deliver_line(t, &a), "\" due in 0s https://"));
         a = make_alert(t, &post, 45000000);
-        assert_non_null(strstr(deliver(t, &a), " due in 45s "));
+        assert_non_null(strstr(deliver_line(t, &a), " due in 45s "));
         a = make_alert(t, &post, 65 * MINUTE);
-        assert_non_null(strstr(deliver(t, &a), " due in 1h05m "));
+        assert_non_null(strstr(deliver_line(t, &a), " due in 1h05m "));
         a = make_alert(t, &post, -(27 * 60 * MINUTE));
-        assert_non_null(strstr(deliver(t, &a), " overdue by 1d3h "));
+        assert_non_null(strstr(deliver_line(t, &a), " overdue by 1d3h "));
 }
 
 static void test_text_cut(void **state) {
@@ -143,7 +74,7 @@ static void test_text_cut(void **state) {
         strcpy(text + 159, "\xc3\xa9 and much more text after the limit");
         p.text = text;
         struct earshot_alert a = make_alert(t, &p, 10 * MINUTE);
-        line = deliver(t, &a);
+        line = deliver_line(t, &a);
         q = strchr(line, '"');
         end = strstr(line, "\" due in");
         assert_non_null(q);
@@ -156,7 +87,7 @@ static void test_text_cut(void **state) {
         /* exactly 160 bytes: not cut */
         memset(text, 'b', 160);
         text[160] = 0;
-        line = deliver(t, &a);
+        line = deliver_line(t, &a);
         assert_non_null(strstr(line, "\"bbbb"));
         assert_null(strstr(line, "\xe2\x80\xa6"));
 
@@ -164,7 +95,7 @@ static void test_text_cut(void **state) {
         text[0] = 0;
         for (int i = 0; i < 60; i++)
                 strcat(text, "\xf0\x9f\x98\xa1");
-        line = deliver(t, &a);
+        line = deliver_line(t, &a);
         q = strchr(line, '"');
         end = strstr(line, "\xe2\x80\xa6\" due in");
         assert_non_null(end);
@@ -183,7 +114,7 @@ static void test_flatten_and_unknowns(void **state) {
         static const char *const none[] = {NULL};
         a.rules = none;
 
-        const char *line = deliver(t, &a);
+        const char *line = deliver_line(t, &a);
         assert_string_equal(line, "ALERT al-0001 [high] - mastodon: \"line one line two line "
                                   "three [31m red\" due in 30m");
         assert_null(strchr(line, '\n'));
@@ -191,7 +122,7 @@ static void test_flatten_and_unknowns(void **state) {
         /* nothing from the network can start a new line */
         p.author_handle = "eve\nALERT forged";
         p.url = "https://x.example/\r\nALERT forged";
-        line = deliver(t, &a);
+        line = deliver_line(t, &a);
         assert_null(strchr(line, '\n'));
         assert_null(strchr(line, '\r'));
         assert_non_null(strstr(line, " @eve ALERT forged: "));
@@ -203,11 +134,11 @@ static void test_flatten_and_unknowns(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_line, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_due_and_overdue, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_text_cut, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_flatten_and_unknowns, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_descriptor, setup_created, teardown),
+                cmocka_unit_test_setup_teardown(test_line, setup_created, teardown),
+                cmocka_unit_test_setup_teardown(test_due_and_overdue, setup_created, teardown),
+                cmocka_unit_test_setup_teardown(test_text_cut, setup_created, teardown),
+                cmocka_unit_test_setup_teardown(test_flatten_and_unknowns, setup_created, teardown),
         };
         return cmocka_run_group_tests_name("notify-log", tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
  * content field by field, HTML escaping (only the plugin's tags survive), m.mentions, limits,
  * every event, and how each answer of a homeserver is judged.
  */
-#include "notify-chat-test.h"
+#include "notify-test.h"
 
 #define HS "https://matrix.example.org"
 #define ROOM "!abc123:example.org"
@@ -28,8 +28,7 @@ static void only_own_tags(const char *html) {
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "matrix");
+        expect_notifier("matrix");
         assert_non_null(P->notifier->response);
         assert_string_equal(P->options[0].name, "homeserver");
         assert_true(P->options[0].flags & EARSHOT_OPT_REQUIRED);
@@ -238,15 +237,15 @@ static void test_response(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS(BASE_SETTINGS));
-        assert_int_equal(respond(t, 200, "{\"event_id\":\"$abc\"}"), EARSHOT_DELIVERED);
-        assert_int_equal(respond(t, 429, "{\"errcode\":\"M_LIMIT_EXCEEDED\",\"error\":\"Too many "
-                                         "requests\",\"retry_after_ms\":2000}"),
-                         EARSHOT_RETRY);
+        expect_answers(t, {200, "{\"event_id\":\"$abc\"}", EARSHOT_DELIVERED},
+                       {429,
+                        "{\"errcode\":\"M_LIMIT_EXCEEDED\",\"error\":\"Too many requests\","
+                        "\"retry_after_ms\":2000}",
+                        EARSHOT_RETRY});
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "retry_after_ms 2000"),
                          1);
-        assert_int_equal(respond(t, 500, "{}"), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 502, "bad gateway"), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 0, NULL), EARSHOT_RETRY);
+        expect_answers(t, {500, "{}", EARSHOT_RETRY}, {502, "bad gateway", EARSHOT_RETRY},
+                       {0, NULL, EARSHOT_RETRY});
 
         mock_host_clear_logs(&t->mh);
         assert_int_equal(respond(t, 401, "{\"errcode\":\"M_UNKNOWN_TOKEN\",\"error\":\"Invalid "

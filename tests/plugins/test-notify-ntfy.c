@@ -5,7 +5,7 @@
  * message cut on a character boundary, hostile text, every event, and how each answer of an
  * ntfy server is judged.
  */
-#include "notify-chat-test.h"
+#include "notify-test.h"
 #include "notify-util.h"
 
 static void expect_tags(const T *t, const char *const *want) {
@@ -79,8 +79,7 @@ static void test_util(void **state) {
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "ntfy");
+        expect_notifier("ntfy");
         assert_non_null(P->notifier->response);
         for (const struct earshot_option *o = P->options; o->name; o++) {
                 if (strcmp(o->name, "server") == 0)
@@ -275,22 +274,21 @@ static void test_response(void **state) {
         T *t = *state;
 
         create_ok(t, SETTINGS("topic=acme-care", "token=tk_SECRET"));
-        assert_int_equal(respond(t, 200, "{\"id\":\"x\",\"event\":\"message\"}"), EARSHOT_DELIVERED);
-        assert_int_equal(respond(t, 429, "{\"code\":42901,\"http\":429,\"error\":\"limit reached: "
-                                         "too many requests\"}"),
-                         EARSHOT_RETRY);
+        expect_answers(t, {200, "{\"id\":\"x\",\"event\":\"message\"}", EARSHOT_DELIVERED},
+                       {429,
+                        "{\"code\":42901,\"http\":429,\"error\":\"limit reached: "
+                        "too many requests\"}",
+                        EARSHOT_RETRY});
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_WARNING, "too many requests"), 1);
-        assert_int_equal(respond(t, 500, ""), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 0, NULL), EARSHOT_RETRY);
+        expect_answers(t, {500, "", EARSHOT_RETRY}, {0, NULL, EARSHOT_RETRY});
         mock_host_clear_logs(&t->mh);
         assert_int_equal(respond(t, 401, "{\"code\":40101,\"http\":401,\"error\":\"unauthorized\"}"),
                          EARSHOT_REJECTED);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "unauthorized"), 1);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "check token"), 1);
-        assert_int_equal(respond(t, 403, "{\"code\":40301,\"http\":403,\"error\":\"forbidden\"}"),
-                         EARSHOT_REJECTED);
-        assert_int_equal(respond(t, 400, "{\"code\":40024,\"error\":\"invalid request\"}"),
-                         EARSHOT_REJECTED);
+        expect_answers(
+                t, {403, "{\"code\":40301,\"http\":403,\"error\":\"forbidden\"}", EARSHOT_REJECTED},
+                {400, "{\"code\":40024,\"error\":\"invalid request\"}", EARSHOT_REJECTED});
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "invalid request"), 1);
         assert_int_equal(respond(t, 413, "too large"), EARSHOT_REJECTED);
         assert_int_equal(mock_host_count_logs(&t->mh, -1, "tk_SECRET"), 0);

@@ -5,7 +5,7 @@
  * text (Slack's &amp; &lt; &gt;, nothing formats or pings), Block Kit's limits, and how each
  * answer of Slack is judged.
  */
-#include "notify-chat-test.h"
+#include "notify-test.h"
 
 #define HOOK "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
 #define ORANGE "\xf0\x9f\x9f\xa0"
@@ -20,9 +20,7 @@ static void strings_lack(const cJSON *j, const char *needle, const cJSON *except
 }
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "slack");
+        expect_notifier("slack");
         assert_non_null(P->notifier->response);
         assert_true(EARSHOT_NOTIFIER_HAS(P->notifier, min_interval_usec));
         assert_int_equal(P->notifier->min_interval_usec, 1000000);
@@ -294,16 +292,14 @@ static void test_response(void **state) {
         create_ok(t, SETTINGS("url=" HOOK));
         assert_int_equal(respond(t, 200, "ok"), EARSHOT_DELIVERED);
         assert_int_equal(t->mh.n_logs, 0);
-        assert_int_equal(respond(t, 429, "rate_limited"), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 500, "oops"), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 503, ""), EARSHOT_RETRY);
-        assert_int_equal(respond(t, 0, NULL), EARSHOT_RETRY);
+        expect_answers(t, {429, "rate_limited", EARSHOT_RETRY}, {500, "oops", EARSHOT_RETRY},
+                       {503, "", EARSHOT_RETRY}, {0, NULL, EARSHOT_RETRY});
         mock_host_clear_logs(&t->mh);
 
         assert_int_equal(respond(t, 400, "invalid_payload"), EARSHOT_REJECTED);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "invalid_payload"), 1);
-        assert_int_equal(respond(t, 403, "invalid_token"), EARSHOT_REJECTED);
-        assert_int_equal(respond(t, 404, "no_service"), EARSHOT_REJECTED);
+        expect_answers(t, {403, "invalid_token", EARSHOT_REJECTED},
+                       {404, "no_service", EARSHOT_REJECTED});
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "no_service"), 1);
         assert_int_equal(respond(t, 410, "channel_is_archived"), EARSHOT_REJECTED);
         assert_int_equal(mock_host_count_logs(&t->mh, EARSHOT_LOG_ERR, "channel_is_archived"), 1);

@@ -5,156 +5,16 @@
  * HMAC-SHA256 signature header, checked against a hard-coded vector and against libcrypto's
  * one-shot HMAC() over the exact body bytes (another API than the plugin's EVP_MAC).
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cjson/cJSON.h>
-#include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "earshot-plugin.h"
-#include "mock-host.h"
-
-extern const struct earshot_plugin earshot_plugin_descriptor;
-#define P (&earshot_plugin_descriptor)
-
-#define SETTINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-typedef struct T {
-        MockHost mh;
-        struct earshot_request req;
-        void *state;
-        char err[256];
-        cJSON *body; /* the last payload, parsed */
-} T;
-
-static const char *const rules[] = {"refund", "angry", NULL};
-
-static const struct earshot_post post = {
-        .size = sizeof(struct earshot_post),
-        .id = "https://mastodon.social/users/alice/statuses/117020593741189701",
-        .network = "mastodon",
-        .url = "https://mastodon.social/@alice/117020593741189701",
-        .text = "My order never arrived, \"support\" won't answer \xf0\x9f\x98\xa1\nRefund!",
-        .author_handle = "alice@mastodon.social",
-        .author_name = "Alice",
-        .author_followers = 1200,
-        .lang = "en",
-        .created_usec = INT64_C(1785592555867000), /* 2026-08-01T13:55:55.867Z */
-        .replies = 0,
-        .reposts = 2,
-        .likes = 5,
-};
-
-static const struct earshot_alert alert = {
-        .size = sizeof(struct earshot_alert),
-        .id = "al-0001",
-        .rules = rules,
-        .brand = "acme",
-        .severity = "high",
-        .source = "mastodon-acme",
-        .post = &post,
-        .detected_usec = INT64_C(1785592562114000), /* 2026-08-01T13:56:02.114Z */
-        .due_usec = INT64_C(1785596162114000),      /* + 1h */
-        .respond_within_usec = INT64_C(3600000000),
-        .event = "new",
-};
-
-static int setup(void **state) {
-        T *t = calloc(1, sizeof(T));
-        assert_non_null(t);
-        mock_host_init(&t->mh);
-        mock_request_init(&t->req);
-        *state = t;
-        return 0;
-}
-
-static int teardown(void **state) {
-        T *t = *state;
-        mock_plugin_destroy(P, &t->state);
-        cJSON_Delete(t->body);
-        mock_request_done(&t->req);
-        mock_host_done(&t->mh);
-        free(t);
-        return 0;
-}
-
-static int create(T *t, const char *const *settings) {
-        return mock_plugin_create(&t->mh, P, settings, &t->state, t->err, sizeof(t->err));
-}
-
-static void create_ok(T *t, const char *const *settings) {
-        int r = create(t, settings);
-        if (r != 0)
-                fail_msg("create: %d (%s)", r, t->err);
-}
-
-/* deliver() and parse what it would send */
-static void deliver(T *t, const struct earshot_alert *a) {
-        mock_request_done(&t->req);
-        mock_request_init(&t->req);
-        cJSON_Delete(t->body);
-        t->body = NULL;
-        assert_int_equal(P->notifier->deliver(t->state, a, &t->req), EARSHOT_SEND);
-        assert_non_null(t->req.body);
-        assert_int_equal(strlen(t->req.body), t->req.body_len);
-        t->body = cJSON_Parse(t->req.body);
-        if (!t->body)
-                fail_msg("payload is not JSON: %s", t->req.body);
-}
-
-static const cJSON *get(const cJSON *obj, const char *path) {
-        char key[64];
-        const char *dot;
-
-        while ((dot = strchr(path, '.'))) {
-                assert_true((size_t)(dot - path) < sizeof(key));
-                memcpy(key, path, (size_t)(dot - path));
-                key[dot - path] = 0;
-                obj = cJSON_GetObjectItemCaseSensitive(obj, key);
-                if (!obj)
-                        fail_msg("payload lacks %s", key);
-                path = dot + 1;
-        }
-        obj = cJSON_GetObjectItemCaseSensitive(obj, path);
-        if (!obj)
-                fail_msg("payload lacks %s", path);
-        return obj;
-}
-
-static void expect_str(const T *t, const char *path, const char *want) {
-        const cJSON *j = get(t->body, path);
-        if (!cJSON_IsString(j))
-                fail_msg("%s is not a string", path);
-        assert_string_equal(j->valuestring, want);
-}
-
-static void expect_int(const T *t, const char *path, double want) {
-        const cJSON *j = get(t->body, path);
-        if (!cJSON_IsNumber(j))
-                fail_msg("%s is not a number", path);
-        assert_true(j->valuedouble == want);
-}
-
-static void expect_null(const T *t, const char *path) {
-        if (!cJSON_IsNull(get(t->body, path)))
-                fail_msg("%s is not null", path);
-}
+#define NOTIFY_TEST_RULE "refund"
+#define NOTIFY_TEST_TEXT                                                                           \
+        "My order never arrived, \"support\" won't answer \xf0\x9f\x98\xa1\nRefund!"
+#include "notify-test.h"
 
 static void test_descriptor(void **state) {
-        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
-        assert_int_equal(P->size, sizeof(struct earshot_plugin));
-        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
-        assert_string_equal(P->name, "webhook");
-        assert_null(P->source);
-        assert_non_null(P->notifier);
-        assert_int_equal(P->notifier->size, sizeof(struct earshot_notifier_ops));
+        expect_notifier("webhook");
         assert_null(P->notifier->response); /* the core applies earshot_http_outcome() */
         assert_string_equal(P->options[0].name, "url");
         assert_int_equal(P->options[0].type, EARSHOT_OPT_URL);
@@ -228,7 +88,7 @@ static void test_payload(void **state) {
         expect_str(t, "schema", "earshot.alert.v1");
         expect_str(t, "event", "new");
         expect_str(t, "id", "al-0001");
-        const cJSON *r = get(t->body, "rules");
+        const cJSON *r = jget(t, "rules");
         assert_true(cJSON_IsArray(r));
         assert_int_equal(cJSON_GetArraySize(r), 2);
         assert_string_equal(cJSON_GetArrayItem(r, 0)->valuestring, "refund");
@@ -239,7 +99,7 @@ static void test_payload(void **state) {
         expect_str(t, "source", "mastodon-acme");
         expect_str(t, "detected_at", "2026-08-01T13:56:02.114Z");
         expect_str(t, "due_at", "2026-08-01T14:56:02.114Z");
-        expect_int(t, "respond_within", 3600);
+        expect_num(t, "respond_within", 3600);
 
         expect_str(t, "post.id", post.id);
         expect_str(t, "post.url", post.url);
@@ -248,16 +108,16 @@ static void test_payload(void **state) {
         expect_str(t, "post.created_at", "2026-08-01T13:55:55.867Z");
         expect_str(t, "post.author.handle", "alice@mastodon.social");
         expect_str(t, "post.author.name", "Alice");
-        expect_int(t, "post.author.followers", 1200);
-        expect_int(t, "post.replies", 0);
-        expect_int(t, "post.reposts", 2);
-        expect_int(t, "post.likes", 5);
+        expect_num(t, "post.author.followers", 1200);
+        expect_num(t, "post.replies", 0);
+        expect_num(t, "post.reposts", 2);
+        expect_num(t, "post.likes", 5);
         expect_null(t, "message");
         expect_str(t, "state", "open");
-        assert_true(cJSON_IsFalse(get(t->body, "late")));
-        expect_int(t, "late_by", 0);
-        expect_int(t, "posts", 1);
-        expect_int(t, "copies", 1);
+        assert_true(cJSON_IsFalse(jget(t, "late")));
+        expect_num(t, "late_by", 0);
+        expect_num(t, "posts", 1);
+        expect_num(t, "copies", 1);
         assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"), "al-0001");
 
         /* exactly these keys, in this order: the documented schema */
@@ -290,11 +150,11 @@ static void test_payload_escalation(void **state) {
         expect_str(t, "event", "escalation-2");
         expect_str(t, "message", "overdue by 5m");
         expect_str(t, "state", "acknowledged");
-        assert_true(cJSON_IsTrue(get(t->body, "late")));
-        expect_int(t, "late_by", 3599);
-        expect_int(t, "posts", 3);
-        expect_int(t, "copies", 2);
-        assert_float_equal(get(t->body, "priority")->valuedouble, 42.5, 1e-9);
+        assert_true(cJSON_IsTrue(jget(t, "late")));
+        expect_num(t, "late_by", 3599);
+        expect_num(t, "posts", 3);
+        expect_num(t, "copies", 2);
+        assert_float_equal(jget(t, "priority")->valuedouble, 42.5, 1e-9);
         /* a reminder is a new event for the receiver, not a retry of the first alert */
         assert_string_equal(mock_request_header(&t->req, "Idempotency-Key"),
                             "al-0001/escalation-2");
@@ -339,8 +199,8 @@ static void test_payload_unknowns(void **state) {
         expect_null(t, "post.replies");
         expect_null(t, "post.reposts");
         expect_null(t, "post.likes");
-        assert_int_equal(cJSON_GetArraySize(get(t->body, "rules")), 0);
-        expect_int(t, "respond_within", 5400);
+        assert_int_equal(cJSON_GetArraySize(jget(t, "rules")), 0);
+        expect_num(t, "respond_within", 5400);
 
         /* an alert from a core that knows no `event` yet */
         a.size = offsetof(struct earshot_alert, event);

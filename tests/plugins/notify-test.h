@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * notify-chat-test.h - what the tests of the chat notifiers (slack, discord, matrix, ntfy)
- * share: one alert and its variants (every event, missing fields, hostile text), a fixture
- * that creates the plugin against the mock host and parses what deliver() would send, JSON
- * lookups by path ("blocks.2.text.text"), and UTF-8 checks. Include after defining nothing:
- * the plugin under test is the descriptor linked into the binary.
+ * notify-test.h - what the tests of the notifiers share: the fixture T that creates the plugin
+ * against the mock host, one alert (every field set) and its variants (every event, missing
+ * fields, hostile text), create() with its error text, and status-outcome tables for
+ * response(). For the notifiers that send JSON (webhook, slack, discord, matrix, ntfy):
+ * deliver() that parses what would be sent, JSON lookups by path ("blocks.2.text.text"), and
+ * UTF-8 checks. The plugin under test is the descriptor linked into the binary.
+ *
+ * Before including, a test may define:
+ *   NOTIFY_TEST_RULE, NOTIFY_TEST_TEXT, NOTIFY_TEST_DUE   the first rule, the post's text and
+ *                              the alert's due time, where its expectations were written for
+ *                              others ("refunds", a text without quotes, 14:56:02.114Z)
+ *   NOTIFY_TEST_T_EXTRA        more members of T (e.g. "Message msg;"), and
+ *   NOTIFY_TEST_T_DONE(t)      what teardown() does with them
  */
 #pragma once
 
@@ -31,26 +39,44 @@ extern const struct earshot_plugin earshot_plugin_descriptor;
 
 /* Everything a post may say to make a chat client ping, link, format or run something. */
 #define INJECTION                                                                                  \
-        "<!channel> <!here> <@U123> <http://evil|bank.com> & < > @everyone @here @room "          \
-        "<script>alert(1)</script> *bold* _it_ ~s~ `code` > quote # h [x](http://e) 1. list "   \
+        "<!channel> <!here> <@U123> <http://evil|bank.com> & < > @everyone @here @room "           \
+        "<script>alert(1)</script> *bold* _it_ ~s~ `code` > quote # h [x](http://e) 1. list "      \
         "\"q\" 'a' \\ line1\r\nline2\rline3 \x01\x7f bad\xff\xfe end"
+
+#ifndef NOTIFY_TEST_T_EXTRA
+#define NOTIFY_TEST_T_EXTRA
+#endif
+#ifndef NOTIFY_TEST_T_DONE
+#define NOTIFY_TEST_T_DONE(t)
+#endif
 
 typedef struct T {
         MockHost mh;
         struct earshot_request req;
         void *state;
-        char err[256];
-        cJSON *body; /* the last payload, parsed */
+        char err[512];
+        cJSON *body; /* the last JSON payload, parsed */
+        NOTIFY_TEST_T_EXTRA
 } T;
 
-static const char *const rules[] = {"refunds", "angry", NULL};
+#ifndef NOTIFY_TEST_RULE
+#define NOTIFY_TEST_RULE "refunds"
+#endif
+#ifndef NOTIFY_TEST_TEXT
+#define NOTIFY_TEST_TEXT "My order never arrived, support won't answer \xf0\x9f\x98\xa1\nRefund!"
+#endif
+#ifndef NOTIFY_TEST_DUE
+#define NOTIFY_TEST_DUE INT64_C(1785596162114000) /* detected_usec + 1h */
+#endif
+
+static const char *const rules[] = {NOTIFY_TEST_RULE, "angry", NULL};
 
 static const struct earshot_post post = {
         .size = sizeof(struct earshot_post),
         .id = "https://mastodon.social/users/alice/statuses/117020593741189701",
         .network = "mastodon",
         .url = "https://mastodon.social/@alice/117020593741189701",
-        .text = "My order never arrived, support won't answer \xf0\x9f\x98\xa1\nRefund!",
+        .text = NOTIFY_TEST_TEXT,
         .author_handle = "alice@mastodon.social",
         .author_name = "Alice",
         .author_followers = 1200,
@@ -61,7 +87,7 @@ static const struct earshot_post post = {
         .likes = 5,
 };
 
-/* The mock host's clock says 2026-08-01T14:00:00Z: this alert is due in 56m. */
+/* The mock host's clock says 2026-08-01T14:00:00Z: this alert is due in 56m (by default). */
 static const struct earshot_alert alert = {
         .size = sizeof(struct earshot_alert),
         .id = "al-0001",
@@ -71,7 +97,7 @@ static const struct earshot_alert alert = {
         .source = "mastodon-acme",
         .post = &post,
         .detected_usec = INT64_C(1785592562114000), /* 2026-08-01T13:56:02.114Z */
-        .due_usec = INT64_C(1785596162114000),      /* + 1h */
+        .due_usec = NOTIFY_TEST_DUE,
         .respond_within_usec = INT64_C(3600000000),
         .event = "new",
         .state = "open",
@@ -92,6 +118,7 @@ static inline int teardown(void **state) {
         T *t = *state;
         mock_plugin_destroy(P, &t->state);
         cJSON_Delete(t->body);
+        NOTIFY_TEST_T_DONE(t);
         mock_request_done(&t->req);
         mock_host_done(&t->mh);
         free(t);
@@ -99,6 +126,7 @@ static inline int teardown(void **state) {
 }
 
 static inline int create(T *t, const char *const *settings) {
+        t->err[0] = 0;
         return mock_plugin_create(&t->mh, P, settings, &t->state, t->err, sizeof(t->err));
 }
 
@@ -106,6 +134,46 @@ static inline void create_ok(T *t, const char *const *settings) {
         int r = create(t, settings);
         if (r != 0)
                 fail_msg("create: %d (%s)", r, t->err);
+}
+
+/* The descriptor is that of a notifier named name, of this ABI, with the callbacks it needs. */
+static inline void expect_notifier(const char *name) {
+        assert_int_equal(P->abi, EARSHOT_PLUGIN_ABI);
+        assert_int_equal(P->size, sizeof(struct earshot_plugin));
+        assert_int_equal(P->kind, EARSHOT_PLUGIN_NOTIFIER);
+        assert_string_equal(P->name, name);
+        assert_non_null(P->options);
+        assert_null(P->source);
+        assert_non_null(P->notifier);
+        assert_int_equal(P->notifier->size, sizeof(struct earshot_notifier_ops));
+        assert_non_null(P->notifier->create);
+        assert_non_null(P->notifier->destroy);
+        assert_non_null(P->notifier->deliver);
+}
+
+/* setup() with the plugin created without options (for the notifiers that take none) */
+static inline int setup_created(void **state) {
+        setup(state);
+        create_ok(*state, SETTINGS(NULL));
+        return 0;
+}
+
+/* create() must fail with -EINVAL and an error that says want. */
+static inline void create_fails(T *t, const char *const *settings, const char *want) {
+        int r = create(t, settings);
+        if (r != -EINVAL)
+                fail_msg("create succeeded or failed otherwise (%d), want -EINVAL with '%s'", r,
+                         want);
+        if (!strstr(t->err, want))
+                fail_msg("create error '%s' does not say '%s'", t->err, want);
+}
+
+/* Forget the last request and payload, for the next deliver(). */
+static inline void request_reset(T *t) {
+        mock_request_done(&t->req);
+        mock_request_init(&t->req);
+        cJSON_Delete(t->body);
+        t->body = NULL;
 }
 
 /* Whether s is valid UTF-8 (RFC 3629). */
@@ -163,10 +231,7 @@ static inline bool ends_with(const char *s, const char *suffix) {
 
 /* deliver() and parse what it would send; the body must be valid UTF-8 JSON */
 static inline void deliver(T *t, const struct earshot_alert *a) {
-        mock_request_done(&t->req);
-        mock_request_init(&t->req);
-        cJSON_Delete(t->body);
-        t->body = NULL;
+        request_reset(t);
         int r = P->notifier->deliver(t->state, a, &t->req);
         if (r != EARSHOT_SEND)
                 fail_msg("deliver: %d", r);
@@ -235,9 +300,14 @@ static inline void expect_num(const T *t, const char *path, double want) {
                 fail_msg("%s is not %g", path, want);
 }
 
+static inline void expect_null(const T *t, const char *path) {
+        if (!cJSON_IsNull(jget(t, path)))
+                fail_msg("%s is not null", path);
+}
+
 /* A response with headers (NULL-terminated "Name: value" lines, borrowed). */
 static inline struct earshot_response response_h(int32_t status, const char *body,
-                                          const char *const *headers) {
+                                                 const char *const *headers) {
         struct earshot_response r = mock_response(status, body, body ? strlen(body) : 0);
         if (headers)
                 r.headers = headers;
@@ -248,6 +318,27 @@ static inline int respond(T *t, int32_t status, const char *body) {
         struct earshot_response r = response_h(status, body, NULL);
         return P->notifier->response(t->state, &alert, &r);
 }
+
+/* One row of a status-outcome table: an answer and how response() must judge it. */
+typedef struct Answer {
+        int32_t status;
+        const char *body;
+        int outcome; /* EARSHOT_DELIVERED, EARSHOT_RETRY, ... */
+} Answer;
+
+static inline void expect_answers_n(T *t, const Answer *a, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                int got = respond(t, a[i].status, a[i].body);
+                if (got != a[i].outcome)
+                        fail_msg("answer %d '%s': outcome %d, want %d", a[i].status,
+                                 a[i].body ? a[i].body : "(none)", got, a[i].outcome);
+        }
+}
+
+/* expect_answers(t, {200, "ok", EARSHOT_DELIVERED}, {429, "", EARSHOT_RETRY}, ...) */
+#define expect_answers(t, ...)                                                                     \
+        expect_answers_n(t, (const Answer[]){__VA_ARGS__},                                         \
+                         sizeof((const Answer[]){__VA_ARGS__}) / sizeof(Answer))
 
 /* A text of n characters mixing 1-, 2- and 4-byte UTF-8 ("aé😀…"); free() it. */
 static inline char *long_text(size_t n) {
@@ -262,7 +353,7 @@ static inline char *long_text(size_t n) {
 
 /* The alert with its post's text replaced; p and a are the caller's storage. */
 static inline const struct earshot_alert *with_text(struct earshot_post *p, struct earshot_alert *a,
-                                             const char *text) {
+                                                    const char *text) {
         *p = post;
         p->text = text;
         *a = alert;
@@ -271,7 +362,8 @@ static inline const struct earshot_alert *with_text(struct earshot_post *p, stru
 }
 
 /* A digest: text is a list, no url, no author. */
-static inline const struct earshot_alert *digest_alert(struct earshot_post *p, struct earshot_alert *a) {
+static inline const struct earshot_alert *digest_alert(struct earshot_post *p,
+                                                       struct earshot_alert *a) {
         *p = post;
         p->text = "HIGH acme refunds: alice: refund please\nNORMAL acme: bob: where is my order";
         p->url = NULL;
