@@ -61,9 +61,10 @@
  * double-array byte trie keyed the same way (a load and a compare per byte), behind filters of
  * the first 4, 8 and 12 bytes of every prefix word that keep most words from walking it at all.
  * A short ASCII word is folded, hashed and checked against both filters in a register, and one
- * that passes neither is only counted. A second Bloom filter, interleaved with the first, holds
- * only the words that start a term: while no phrase is live (nearly always), a word outside it
- * can do nothing, however often it appears inside phrases ("of", "is", "на").
+ * that passes neither is only counted. A second Bloom filter, beside the first, holds only the
+ * words that start a term: while no phrase is live (nearly always), a word outside it can do
+ * nothing, however often it appears inside phrases ("of", "is", "на"), and the scan reads only
+ * that one. A word that passes a filter is looked up without asking the filter again.
  * Terms are paths in a trie over symbols; a scan keeps the
  * set of live trie nodes (those whose path matches the last words) and advances every one of
  * them by every symbol of the next word, through a hash of (node, symbol) -> child, and steps out
@@ -93,6 +94,7 @@
 
 #define _likely_(x) __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
+#define _always_inline_ inline __attribute__((always_inline))
 
 /* ---------------------------------------------------------------------------------------------
  * Code point classes and the Unicode tables
@@ -688,42 +690,67 @@ static inline uint64_t hash_word(const char *s, size_t n, unsigned space) {
         return mix64(h);
 }
 
+/* Masks that keep the first k (0..8) bytes of an 8-byte value, in memory order. */
+static const uint64_t keep_mask[9] = {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        0, 0xFF00000000000000ull, 0xFFFF000000000000ull, 0xFFFFFF0000000000ull,
+        0xFFFFFFFF00000000ull, 0xFFFFFFFFFF000000ull, 0xFFFFFFFFFFFF0000ull,
+        0xFFFFFFFFFFFFFF00ull, ~0ull,
+#else
+        0, 0xFFull, 0xFFFFull, 0xFFFFFFull, 0xFFFFFFFFull, 0xFFFFFFFFFFull, 0xFFFFFFFFFFFFull,
+        0xFFFFFFFFFFFFFFull, ~0ull,
+#endif
+};
+
 /* v with only its first k (0..8) bytes, in memory order, kept. */
 static inline uint64_t swar_keep(uint64_t v, size_t k) {
-        if (k >= 8)
-                return v;
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        return k == 0 ? 0 : v & ~(~0ull >> (8 * k));
+        return v & keep_mask[k];
+}
+
+#define HASH_K 0x9FB21C651E98DF25ull
+
+/*
+ * The word hash's mixing: a full 64 x 64 -> 128-bit multiply of h ^ v by u ^ HASH_K, folded (the
+ * high half depends on every bit of both). One instruction on 64-bit machines.
+ */
+static inline uint64_t hash_mum(uint64_t h, uint64_t v, uint64_t u) {
+#ifdef __SIZEOF_INT128__
+        unsigned __int128 p = (unsigned __int128)(h ^ v) * (u ^ HASH_K);
+
+        return (uint64_t)p ^ (uint64_t)(p >> 64);
 #else
-        return v & ((1ull << (8 * k)) - 1);
+        h = (h ^ v) * 0x94D049BB133111EBull ^ u;
+        h ^= h >> 32;
+        h *= 0xBF58476D1CE4E5B9ull;
+        return h ^ h >> 29;
 #endif
 }
 
-static inline uint64_t hash_last(uint64_t h, uint64_t v) {
-        h = (h ^ v) * 0x94D049BB133111EBull;
-        h ^= h >> 32;
-        h *= 0xBF58476D1CE4E5B9ull;
-        h ^= h >> 29;
-        return h;
+/* One step of the word hash: 8 more bytes. */
+static inline uint64_t hash_step(uint64_t h, uint64_t v) {
+        return hash_mum(h, v, 0);
 }
 
+#define HASH_SEED 0x9E3779B97F4A7C15ull
+
 /*
- * The dictionary's hash of a word: 8 bytes at a time, the last 0..8 zero-padded. It reads up to 7
- * bytes past the end of the word (every buffer it hashes has that padding), so that a word of up
- * to 8 bytes costs one load, and the scanner can hash a short ASCII word straight from a register.
+ * The dictionary's hash of a word: 8 bytes at a time up to the last 1..16, which are taken in one
+ * step, zero-padded (so that most words cost no loop, nor a branch that depends on their length).
+ * It reads up to 15 bytes past the end of the word (every buffer it hashes has HASH_PADDING), and
+ * a word of up to 8 bytes is hash_step(HASH_SEED ^ n, its zero-padded bytes), so that the scanner
+ * can hash a short ASCII word straight from a register.
  */
 static inline uint64_t hash_bytes(const char *s, size_t n) {
         const uint8_t *p = (const uint8_t *)s;
-        uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+        uint64_t h = HASH_SEED ^ n;
 
-        for (; n > 8; p += 8, n -= 8) {
-                h = (h ^ load64(p)) * 0xBF58476D1CE4E5B9ull;
-                h ^= h >> 29;
-        }
-        return hash_last(h, swar_keep(load64(p), n));
+        for (; n > 16; p += 8, n -= 8)
+                h = hash_step(h, load64(p));
+        return hash_mum(h, swar_keep(load64(p), n < 8 ? n : 8),
+                        swar_keep(load64(p + 8), n > 8 ? n - 8 : 0));
 }
 
-#define HASH_PADDING 8
+#define HASH_PADDING 16
 
 /* Whether a[0..n) equals b[0..n), both padded as for hash_bytes(): 8 bytes at a time, no call. */
 static inline bool bytes_equal(const char *a, const char *b, size_t n) {
@@ -1228,7 +1255,7 @@ typedef struct DictSlot {
 
 /* The bit of a prefix filter for a key hash x. */
 static inline bool filter_test(const uint64_t *f, uint64_t x) {
-        return f[x >> 55] & 1ull << (x >> 49 & 63);
+        return (f[x >> 55] >> (x >> 49 & 63)) & 1;
 }
 
 static inline void filter_set(uint64_t *f, uint64_t x) {
@@ -1293,14 +1320,15 @@ struct Matcher {
         U64Map trans;        /* (node << 32 | symbol) -> child, below the root */
 
         /*
-         * Owned: two blocked Bloom filters of the entries' hashes, interleaved so that both words
-         * of a hash share a cache line: [2k] of every entry, [2k + 1] of the entries that may
-         * start a term (some symbol of theirs leaves the root). With no partial phrase live, a
-         * word that starts none does nothing, which the second one answers for most of them:
-         * "of", "is", "на" are in many phrases but start few.
+         * Owned: two blocked Bloom filters of the entries' hashes, one after the other: [k] of
+         * every entry, [bloom_starts + k] of the entries that may start a term (some symbol of
+         * theirs leaves the root). With no partial phrase live, a word that starts none does
+         * nothing, which the second one answers for most of them: "of", "is", "на" are in many
+         * phrases but start few. Apart, not interleaved: while no phrase is live (nearly always)
+         * the scan reads the second one only, half as many cache lines.
          */
         uint64_t *bloom;
-        size_t bloom_mask;
+        size_t bloom_mask, bloom_starts;
 
         /* Prefix words, keyed by their bytes alone, in a double-array trie; cell 0 is the root. */
         PrefixCell *prefix;  /* owned */
@@ -1312,14 +1340,14 @@ struct Matcher {
          * keys of those lengths all miss starts no prefix word. The empty prefix (a lone mark,
          * accent-stripped) is in every word.
          */
-        size_t prefix_min;
+        size_t prefix_min;   /* SIZE_MAX: no prefix words */
         bool prefix_empty;
-        unsigned prefix_filters; /* bit i: filter i is not empty */
+        bool prefix_short;   /* prefix_min < 4: filter 0 and the empty prefix are in use */
         uint64_t prefix_filter[4][PREFIX_FILTER_BITS / 64];
 
         ByteTrie inside;     /* Aho-Corasick over joined words of TERM_INSIDE_HASHTAGS terms */
 
-        bool has_accents, has_prefixes, has_inside;
+        bool has_accents, has_inside;
         size_t memory;
         uint32_t inside_root[256]; /* the root's goto function, dense: its child or 0 */
 };
@@ -1375,9 +1403,9 @@ static void *alloc_array(Matcher *m, size_t n, size_t size) {
         return p;
 }
 
-/* The filter word (of every entry; + 1: of the starting ones) and the two bits of a hash. */
+/* The filter word (of every entry; + bloom_starts: of the starting ones) and the bits of a hash. */
 static inline size_t bloom_word(const Matcher *m, uint64_t h) {
-        return ((size_t)(h >> 32) & m->bloom_mask) * 2;
+        return (size_t)(h >> 32) & m->bloom_mask;
 }
 
 static inline uint64_t bloom_bits(uint64_t h) {
@@ -1398,46 +1426,74 @@ static inline uint32_t swar_first4(uint64_t f) {
  * word: the same answers as the dictionary's filter and prefix_may_start() on its bytes.
  */
 static inline bool short_word_may_match(const Matcher *m, uint64_t f, size_t k) {
-        uint64_t h = hash_last(0x9E3779B97F4A7C15ull ^ k, f), bits = bloom_bits(h);
+        uint64_t h = hash_step(HASH_SEED ^ k, f), bits = bloom_bits(h);
 
         if ((m->bloom[bloom_word(m, h)] & bits) == bits)
                 return true;
-        if (!m->has_prefixes || k < m->prefix_min)
+        if (k < m->prefix_min)
                 return false;
-        if (m->prefix_empty)
-                return true;
-        if ((m->prefix_filters & 1) &&
-            filter_test(m->prefix_filter[0],
-                        swar_keep(f, m->prefix_min) * 0x9E3779B97F4A7C15ull))
-                return true;
-        return k >= 4 && (m->prefix_filters & 2) &&
-               filter_test(m->prefix_filter[1], swar_first4(f) * 0x9E3779B97F4A7C15ull);
+        if (_unlikely_(m->prefix_short)) {
+                if (m->prefix_empty ||
+                    filter_test(m->prefix_filter[0],
+                                swar_keep(f, m->prefix_min) * 0x9E3779B97F4A7C15ull))
+                        return true;
+                if (k < 4)
+                        return false;
+        }
+        return filter_test(m->prefix_filter[1], swar_first4(f) * 0x9E3779B97F4A7C15ull);
 }
 
 /* Set bits of a space mask (8 bits), without a library call. */
 static inline uint32_t popcount8(uint32_t x) {
-        x = x - ((x >> 1) & 0x55);
-        x = (x & 0x33) + ((x >> 2) & 0x33);
-        return (x + (x >> 4)) & 0x0F;
+        /* the counts of 0..15, four bits each */
+        return (uint32_t)((0x4332322132212110ull >> 4 * (x & 15)) & 15) +
+               (uint32_t)((0x4332322132212110ull >> 4 * (x >> 4 & 15)) & 15);
 }
 
 /* Whether w[0..n) may start with a prefix word (false: it surely does not). */
 static inline bool prefix_may_start(const Matcher *m, const char *w, size_t n) {
-        uint64_t x = 0;
+        uint64_t x;
 
-        if (!m->has_prefixes || n < m->prefix_min)
+        if (n < m->prefix_min)
                 return false;
-        if (m->prefix_empty)
-                return true;
-        if ((m->prefix_filters & 1) &&
-            filter_test(m->prefix_filter[0], filter_short(w, m->prefix_min)))
-                return true;
-        for (unsigned f = 1; f <= 3 && n >= 4 * f; f++) {
-                x = filter_next(x, w + 4 * (f - 1));
-                if ((m->prefix_filters & 1u << f) && filter_test(m->prefix_filter[f], x))
+        if (_unlikely_(m->prefix_short)) {
+                if (m->prefix_empty ||
+                    filter_test(m->prefix_filter[0], filter_short(w, m->prefix_min)))
                         return true;
+                if (n < 4)
+                        return false;
         }
-        return false;
+        /* An empty filter answers no: no need to ask which are in use. */
+        x = filter_next(0, w);
+        if (filter_test(m->prefix_filter[1], x))
+                return true;
+        if (n < 8)
+                return false;
+        x = filter_next(x, w + 4);
+        if (filter_test(m->prefix_filter[2], x))
+                return true;
+        return n >= 12 && filter_test(m->prefix_filter[3], filter_next(x, w + 8));
+}
+
+/*
+ * prefix_may_start() for a word whose buffer has 4 readable bytes, without a branch on whether it
+ * is shorter than every prefix word (about half the words are, in no order that the branch
+ * predictor can guess): the first filter is asked in any case, and its answer counts only if not.
+ */
+static inline bool prefix_may_start_4(const Matcher *m, const char *w, size_t n) {
+        uint64_t x;
+
+        if (_unlikely_(m->prefix_short))
+                return prefix_may_start(m, w, n);
+        x = filter_next(0, w);
+        if ((n >= m->prefix_min) & filter_test(m->prefix_filter[1], x))
+                return true;
+        if (n < 8)
+                return false;
+        x = filter_next(x, w + 4);
+        if (filter_test(m->prefix_filter[2], x))
+                return true;
+        return n >= 12 && filter_test(m->prefix_filter[3], filter_next(x, w + 8));
 }
 
 /* The symbol of space in an entry or prefix node whose spaces include it. */
@@ -1445,14 +1501,9 @@ static inline uint32_t space_symbol(uint32_t first, uint32_t spaces, unsigned sp
         return first + popcount8(spaces & ((1u << space) - 1));
 }
 
-/* The entry of w[0..n), whose hash_bytes() is h, or NULL. */
-static inline const DictEntry *dict_find(const Matcher *m, const char *w, size_t n, uint64_t h) {
-        uint64_t bits = bloom_bits(h);
+/* The entry of w[0..n), whose hash_bytes() is h, or NULL, without asking the filter. */
+static inline const DictEntry *dict_lookup(const Matcher *m, const char *w, size_t n, uint64_t h) {
         uint32_t tag = (uint32_t)(h >> 32);
-
-        /* Most words are no term word: one bit test, on a table small enough to stay cached. */
-        if ((m->bloom[bloom_word(m, h)] & bits) != bits)
-                return NULL;
 
         for (size_t j = h & m->slot_mask;; j = (j + 1) & m->slot_mask) {
                 DictSlot slot = m->slots[j];
@@ -1466,6 +1517,16 @@ static inline const DictEntry *dict_find(const Matcher *m, const char *w, size_t
                 if (e->length == n && bytes_equal(m->pool + e->offset, w, n))
                         return e;
         }
+}
+
+/* The entry of w[0..n), whose hash_bytes() is h, or NULL. */
+static inline const DictEntry *dict_find(const Matcher *m, const char *w, size_t n, uint64_t h) {
+        uint64_t bits = bloom_bits(h);
+
+        /* Most words are no term word: one bit test, on a table small enough to stay cached. */
+        if ((m->bloom[bloom_word(m, h)] & bits) != bits)
+                return NULL;
+        return dict_lookup(m, w, n, h);
 }
 
 /* Finds or adds the entry of w[0..n); the pool has room for every word. */
@@ -1849,7 +1910,8 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
         m->entries = alloc_array(m, n_words, sizeof(DictEntry));
         m->slots = alloc_array(m, n_slots, sizeof(DictSlot));
         m->bloom_mask = n_slots / 16 - 1; /* 8 bits per word, a quarter of them set at most */
-        m->bloom = alloc_array(m, 2 * (m->bloom_mask + 1), sizeof(uint64_t));
+        m->bloom_starts = m->bloom_mask + 1;
+        m->bloom = alloc_array(m, 2 * m->bloom_starts, sizeof(uint64_t));
         m->nodes = alloc_array(m, n_nodes_max, sizeof(Node));
         pairs = malloc((b->n_terms ? b->n_terms : 1) * sizeof(Pair));
         ref = malloc((n_words ? n_words : 1) * sizeof(uint32_t));
@@ -1883,7 +1945,6 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
                                         r = trie_build_insert(&tb, p, (uint8_t)w[q], &p);
                                 if (r < 0)
                                         goto finish;
-                                m->has_prefixes = true;
                                 ref[k] = p;
                         } else {
                                 DictEntry *e = dict_add(m, w, tw->mlength);
@@ -1947,8 +2008,8 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
                                         x = filter_next(x, w + 4 * (f - 1));
                         f = f == 0 ? 0 : f - 1;
                         filter_set(m->prefix_filter[f], x);
-                        m->prefix_filters |= 1u << f;
                 }
+        m->prefix_short = m->prefix_min < 4;
         for (size_t c = 0; c < m->n_prefix_cells; c++)
                 if (m->prefix[c].spaces != 0) {
                         m->prefix[c].symbol = n_symbols;
@@ -2013,7 +2074,7 @@ int matcher_build(const MatcherBuilder *b, Matcher **ret) {
                         if (m->symbol_root[e->first_symbol + q] != NONE) {
                                 uint64_t h = hash_bytes(m->pool + e->offset, e->length);
 
-                                m->bloom[bloom_word(m, h) + 1] |= bloom_bits(h);
+                                m->bloom[m->bloom_starts + bloom_word(m, h)] |= bloom_bits(h);
                                 break;
                         }
         }
@@ -2176,7 +2237,7 @@ static bool hit_seen(const Scan *s, uint32_t term, uint32_t first) {
         return false;
 }
 
-static int arrive(Scanner *sc, uint32_t node, uint32_t word) {
+static _always_inline_ int arrive(Scanner *sc, uint32_t node, uint32_t word) {
         const Matcher *m = sc->m;
         const Node *nd = &m->nodes[node];
         Scan *s = sc->s;
@@ -2209,31 +2270,39 @@ static int arrive(Scanner *sc, uint32_t node, uint32_t word) {
 
 /* Adds the symbols of first/spaces (an entry or prefix node) in the spaces of want. */
 static inline int add_symbols(Scan *s, uint32_t first, uint32_t spaces, uint32_t want) {
-        uint32_t hit = spaces & want;
-
         if (s->n_symbols + 8 > s->symbols_allocated) {
                 int r = GROW(s->symbols, s->symbols_allocated, s->n_symbols + 8);
                 if (r < 0)
                         return r;
         }
-        for (; hit != 0; hit &= hit - 1)
-                s->symbols[s->n_symbols++] =
-                        space_symbol(first, spaces, (unsigned)__builtin_ctz(hit));
+        /* The spaces in order, the symbol counting up with them (space_symbol() of each). */
+        for (uint32_t symbol = first; spaces != 0; spaces &= spaces - 1, symbol++)
+                if (want & spaces & -spaces)
+                        s->symbols[s->n_symbols++] = symbol;
         return 0;
 }
+
+/* How word_symbols() asks the dictionary: filter first, probe at once, or not at all. */
+typedef enum DictAsk {
+        DICT_FILTER,
+        DICT_PROBE,
+        DICT_SKIP,
+} DictAsk;
 
 /*
  * The symbols of w[0..n) (valid UTF-8) in the spaces of want. n may be 0, and so may a term
  * word: a lone mark strips to nothing, and a prefix of nothing matches every word.
  */
-static int word_symbols(Scanner *sc, const char *w, size_t n, uint64_t h, uint32_t want) {
+static _always_inline_ int word_symbols(Scanner *sc, const char *w, size_t n, uint64_t h,
+                                        uint32_t want, DictAsk ask) {
         const Matcher *m = sc->m;
         const PrefixCell *cells = m->prefix;
         const DictEntry *e;
         uint32_t c = 0;
         int r;
 
-        e = dict_find(m, w, n, h);
+        e = ask == DICT_FILTER ? dict_find(m, w, n, h) :
+            ask == DICT_PROBE  ? dict_lookup(m, w, n, h) : NULL;
         if (e && (e->spaces & want)) {
                 r = add_symbols(sc->s, e->first_symbol, e->spaces, want);
                 if (r < 0)
@@ -2314,6 +2383,61 @@ static int hit_compare(const void *a, const void *b) {
         return x->first_word < y->first_word ? -1 : x->first_word > y->first_word;
 }
 
+/* Sorts the hits of one word by term id (and first word). */
+static void sort_hits(MatchHit *hh, size_t k) {
+        if (k > 16) {
+                qsort(hh, k, sizeof(MatchHit), hit_compare);
+                return;
+        }
+        for (size_t i = 1; i < k; i++)
+                for (size_t j = i; j > 0 && hit_compare(&hh[j - 1], &hh[j]) > 0; j--) {
+                        MatchHit x = hh[j];
+                        hh[j] = hh[j - 1];
+                        hh[j - 1] = x;
+                }
+}
+
+/* Advances the automaton by the word's symbols: fresh starts from the root, then each live node. */
+static _always_inline_ int advance(Scanner *sc, uint32_t word) {
+        const Matcher *m = sc->m;
+        Scan *s = sc->s;
+        size_t n_live = s->n_live;
+        uint32_t *swap;
+        size_t swap_allocated;
+        int r;
+
+        if (s->n_symbols == 0 && n_live == 0)
+                return 0;
+        s->n_live = 0;
+        for (size_t k = 0; k < s->n_symbols; k++) {
+                uint32_t c = m->symbol_root[s->symbols[k]];
+
+                if (c != NONE) {
+                        r = arrive(sc, c, word);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        for (size_t i = 0; i < n_live; i++)
+                for (size_t k = 0; k < s->n_symbols; k++) {
+                        uint32_t c = u64map_get(&m->trans,
+                                                (uint64_t)s->live[i] << 32 | s->symbols[k]);
+
+                        if (c != NONE) {
+                                r = arrive(sc, c, word);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        swap = s->live;
+        swap_allocated = s->live_allocated;
+        s->live = s->next_live;
+        s->live_allocated = s->next_live_allocated;
+        s->next_live = swap;
+        s->next_live_allocated = swap_allocated;
+        return 0;
+}
+
 /*
  * A word is complete: record it and advance the automaton. Its symbols are those of its bytes in
  * the plain spaces it may match (any, and its own '#'/'@' space) and those of its accent-stripped
@@ -2364,44 +2488,16 @@ static int end_word_hashed(Scanner *sc, uint64_t h, bool have_hash) {
         s->n_symbols = 0;
         if (!have_hash)
                 h = hash_bytes(w, n);
-        r = word_symbols(sc, w, n, h, strip ? plain : plain | plain << SPACE_STRIPPED);
+        r = word_symbols(sc, w, n, h, strip ? plain : plain | plain << SPACE_STRIPPED, DICT_FILTER);
         if (r >= 0 && strip)
-                r = word_symbols(sc, sw, sn, hash_bytes(sw, sn), plain << SPACE_STRIPPED);
+                r = word_symbols(sc, sw, sn, hash_bytes(sw, sn), plain << SPACE_STRIPPED,
+                                 DICT_FILTER);
         if (r < 0)
                 return r;
 
-        /* Advance: fresh starts from the root, then every live node. */
-        if (s->n_symbols > 0 || s->n_live > 0) {
-                size_t n_live = s->n_live;
-
-                s->n_live = 0;
-                for (size_t k = 0; k < s->n_symbols; k++) {
-                        uint32_t c = m->symbol_root[s->symbols[k]];
-
-                        if (c != NONE) {
-                                r = arrive(sc, c, word);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                for (size_t i = 0; i < n_live; i++)
-                        for (size_t k = 0; k < s->n_symbols; k++) {
-                                uint32_t c = u64map_get(&m->trans, (uint64_t)s->live[i] << 32 |
-                                                                           s->symbols[k]);
-
-                                if (c != NONE) {
-                                        r = arrive(sc, c, word);
-                                        if (r < 0)
-                                                return r;
-                                }
-                        }
-                uint32_t *swap = s->live;
-                size_t swap_allocated = s->live_allocated;
-                s->live = s->next_live;
-                s->live_allocated = s->next_live_allocated;
-                s->next_live = swap;
-                s->next_live_allocated = swap_allocated;
-        }
+        r = advance(sc, word);
+        if (r < 0)
+                return r;
 
         if (m->has_inside && kind == KIND_HASHTAG) {
                 if (!strip)
@@ -2416,22 +2512,55 @@ static int end_word_hashed(Scanner *sc, uint64_t h, bool have_hash) {
         }
 
         /* This word's hits, by term id. */
-        if (s->n_hits - hits_before > 1) {
-                MatchHit *hh = s->hits + hits_before;
-                size_t k = s->n_hits - hits_before;
-
-                if (k > 16)
-                        qsort(hh, k, sizeof(MatchHit), hit_compare);
-                else
-                        for (size_t i = 1; i < k; i++)
-                                for (size_t j = i; j > 0 && hit_compare(&hh[j - 1], &hh[j]) > 0;
-                                     j--) {
-                                        MatchHit x = hh[j];
-                                        hh[j] = hh[j - 1];
-                                        hh[j - 1] = x;
-                                }
-        }
+        if (s->n_hits - hits_before > 1)
+                sort_hits(s->hits + hits_before, s->n_hits - hits_before);
         return 0;
+}
+
+/*
+ * end_word_hashed() for a word of the fast path (no spans, a word buffer with room for the hash's
+ * padding, fewer words than a hit can count) that needs neither accent stripping nor the
+ * inside-hashtag automaton: w[0..n) of kind, hashed to h; ask: what the dictionary is to be asked.
+ */
+static _always_inline_ int end_word_plain(Scanner *sc, const char *w, size_t n, uint64_t h,
+                                          unsigned kind, DictAsk ask) {
+        Scan *s = sc->s;
+        size_t hits_before = s->n_hits;
+        uint32_t word = (uint32_t)s->n_words++, plain = 1u << KIND_ANY | 1u << kind;
+        int r;
+
+        s->n_symbols = 0;
+        r = word_symbols(sc, w, n, h, plain | plain << SPACE_STRIPPED, ask);
+        if (r < 0)
+                return r;
+        r = advance(sc, word);
+        if (r < 0)
+                return r;
+        if (_unlikely_(s->n_hits - hits_before > 1))
+                sort_hits(s->hits + hits_before, s->n_hits - hits_before);
+        return 0;
+}
+
+/*
+ * A word of the fast path, t[start..end) folded to w[0..n) and hashed to h, with the TWO_STRIP
+ * flag if it has a letter that accent stripping changes, that the filters did not turn away. Out
+ * of line, to keep the fast path's loop small. in_filter: whether the dictionary's filter that the
+ * fast path asked (of the starting words while no phrase is live) holds the word; if not, the
+ * word has no symbol from the dictionary that can do anything.
+ */
+static __attribute__((noinline)) int end_word_fast_path(Scanner *sc, const char *w, size_t n,
+                                                       uint64_t h, uint8_t flags, unsigned kind,
+                                                       size_t start, size_t end, bool in_filter) {
+        const Matcher *m = sc->m;
+
+        if (!(m->has_accents && (flags & TWO_STRIP)) && !(m->has_inside && kind == KIND_HASHTAG))
+                return end_word_plain(sc, w, n, h, kind, in_filter ? DICT_PROBE : DICT_SKIP);
+        sc->word_len = n;
+        sc->may_strip = flags & TWO_STRIP;
+        sc->word_kind = kind;
+        sc->span_start = start;
+        sc->span_end = end;
+        return end_word_hashed(sc, h, true);
 }
 
 static int end_word(Scanner *sc) {
@@ -2747,6 +2876,11 @@ static inline const TwoByte *two_byte_letter(const uint8_t *p) {
         return q->flags & TWO_WORD ? q : NULL;
 }
 
+/* The kind of a word right after the byte b. */
+static inline unsigned byte_kind(uint8_t b) {
+        return (unsigned)(b == '#') * KIND_HASHTAG + (unsigned)(b == '@') * KIND_MENTION;
+}
+
 /*
  * Scans the words that make up most posts, from t[*io_i] on: runs of ASCII word characters and
  * two-byte letters, between runs of ASCII separators. Every character of such a word is folded by
@@ -2754,20 +2888,38 @@ static inline const TwoByte *two_byte_letter(const uint8_t *p) {
  * same words as the general loop. It stops, leaving *io_i before what it does not handle, at
  * anything else: a separator run followed by another code point (which might compose with its
  * last separator), or a word that meets one (it is left whole to the general loop). A word that
- * may be a term word, or needs more than the filters, goes to end_word_hashed(); the others are
- * only counted. t has TEXT_PADDING zeros after len. Only called with no spans, outside a word.
+ * may be a term word, or needs more than the filters, goes to end_word_fast_path(); the others
+ * are only counted. t has TEXT_PADDING zeros after len. Only called with no spans, outside a word.
  */
 static inline int scan_fast(Scanner *sc, const uint8_t *t, size_t len, size_t *io_i) {
         const Matcher *m = sc->m;
         Scan *s = sc->s;
-        size_t i = *io_i, known_sep = 0;
+        const size_t first = *io_i;
+        size_t i = first, known_sep = 0, n_words = s->n_words;
+        /* What sends a word that the filters turn away to end_word_fast_path() all the same. */
+        const uint8_t strip_flag = m->has_accents ? TWO_STRIP : 0;
+        const bool inside = m->has_inside;
         int r;
 
+        /*
+         * The scanner's state and word count are written back only on the way out (the count
+         * also around end_word_fast_path()): past first, the state is OUTSIDE, and the kind of a
+         * word is that of the byte before it (an ASCII separator, or the last word's own last
+         * character).
+         */
+#define KIND_AT(j) ((j) == first ? sc->prev_kind : byte_kind(t[(j) - 1]))
+
+        if (_unlikely_(s->word_allocated < 4 * WORD_SLACK)) {
+                r = GROW(s->word, s->word_allocated, 4 * WORD_SLACK);
+                if (r < 0)
+                        return r;
+        }
         while (i < len) {
                 size_t start, o = 0, k, sep = known_sep;
                 uint8_t flags = 0;
                 char *w;
                 uint64_t h, bits;
+                bool in_filter;
 
                 /*
                  * Separators, up to a word character of ours. The window that ended the last word
@@ -2789,30 +2941,23 @@ static inline int scan_fast(Scanner *sc, const uint8_t *t, size_t len, size_t *i
                                 while (j < len && t[j] < 0x80 && ascii_fold[t[j]] == 0)
                                         j++;
                         if (j >= len) {
-                                sc->state = OUTSIDE;
                                 i = len;
                                 break;
                         }
                         if (t[j] >= 0x80 && !two_byte_letter(t + j))
                                 break;
-                        sc->state = OUTSIDE;
-                        sc->prev_kind = (unsigned)(t[j - 1] == '#') * KIND_HASHTAG +
-                                        (unsigned)(t[j - 1] == '@') * KIND_MENTION;
                         i = j;
                 }
 
                 /* A word: ASCII runs and two-byte letters up to an ASCII separator. */
                 start = i;
-                if (_unlikely_(s->word_allocated < 4 * WORD_SLACK)) {
-                        r = GROW(s->word, s->word_allocated, 4 * WORD_SLACK);
-                        if (r < 0)
-                                return r;
-                }
                 w = s->word;
                 for (;;) {
                         const TwoByte *q;
 
-                        if (_unlikely_(o + WORD_SLACK > s->word_allocated)) {
+                        /* (The buffer has 4 * WORD_SLACK: no need to look before that.) */
+                        if (_unlikely_(o >= 3 * WORD_SLACK) &&
+                            o + WORD_SLACK > s->word_allocated) {
                                 r = GROW(s->word, s->word_allocated, o + WORD_SLACK);
                                 if (r < 0)
                                         return r;
@@ -2844,41 +2989,47 @@ static inline int scan_fast(Scanner *sc, const uint8_t *t, size_t len, size_t *i
                         q = two_byte_letter(t + i);
                         if (!q) {
                                 /* Something else: the general loop takes the whole word. */
-                                *io_i = start;
-                                return 0;
+                                i = start;
+                                goto out;
                         }
                         memcpy(w + o, q, sizeof(*q));
                         o += q->len;
                         flags |= q->flags;
                         i += 2;
                 }
-                if (o == 0)
+                if (_unlikely_(o == 0)) {
+                        i = start;
                         break; /* not a word of ours (at the end, or only a separator) */
+                }
 
                 h = hash_bytes(w, o);
-                sc->state = OUTSIDE;
                 /* With no phrase live, only a word that starts a term can do anything. */
                 bits = bloom_bits(h);
-                if (_likely_((m->bloom[bloom_word(m, h) + (s->n_live == 0)] & bits) != bits) &&
-                    !(m->has_accents && (flags & TWO_STRIP)) &&
-                    !(m->has_inside && sc->prev_kind == KIND_HASHTAG) &&
-                    s->n_words < UINT32_MAX - 1 && !prefix_may_start(m, w, o)) {
-                        s->n_words++;
+                in_filter = (m->bloom[bloom_word(m, h) +
+                                      (m->bloom_starts & ((size_t)(s->n_live != 0) - 1))] &
+                             bits) == bits;
+                if (_likely_(!in_filter) && !(flags & strip_flag) &&
+                    !(inside && KIND_AT(start) == KIND_HASHTAG) && !prefix_may_start_4(m, w, o)) {
+                        n_words++;
                         s->n_live = 0;
                 } else {
-                        sc->word_len = o;
-                        sc->may_strip = flags & TWO_STRIP;
-                        sc->word_kind = sc->prev_kind;
-                        sc->span_start = start;
-                        sc->span_end = i;
-                        r = end_word_hashed(sc, h, true);
+                        s->n_words = n_words;
+                        r = end_word_fast_path(sc, w, o, h, flags, KIND_AT(start), start, i,
+                                               in_filter);
                         if (r < 0)
                                 return r;
+                        n_words = s->n_words;
                 }
-                sc->prev_kind = KIND_ANY;
+        }
+out:
+        s->n_words = n_words;
+        if (i != first) {
+                sc->state = OUTSIDE;
+                sc->prev_kind = byte_kind(t[i - 1]);
         }
         *io_i = i;
         return 0;
+#undef KIND_AT
 }
 
 int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
@@ -2928,7 +3079,8 @@ int matcher_scan(const Matcher *m, const char *text, size_t len, Scan *s) {
                 int32_t cp, next = 0xFFFD;
                 size_t n, nn = 0;
 
-                if (!s->spans && sc.state != IN_RUN) {
+                /* (A text has no more words than bytes: the fast path need not count them.) */
+                if (!s->spans && sc.state != IN_RUN && len < UINT32_MAX - 1) {
                         r = scan_fast(&sc, t, len, &i);
                         if (r < 0)
                                 return r;
