@@ -255,6 +255,38 @@ static inline int set_error(char *err, size_t err_len, const char *format, ...) 
         return -EINVAL;
 }
 
+/*
+ * One search query of the list option `what` ("queries"), blanks collapsed: 0 and *ret
+ * (malloc()ed); -EINVAL with the reason in err when it is empty (`empty` says why that makes
+ * no sense, or NULL for "a query may not be empty"), longer than max bytes or holds control
+ * characters; -ENOMEM.
+ */
+static inline int query_option(const char *what, const char *s, size_t max, const char *empty,
+                               char **ret, char *err, size_t err_len) {
+        char *q = query_normalize(s);
+
+        if (!q)
+                return -ENOMEM;
+        int r = 0;
+        if (!*q)
+                r = set_error(err, err_len, "%s: %s", what,
+                              empty ? empty : "a query may not be empty");
+        else if (strlen(q) > max)
+                r = set_error(err, err_len, "%s: '%.40s...' is longer than %zu bytes", what, q,
+                              max);
+        else
+                for (const char *c = q; *c && r == 0; c++)
+                        if ((unsigned char)*c < ' ' || *c == 0x7f)
+                                r = set_error(err, err_len, "%s: '%s' contains control characters",
+                                              what, q);
+        if (r < 0) {
+                free(q);
+                return r;
+        }
+        *ret = q;
+        return 0;
+}
+
 /* A STRLIST option that was given and has at least one element, or NULL. */
 static inline const struct earshot_value *list_value(const struct earshot_values *vals,
                                                      const char *name) {

@@ -182,23 +182,14 @@ static int hackernews_create(const struct earshot_host *host, const struct earsh
         if (!hn->queries || !hn->feeds)
                 return -ENOMEM;
         for (size_t i = 0; i < queries->n_list && queries->list[i]; i++) {
-                _cleanup_free_ char *q = query_normalize(queries->list[i]);
+                _cleanup_free_ char *q = NULL;
                 bool dup = false;
-
-                if (!q)
-                        return -ENOMEM;
-                if (!*q)
-                        return set_error(err, err_len,
-                                         "queries: an empty query would follow all of Hacker "
-                                         "News; give words to search for");
-                if (strlen(q) > QUERY_MAX)
-                        return set_error(err, err_len,
-                                         "queries: '%.40s...' is longer than %d bytes", q,
-                                         QUERY_MAX);
-                for (const char *c = q; *c; c++)
-                        if ((unsigned char)*c < ' ' || *c == 0x7f)
-                                return set_error(err, err_len,
-                                                 "queries: '%s' contains control characters", q);
+                int kq = query_option("queries", queries->list[i], QUERY_MAX,
+                                      "an empty query would follow all of Hacker News; give "
+                                      "words to search for",
+                                      &q, err, err_len);
+                if (kq < 0)
+                        return kq;
                 /* Algolia matches case-insensitively: "Acme" and "acme" are one feed */
                 for (size_t j = 0; j < hn->n_queries && !dup; j++)
                         dup = strcasecmp(hn->queries[j], q) == 0;

@@ -247,21 +247,12 @@ static int lemmy_create(const struct earshot_host *host, const struct earshot_va
         }
 
         for (size_t i = 0; queries && i < queries->n_list && queries->list[i]; i++) {
-                _cleanup_free_ char *q = query_normalize(queries->list[i]);
+                _cleanup_free_ char *q = NULL;
                 bool dup = false;
-
-                if (!q)
-                        return -ENOMEM;
-                if (!*q)
-                        return set_error(err, err_len, "queries: a query may not be empty");
-                if (strlen(q) > QUERY_MAX)
-                        return set_error(err, err_len,
-                                         "queries: '%.40s...' is longer than %d bytes", q,
-                                         QUERY_MAX);
-                for (const char *c = q; *c; c++)
-                        if ((unsigned char)*c < ' ' || *c == 0x7f)
-                                return set_error(err, err_len,
-                                                 "queries: '%s' contains control characters", q);
+                int kq = query_option("queries", queries->list[i], QUERY_MAX, NULL, &q, err,
+                                      err_len);
+                if (kq < 0)
+                        return kq;
                 for (size_t j = 0; j < l->n_queries && !dup; j++)
                         dup = strcasecmp(l->queries[j], q) == 0;
                 if (dup)

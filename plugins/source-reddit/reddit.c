@@ -329,19 +329,11 @@ static int reddit_create(const struct earshot_host *host, const struct earshot_v
                 list_add_unique(r->subs, &r->n_subs, c);
         }
         for (size_t i = 0; queries && i < queries->n_list && queries->list[i]; i++) {
-                _cleanup_free_ char *q = query_normalize(queries->list[i]);
-                if (!q)
-                        return -ENOMEM;
-                if (!*q)
-                        return set_error(err, err_len, "searches: a query may not be empty");
-                if (strlen(q) > QUERY_MAX)
-                        return set_error(err, err_len,
-                                         "searches: '%.40s...' is longer than %d bytes", q,
-                                         QUERY_MAX);
-                for (const char *c = q; *c; c++)
-                        if ((unsigned char)*c < ' ' || *c == 0x7f)
-                                return set_error(err, err_len,
-                                                 "searches: '%s' contains control characters", q);
+                _cleanup_free_ char *q = NULL;
+                int kq = query_option("searches", queries->list[i], QUERY_MAX, NULL, &q, err,
+                                      err_len);
+                if (kq < 0)
+                        return kq;
                 list_add_unique(r->queries, &r->n_queries, q);
                 q = NULL;
         }
