@@ -442,22 +442,10 @@ int store_alert_set_escalation(Store *s, const char *id, int64_t level, int64_t 
 int store_outbox_add_step(Store *s, const char *alert_id, const char *notifier, const char *event,
                           const char *stop_on, const char *message, int64_t next_attempt,
                           int64_t now) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = sql_prepare(s,
-                            "INSERT OR IGNORE INTO outbox(alert_id, notifier, event, stop_on, "
-                            "message, next_attempt_usec, created_usec) "
-                            "VALUES(?, ?, ?, ?, ?, ?, ?)",
-                            &st);
-        if (r < 0)
-                return r;
-        sql_bind_text(st, 1, alert_id);
-        sql_bind_text(st, 2, notifier);
-        sql_bind_text(st, 3, event);
-        sql_bind_text(st, 4, stop_on);
-        sql_bind_text(st, 5, message);
-        sqlite3_bind_int64(st, 6, next_attempt);
-        sqlite3_bind_int64(st, 7, now);
-        return sql_step_done(s, st);
+        OutboxNew o = {.alert_id = alert_id, .notifier = notifier, .event = event,
+                       .stop_on = stop_on, .message = message, .next_attempt = next_attempt};
+        int r = store_outbox_queue(s, &o, now);
+        return r < 0 ? r : 0;
 }
 
 /* ---- threads and copies --------------------------------------------------------------------- */

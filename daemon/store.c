@@ -789,19 +789,10 @@ int store_alert_insert(Store *s, const Alert *a) {
 
 int store_outbox_add(Store *s, const char *alert_id, const char *notifier, const char *event,
                      int64_t next_attempt, int64_t now) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = sql_prepare(s,
-                        "INSERT OR IGNORE INTO outbox(alert_id, notifier, event, "
-                        "next_attempt_usec, created_usec) VALUES(?, ?, ?, ?, ?)",
-                        &st);
-        if (r < 0)
-                return r;
-        sql_bind_text(st, 1, alert_id);
-        sql_bind_text(st, 2, notifier);
-        sql_bind_text(st, 3, event);
-        sqlite3_bind_int64(st, 4, next_attempt);
-        sqlite3_bind_int64(st, 5, now);
-        return sql_step_done(s, st);
+        OutboxNew o = {.alert_id = alert_id, .notifier = notifier, .event = event,
+                       .next_attempt = next_attempt};
+        int r = store_outbox_queue(s, &o, now);
+        return r < 0 ? r : 0;
 }
 
 
